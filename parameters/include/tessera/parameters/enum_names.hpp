@@ -1,0 +1,43 @@
+// Name tables for config enums, so YAML, messages and bindings spell enum values the way
+// aihwkit does (`ABS_MAX`, `running_minmax`). Each enum specialises EnumNames<E>.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace tessera::parameters {
+
+template <class E>
+struct EnumNames;  // specialise with: static constexpr std::array<std::pair<E, std::string_view>, N> kNames
+
+template <class E>
+concept NamedEnum = std::is_enum_v<E> && requires { EnumNames<E>::kNames; };
+
+template <NamedEnum E>
+constexpr std::string_view enum_name(E value) {
+  for (const auto& [candidate, name] : EnumNames<E>::kNames) {
+    if (candidate == value) return name;
+  }
+  return "?";
+}
+
+/// Case-insensitive lookup: `abs_max` finds NoiseManagementType::ABS_MAX.
+template <NamedEnum E>
+std::optional<E> enum_from_name(std::string_view text) {
+  auto same = [](std::string_view a, std::string_view b) {
+    return std::ranges::equal(a, b, [](char x, char y) {
+      return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+    });
+  };
+  for (const auto& [value, name] : EnumNames<E>::kNames) {
+    if (same(name, text)) return value;
+  }
+  return std::nullopt;
+}
+
+}  // namespace tessera::parameters

@@ -1,0 +1,238 @@
+#include "tessera/parameters/yaml_codec.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <limits>
+#include <set>
+
+namespace tessera::parameters::yaml {
+namespace {
+
+int one_based(int zero_based) { return zero_based >= 0 ? zero_based + 1 : 0; }
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+std::vector<std::string> split_path(std::string_view dotted_path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= dotted_path.size()) {
+    const std::size_t dot = dotted_path.find('.', start);
+    const std::size_t end = dot == std::string_view::npos ? dotted_path.size() : dot;
+    parts.emplace_back(dotted_path.substr(start, end - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return parts;
+}
+
+std::string join(const std::vector<std::string>& parts, std::size_t begin, std::size_t end) {
+  std::string text;
+  for (std::size_t i = begin; i < end; ++i) text += (i == begin ? "" : ".") + parts[i];
+  return text;
+}
+
+std::vector<std::string> map_keys(const YAML::Node& map) {
+  std::vector<std::string> keys;
+  for (const auto& entry : map) keys.push_back(entry.first.Scalar());
+  return keys;
+}
+
+struct Step {
+  std::string key;       // map key or sequence index
+  std::size_t consumed;  // path segments it used
+};
+
+// Finds which key of `node` the segments from `first` name: the longest run of segments that
+// is an existing key (map keys such as "features.0" contain dots), else a sequence index.
+Step next_step(const YAML::Node& node, const std::vector<std::string>& parts, std::size_t first,
+               const Location& where, bool allow_new_last) {
+  if (node.IsMap()) {
+    for (std::size_t end = parts.size(); end > first; --end) {
+      const std::string key = join(parts, first, end);
+      if (node[key].IsDefined()) return {key, end - first};
+    }
+    if (allow_new_last) return {join(parts, first, parts.size()), parts.size() - first};
+    std::string message = "unknown key '" + parts[first] + "'";
+    if (auto guess = closest_name(parts[first], map_keys(node)); !guess.empty()) {
+      message += "; did you mean '" + guess + "'?";
+    }
+    throw ConfigError(where.source(), 0, 0, where.path(), message);
+  }
+  if (node.IsSequence()) {
+    const std::string& text = parts[first];
+    const bool numeric = !text.empty() && std::all_of(text.begin(), text.end(), ::isdigit);
+    if (numeric && std::stoul(text) < node.size()) return {text, 1};
+    throw ConfigError(where.source(), 0, 0, where.path(),
+                      "expected a list index below " + std::to_string(node.size()) + ", found '" + text + "'");
+  }
+  throw ConfigError(where.source(), 0, 0, where.path(),
+                    "'" + where.path() + "' is a single value and has no field '" + parts[first] + "'");
+}
+
+}  // namespace
+
+Location Location::child(std::string_view key) const {
+  return Location(source_, path_.empty() ? std::string(key) : path_ + "." + std::string(key));
+}
+
+Location Location::element(std::size_t index) const {
+  return Location(source_, path_ + "[" + std::to_string(index) + "]");
+}
+
+void Location::fail(const YAML::Node& node, const std::string& message) const {
+  fail(node.IsDefined() ? node.Mark() : YAML::Mark::null_mark(), message);
+}
+
+void Location::fail(const YAML::Mark& mark, const std::string& message) const {
+  throw ConfigError(source_, one_based(mark.line), one_based(mark.column), path_, message);
+}
+
+bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && edit_distance(a, b) == 0;
+}
+
+std::string describe_node(const YAML::Node& node) {
+  if (!node.IsDefined() || node.IsNull()) return "nothing";
+  if (node.IsMap()) return "a map";
+  if (node.IsSequence()) return "a list";
+  return "'" + node.Scalar() + "'";
+}
+
+std::string closest_name(std::string_view name, const std::vector<std::string>& valid) {
+  std::string best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (const auto& candidate : valid) {
+    const std::size_t distance = edit_distance(name, candidate);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  // Plausible typos only: a couple of edits, or up to a third of the name.
+  const std::size_t allowed = std::max<std::size_t>(2, name.size() / 3);
+  return best_distance <= allowed ? best : std::string();
+}
+
+void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid, const Location& where,
+                         std::string_view type_name) {
+  std::set<std::string> seen;
+  for (const auto& entry : map) {
+    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : describe_node(entry.first);
+    if (!seen.insert(key).second) where.child(key).fail(entry.first.Mark(), "duplicate key '" + key + "'");
+    if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
+    std::string message = "unknown key '" + key + "' in " + std::string(type_name);
+    if (auto guess = closest_name(key, valid); !guess.empty()) {
+      message += "; did you mean '" + guess + "'?";
+    } else {
+      std::string names;
+      for (const auto& name : valid) names += (names.empty() ? "" : ", ") + name;
+      message += " (valid keys: " + names + ")";
+    }
+    where.child(key).fail(entry.first.Mark(), message);
+  }
+}
+
+void check_range(double value, bool integer, const Check& check, const YAML::Node& node, const Location& where) {
+  if (check.allows(value)) return;
+  std::ostringstream found;
+  found << value;
+  where.fail(node, "expected " + check.describe(integer) + ", found " + found.str());
+}
+
+void decode(const YAML::Node& node, bool& value, const Location& where) {
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    where.fail(node, "expected true or false, found " + describe_node(node));
+  }
+}
+
+void decode(const YAML::Node& node, int& value, const Location& where) {
+  long long wide = 0;
+  if (!node.IsScalar() || !YAML::convert<long long>::decode(node, wide)) {
+    where.fail(node, "expected an integer, found " + describe_node(node));
+  }
+  if (wide < std::numeric_limits<int>::min() || wide > std::numeric_limits<int>::max()) {
+    where.fail(node, "expected an integer that fits in 32 bits, found " + node.Scalar());
+  }
+  value = static_cast<int>(wide);
+}
+
+void decode(const YAML::Node& node, double& value, const Location& where) {
+  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value)) {
+    where.fail(node, "expected a number, found " + describe_node(node));
+  }
+  if (!std::isfinite(value)) where.fail(node, "expected a finite number, found " + node.Scalar());
+}
+
+void decode(const YAML::Node& node, std::string& value, const Location& where) {
+  if (!node.IsScalar()) where.fail(node, "expected a string, found " + describe_node(node));
+  value = node.Scalar();
+}
+
+YAML::Node parse(std::string_view text, const std::string& source) {
+  try {
+    return YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& error) {
+    throw ConfigError(source, one_based(error.mark.line), one_based(error.mark.column), "",
+                      "YAML syntax error: " + error.msg);
+  }
+}
+
+std::string emit(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  return std::string(out.c_str()) + "\n";
+}
+
+YAML::Node find_path(const YAML::Node& root, std::string_view dotted_path, const Location& where) {
+  const std::vector<std::string> parts = split_path(dotted_path);
+  YAML::Node node = root;
+  Location here = where;
+  for (std::size_t i = 0; i < parts.size();) {
+    const Step step = next_step(node, parts, i, here, false);
+    here = here.child(step.key);
+    YAML::Node next = node.IsMap() ? node[step.key] : node[std::stoul(step.key)];
+    node.reset(next);  // re-point the handle; assignment would overwrite the parent's content
+    i += step.consumed;
+  }
+  return node;
+}
+
+void replace_path(YAML::Node& root, std::string_view dotted_path, const YAML::Node& value, const Location& where) {
+  const std::vector<std::string> parts = split_path(dotted_path);
+  YAML::Node node = root;
+  Location here = where;
+  for (std::size_t i = 0; i < parts.size();) {
+    const Step step = next_step(node, parts, i, here, true);
+    here = here.child(step.key);
+    const bool last = i + step.consumed == parts.size();
+    if (last) {
+      if (node.IsMap()) {
+        node[step.key] = value;
+      } else {
+        node[std::stoul(step.key)] = value;
+      }
+      return;
+    }
+    YAML::Node next = node.IsMap() ? node[step.key] : node[std::stoul(step.key)];
+    node.reset(next);
+    i += step.consumed;
+  }
+}
+
+}  // namespace tessera::parameters::yaml

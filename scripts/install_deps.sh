@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs the Debian packages tessera needs, skipping those already present.
+# Usage: scripts/install_deps.sh [build|reference|all]   (default: build)
+#   build      compilers and libraries to build and test tessera
+#   reference  also python3-torch + OpenBLAS, to regenerate the torch reference
+#              vectors under tests/data (scripts/make_torch_reference.py)
+set -euo pipefail
+
+build_packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libeigen3-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+reference_packages=(python3 python3-numpy python3-torch libopenblas0-openmp)
+
+case "${1:-build}" in
+  build) wanted=("${build_packages[@]}") ;;
+  reference | all) wanted=("${build_packages[@]}" "${reference_packages[@]}") ;;
+  *) echo "usage: $0 [build|reference|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for package in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "install_deps: all ${#wanted[@]} packages already installed"
+  exit 0
+fi
+
+echo "install_deps: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then sudo_cmd=(sudo); fi
+"${sudo_cmd[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

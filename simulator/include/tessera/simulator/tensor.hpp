@@ -1,0 +1,63 @@
+// A small dense float tensor: a shape plus one contiguous row-major buffer, with Eigen views
+// onto it (no copies) for the linear algebra.
+#pragma once
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace tessera::simulator {
+
+using Shape = std::vector<std::int64_t>;
+
+/// Number of elements of a shape (1 for a scalar shape {}); throws on negative extents.
+std::int64_t element_count(const Shape& shape);
+/// "[2, 3, 4]"
+std::string shape_to_string(const Shape& shape);
+
+using RowMajorMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixView = Eigen::Map<RowMajorMatrix>;
+using ConstMatrixView = Eigen::Map<const RowMajorMatrix>;
+using VectorView = Eigen::Map<Eigen::VectorXf>;
+using ConstVectorView = Eigen::Map<const Eigen::VectorXf>;
+
+class Tensor {
+ public:
+  Tensor() = default;
+  explicit Tensor(Shape shape, float fill = 0.0f);
+  Tensor(Shape shape, std::vector<float> values);
+
+  const Shape& shape() const { return shape_; }
+  int rank() const { return static_cast<int>(shape_.size()); }
+  std::int64_t dim(int axis) const;
+  std::int64_t size() const { return static_cast<std::int64_t>(values_.size()); }
+
+  float* data() { return values_.data(); }
+  const float* data() const { return values_.data(); }
+  std::span<float> values() { return values_; }
+  std::span<const float> values() const { return values_; }
+  float& operator[](std::int64_t index) { return values_[static_cast<std::size_t>(index)]; }
+  float operator[](std::int64_t index) const { return values_[static_cast<std::size_t>(index)]; }
+
+  /// Same buffer, new shape with the same element count.
+  void reshape(Shape shape);
+  /// The buffer as a rows x cols row-major matrix (rows * cols == size()).
+  MatrixView matrix(std::int64_t rows, std::int64_t cols);
+  ConstMatrixView matrix(std::int64_t rows, std::int64_t cols) const;
+  /// A rank-2 tensor as a matrix.
+  MatrixView matrix();
+  ConstMatrixView matrix() const;
+  VectorView flat() { return VectorView(values_.data(), size()); }
+  ConstVectorView flat() const { return ConstVectorView(values_.data(), size()); }
+
+  bool operator==(const Tensor&) const = default;
+
+ private:
+  Shape shape_;
+  std::vector<float> values_;
+};
+
+}  // namespace tessera::simulator

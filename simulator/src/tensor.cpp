@@ -1,0 +1,77 @@
+#include "tessera/simulator/tensor.hpp"
+
+#include <stdexcept>
+#include <utility>
+
+namespace tessera::simulator {
+
+std::int64_t element_count(const Shape& shape) {
+  std::int64_t count = 1;
+  for (std::int64_t extent : shape) {
+    if (extent < 0) throw std::invalid_argument("negative extent in shape " + shape_to_string(shape));
+    count *= extent;
+  }
+  return count;
+}
+
+std::string shape_to_string(const Shape& shape) {
+  std::string text = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
+  return text + "]";
+}
+
+Tensor::Tensor(Shape shape, float fill)
+    : shape_(std::move(shape)), values_(static_cast<std::size_t>(element_count(shape_)), fill) {}
+
+Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)), values_(std::move(values)) {
+  if (element_count(shape_) != size()) {
+    throw std::invalid_argument("tensor of shape " + shape_to_string(shape_) + " needs " +
+                                std::to_string(element_count(shape_)) + " values, got " + std::to_string(size()));
+  }
+}
+
+std::int64_t Tensor::dim(int axis) const {
+  if (axis < 0) axis += rank();
+  if (axis < 0 || axis >= rank()) {
+    throw std::out_of_range("axis " + std::to_string(axis) + " out of range for shape " + shape_to_string(shape_));
+  }
+  return shape_[static_cast<std::size_t>(axis)];
+}
+
+void Tensor::reshape(Shape shape) {
+  if (element_count(shape) != size()) {
+    throw std::invalid_argument("cannot reshape " + shape_to_string(shape_) + " to " + shape_to_string(shape));
+  }
+  shape_ = std::move(shape);
+}
+
+namespace {
+void check_matrix_shape(std::int64_t rows, std::int64_t cols, std::int64_t size, const Shape& shape) {
+  if (rows < 0 || cols < 0 || rows * cols != size) {
+    throw std::invalid_argument("cannot view tensor of shape " + shape_to_string(shape) + " as a " +
+                                std::to_string(rows) + "x" + std::to_string(cols) + " matrix");
+  }
+}
+}  // namespace
+
+MatrixView Tensor::matrix(std::int64_t rows, std::int64_t cols) {
+  check_matrix_shape(rows, cols, size(), shape_);
+  return MatrixView(values_.data(), rows, cols);
+}
+
+ConstMatrixView Tensor::matrix(std::int64_t rows, std::int64_t cols) const {
+  check_matrix_shape(rows, cols, size(), shape_);
+  return ConstMatrixView(values_.data(), rows, cols);
+}
+
+MatrixView Tensor::matrix() {
+  if (rank() != 2) throw std::invalid_argument("matrix() needs a rank-2 tensor, got " + shape_to_string(shape_));
+  return matrix(shape_[0], shape_[1]);
+}
+
+ConstMatrixView Tensor::matrix() const {
+  if (rank() != 2) throw std::invalid_argument("matrix() needs a rank-2 tensor, got " + shape_to_string(shape_));
+  return matrix(shape_[0], shape_[1]);
+}
+
+}  // namespace tessera::simulator
