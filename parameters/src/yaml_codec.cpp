@@ -126,7 +126,18 @@ std::string closest_name(std::string_view name, const std::vector<std::string>& 
   }
   // Plausible typos only: a couple of edits, or up to a third of the name.
   const std::size_t allowed = std::max<std::size_t>(2, name.size() / 3);
-  return best_distance <= allowed ? best : std::string();
+  if (best_distance <= allowed) return best;
+  // Or an abbreviation: the shortest valid name starting with it ("PCMLike").
+  std::string shortest;
+  if (name.size() >= 3) {
+    for (const auto& candidate : valid) {
+      if (candidate.size() > name.size() && equal_ignoring_case(candidate.substr(0, name.size()), name) &&
+          (shortest.empty() || candidate.size() < shortest.size())) {
+        shortest = candidate;
+      }
+    }
+  }
+  return shortest;
 }
 
 void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid, const Location& where,

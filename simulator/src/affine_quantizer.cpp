@@ -109,6 +109,17 @@ AffineQuantizer::AffineQuantizer(QuantizerOptions options)
       grid_(make_grid(options_.bitwidth, options_.is_signed.value_or(options_.symmetric))) {
   const std::int64_t count = encoding_count();
   if (count < 1) throw std::invalid_argument("quantizer shape " + shape_to_string(options_.shape) + " has no elements");
+  if (!options_.block_size.empty()) {
+    if (options_.shape.size() > options_.block_size.size()) {
+      throw std::invalid_argument("quantizer shape " + shape_to_string(options_.shape) + " has more dimensions than block_size " +
+                                  shape_to_string(options_.block_size));
+    }
+    for (std::int64_t block : options_.block_size) {
+      if (block < 1 && block != -1) {
+        throw std::invalid_argument("block_size entries must be >= 1 or -1 (infer), got " + shape_to_string(options_.block_size));
+      }
+    }
+  }
   scale_.assign(static_cast<std::size_t>(count), 1.0f);
   zero_point_.assign(static_cast<std::size_t>(count), 0);
 }

@@ -1,12 +1,15 @@
-// MSE (aihwkit's MSE_Estimator): per batch, the clipping range minimising
-// sum (x - QDQ(x))^2 over the batch's values is searched:
-//   symmetric:  range (-t, t), t in (0, T], T = max|x| (1 + range_margin)
-//   asymmetric: range (-t + s, t + s), |s| <= delta(t) * 2^n / 4 with delta(t) = 2t / (2^n - 1)
-// by a grid of num_candidates values of t (grid) or golden-section search on t (golden_section);
-// the shift s is always found by golden-section search. The estimate is the mean of the
-// per-batch optima. Deviations from aihwkit: range_margin is relative to max|x| (aihwkit adds
-// it in absolute units, which breaks small-valued data), and the grid is not accumulated
-// across batches (aihwkit's grid mode sums losses over batches of a fixed grid).
+// MSE (after aihwkit's MSE_Estimator): per batch, the clipping range minimising
+// sum (x - QDQ(x))^2 over the batch is searched, and the estimate is the mean of the
+// per-batch optima. With m = min(x) <= 0 <= M = max(x) (the range always holds 0) and
+// T = 1 + range_margin:
+//   symmetric:  range (-t, t), t = f max|x|, f in (0, T]
+//   asymmetric: range (a m, b M), b in (0, T] searched like f, a in (0, T] by golden section
+// The outer factor is searched on a grid of num_candidates values (grid) or by golden-section
+// search (golden_section). Differences from aihwkit: the asymmetric search clips each side
+// towards zero (aihwkit shifts a symmetric window by at most 2^n / 4 steps, so one-sided data
+// such as ReLU outputs cannot reach [0, max]); range_margin is relative (aihwkit adds it in
+// absolute units, which breaks small-valued data); and the grid is not accumulated over
+// batches (aihwkit's grid mode sums losses of a grid fixed by the first batch).
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -55,15 +58,15 @@ class MseEstimator final : public RangeEstimatorBase {
   void observe(std::span<const float> values) override {
     std::vector<float> finite;
     finite.reserve(values.size());
-    double max_abs = 0.0;
+    ClipRange data{0.0, 0.0};
     for (float value : values) {
       if (!std::isfinite(value)) continue;
       finite.push_back(value);
-      max_abs = std::max(max_abs, static_cast<double>(std::abs(value)));
+      data.min = std::min(data.min, static_cast<double>(value));
+      data.max = std::max(data.max, static_cast<double>(value));
     }
     if (finite.empty()) return;
-    if (max_abs == 0.0) max_abs = 1e-12;
-    const ClipRange best = best_range(finite, max_abs * (1.0 + params_.range_margin));
+    const ClipRange best = best_range(finite, data);
     sum_.min += best.min;
     sum_.max += best.max;
     ++batches_;
@@ -77,32 +80,43 @@ class MseEstimator final : public RangeEstimatorBase {
     return quantization_squared_error(values, range, grid_, symmetric_);
   }
 
-  // For a half-width t: the loss of the best range of that width.
-  ClipRange best_at_width(std::span<const float> values, double t) const {
-    if (symmetric_) return {-t, t};
-    const double delta = 2.0 * t / static_cast<double>(grid_.num_steps());
-    const double max_shift = delta * static_cast<double>((grid_.num_steps() + 1) / 4);
-    const double shift = golden_section_minimum(-max_shift, max_shift, [&](double s) { return loss(values, {-t + s, t + s}); });
-    return {-t + shift, t + shift};
+  // The range for outer factor f: symmetric (-f max|x|, f max|x|); asymmetric (a m, f M) with
+  // the best lower factor a.
+  ClipRange range_at(std::span<const float> values, ClipRange data, double f) const {
+    if (symmetric_) {
+      const double t = f * std::max({-data.min, data.max, 1e-12});
+      return {-t, t};
+    }
+    if (data.min == 0.0) return {0.0, f * data.max};
+    const double upper = f * data.max;
+    const double a = golden_section_minimum(1e-3, 1.0 + params_.range_margin,
+                                            [&](double factor) { return loss(values, {factor * data.min, upper}); });
+    return {a * data.min, upper};
   }
 
-  ClipRange best_range(std::span<const float> values, double max_width) const {
-    auto width_loss = [&](double t) { return loss(values, best_at_width(values, t)); };
-    double best_t = max_width;
+  ClipRange best_range(std::span<const float> values, ClipRange data) const {
+    if (!symmetric_ && data.max == 0.0) {  // all values <= 0: search the lower side only
+      const double a = golden_section_minimum(1e-3, 1.0 + params_.range_margin,
+                                              [&](double factor) { return loss(values, {factor * data.min, 0.0}); });
+      return {a * data.min, 0.0};
+    }
+    auto factor_loss = [&](double f) { return loss(values, range_at(values, data, f)); };
+    const double top = 1.0 + params_.range_margin;
+    double best_f = 1.0;
     if (params_.range_opt_method == parameters::RangeOptMethod::grid) {
       double best_loss = std::numeric_limits<double>::infinity();
-      const double step = max_width / params_.num_candidates;
       for (int k = 1; k <= params_.num_candidates; ++k) {
-        const double candidate_loss = width_loss(k * step);
+        const double f = top * k / params_.num_candidates;
+        const double candidate_loss = factor_loss(f);
         if (candidate_loss < best_loss) {
           best_loss = candidate_loss;
-          best_t = k * step;
+          best_f = f;
         }
       }
     } else {
-      best_t = golden_section_minimum(max_width * 1e-3, max_width, width_loss);
+      best_f = golden_section_minimum(1e-3, top, factor_loss);
     }
-    return best_at_width(values, best_t);
+    return range_at(values, data, best_f);
   }
 
   RangeEstimatorParameters params_;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -16,8 +17,9 @@ namespace tessera::parameters {
 namespace detail {
 inline std::optional<FieldProblem> g_range_problem(double g_min, double g_max) {
   if (g_min < g_max) return std::nullopt;
-  return FieldProblem{"g_min", "g_min (" + std::to_string(g_min) + " uS) must be below g_max (" +
-                                   std::to_string(g_max) + " uS)"};
+  std::ostringstream message;
+  message << "g_min (" << g_min << " uS) must be below g_max (" << g_max << " uS)";
+  return FieldProblem{"g_min", message.str()};
 }
 }  // namespace detail
 

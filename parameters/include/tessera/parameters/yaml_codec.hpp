@@ -219,18 +219,24 @@ void decode(const YAML::Node& node, std::variant<Alternatives...>& value, const 
   static constexpr std::array<Factory, sizeof...(Alternatives)> kFactories{
       +[]() -> Variant { return Variant(std::in_place_type<Alternatives>); }...};
 
-  YAML::Node type_node = node;
+  // Handles are re-pointed with reset(): assigning to a YAML::Node overwrites what it points to.
+  YAML::Node type_node;
+  bool has_type = true;
   YAML::Node body;  // the fields, when given as a map
   if (node.IsNull()) {
-    type_node = YAML::Node("None");  // `key: null` selects the "None" alternative, if there is one
+    type_node.reset(YAML::Node("None"));  // `key: null` selects the "None" alternative, if any
   } else if (node.IsMap()) {
-    body = node;
-    type_node = node["type"];
-  } else if (!node.IsScalar()) {
+    body.reset(node);
+    const YAML::Node type_entry = node["type"];  // reset() refuses a missing node
+    has_type = type_entry.IsDefined();
+    if (has_type) type_node.reset(type_entry);
+  } else if (node.IsScalar()) {
+    type_node.reset(node);
+  } else {
     where.fail(node, "expected a type name or a map with a 'type' key, found " + describe_node(node));
   }
   std::size_t index = value.index();  // a map without 'type' refines the current alternative
-  if (type_node.IsDefined()) {
+  if (has_type) {
     if (!type_node.IsScalar()) where.child("type").fail(type_node, "expected a type name, found " + describe_node(type_node));
     const std::string& name = type_node.Scalar();
     index = kNames.size();

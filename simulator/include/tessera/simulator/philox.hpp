@@ -44,10 +44,11 @@ TESSERA_HOST_DEVICE constexpr PhiloxCounter philox4x32_10(PhiloxCounter counter,
   return counter;
 }
 
-/// Maps 32 random bits to a float uniform in the open interval (0, 1): the top 24 bits plus
-/// half a step, so every value is exact in float and neither 0 nor 1 occurs (log-safe).
+/// Maps 32 random bits to a float uniform in the open interval (0, 1): the top 23 bits plus
+/// half a step, (k + 0.5) / 2^23. Every value is exact in float, and neither 0 nor 1 occurs
+/// (log-safe); with 24 bits the top value 1 - 2^-25 would round to 1.0f.
 TESSERA_HOST_DEVICE constexpr float uniform_from_bits(std::uint32_t bits) {
-  return (static_cast<float>(bits >> 8) + 0.5f) * (1.0f / 16777216.0f);
+  return (static_cast<float>(bits >> 9) + 0.5f) * (1.0f / 8388608.0f);
 }
 
 /// Box-Muller: two uniforms in (0, 1) -> two independent standard normals.
