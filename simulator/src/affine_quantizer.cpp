@@ -13,6 +13,8 @@ namespace {
 // Long runs are cut into chunks of this many elements so one per-tensor encoding still
 // spreads over threads; results are element-wise, so chunking cannot change them.
 constexpr std::int64_t kChunk = 1 << 15;
+// Layouts with at least this many rows are spread over threads row by row.
+constexpr std::int64_t kManyRows = 64;
 // Grids wider than this are evaluated in double: float cannot hold their levels exactly.
 constexpr std::int64_t kFloatExactSteps = (1 << 16) - 1;
 
@@ -23,59 +25,87 @@ struct Run {
   std::int64_t encoding_step;
 };
 
-std::vector<Run> chunked_runs(const BlockLayout& layout) {
+enum class Op { quantize, dequantize, quantize_dequantize };
+
+// Kernel parameters as separate arrays, so a run with one encoding per element vectorises.
+template <class Real>
+struct EncodingArrays {
+  std::vector<Real> scale;
+  std::vector<Real> inv_scale;
+  std::vector<Real> zero_point;
+  Real qmin;
+  Real qmax;
+
+  FakeQuantParams<Real> at(std::int64_t i) const {
+    const auto k = static_cast<std::size_t>(i);
+    return {scale[k], inv_scale[k], zero_point[k], qmin, qmax};
+  }
+};
+
+template <class Real>
+EncodingArrays<Real> encoding_arrays(const std::vector<float>& scale, const std::vector<std::int64_t>& zero_point,
+                                     const QuantGrid& grid) {
+  EncodingArrays<Real> arrays{{}, {}, {}, static_cast<Real>(grid.qmin), static_cast<Real>(grid.qmax)};
+  for (std::size_t i = 0; i < scale.size(); ++i) {
+    arrays.scale.push_back(static_cast<Real>(scale[i]));
+    // torch takes the reciprocal in float (inv_scale = 1.0f / scale) and multiplies.
+    arrays.inv_scale.push_back(static_cast<Real>(1.0f / scale[i]));
+    arrays.zero_point.push_back(static_cast<Real>(zero_point[i]));
+  }
+  return arrays;
+}
+
+template <class Real, Op kOp>
+inline Real apply_element(Real x, const FakeQuantParams<Real>& p) {
+  if constexpr (kOp == Op::quantize) return quantize_value(x, p);
+  if constexpr (kOp == Op::dequantize) return dequantize_value(x, p);
+  return quantize_dequantize_value(x, p);
+}
+
+template <class Real, Op kOp>
+void apply_run(const float* in, float* out, const Run& run, const EncodingArrays<Real>& encodings) {
+  const float* source = in + run.first_element;
+  float* target = out + run.first_element;
+  if (run.encoding_step == 0) {
+    const FakeQuantParams<Real> p = encodings.at(run.first_encoding);
+    for (std::int64_t i = 0; i < run.length; ++i) {
+      target[i] = static_cast<float>(apply_element<Real, kOp>(static_cast<Real>(source[i]), p));
+    }
+    return;
+  }
+  const auto first = static_cast<std::size_t>(run.first_encoding);
+  const Real* scale = encodings.scale.data() + first;
+  const Real* inv_scale = encodings.inv_scale.data() + first;
+  const Real* zero_point = encodings.zero_point.data() + first;
+  for (std::int64_t i = 0; i < run.length; ++i) {
+    const FakeQuantParams<Real> p{scale[i], inv_scale[i], zero_point[i], encodings.qmin, encodings.qmax};
+    target[i] = static_cast<float>(apply_element<Real, kOp>(static_cast<Real>(source[i]), p));
+  }
+}
+
+template <class Real, Op kOp>
+void apply_all(const BlockLayout& layout, const float* in, float* out, const std::vector<float>& scale,
+               const std::vector<std::int64_t>& zero_point, const QuantGrid& grid) {
+  const EncodingArrays<Real> encodings = encoding_arrays<Real>(scale, zero_point, grid);
+  const bool parallel = layout.element_count() > kChunk;
+  if (layout.row_count() >= kManyRows) {
+    layout.for_each_run(
+        [&](std::int64_t first, std::int64_t length, std::int64_t encoding, std::int64_t step) {
+          apply_run<Real, kOp>(in, out, Run{first, length, encoding, step}, encodings);
+        },
+        parallel);
+    return;
+  }
+  // Few long rows (e.g. per-tensor): cut them into chunks so they still spread over threads.
   std::vector<Run> runs;
   layout.for_each_run([&](std::int64_t first, std::int64_t length, std::int64_t encoding, std::int64_t step) {
     for (std::int64_t begin = 0; begin < length; begin += kChunk) {
       runs.push_back({first + begin, std::min(kChunk, length - begin), encoding + step * begin, step});
     }
   });
-  return runs;
-}
-
-enum class Op { quantize, dequantize, quantize_dequantize };
-
-template <class Real, Op kOp>
-void apply_run(const float* in, float* out, const Run& run, const FakeQuantParams<Real>* params) {
-  auto element = [](Real x, const FakeQuantParams<Real>& p) -> Real {
-    if constexpr (kOp == Op::quantize) return quantize_value(x, p);
-    if constexpr (kOp == Op::dequantize) return dequantize_value(x, p);
-    return quantize_dequantize_value(x, p);
-  };
-  const float* source = in + run.first_element;
-  float* target = out + run.first_element;
-  const FakeQuantParams<Real>* first = params + run.first_encoding;
-  if (run.encoding_step == 0) {
-    const FakeQuantParams<Real> p = *first;
-    for (std::int64_t i = 0; i < run.length; ++i) target[i] = static_cast<float>(element(static_cast<Real>(source[i]), p));
-  } else {
-    for (std::int64_t i = 0; i < run.length; ++i) {
-      target[i] = static_cast<float>(element(static_cast<Real>(source[i]), first[i]));
-    }
-  }
-}
-
-template <class Real>
-std::vector<FakeQuantParams<Real>> kernel_params(const std::vector<float>& scale,
-                                                 const std::vector<std::int64_t>& zero_point, const QuantGrid& grid) {
-  std::vector<FakeQuantParams<Real>> params(scale.size());
-  for (std::size_t i = 0; i < scale.size(); ++i) {
-    // torch takes the reciprocal in float (inv_scale = 1.0f / scale) and multiplies.
-    const float inverse = 1.0f / scale[i];
-    params[i] = {static_cast<Real>(scale[i]), static_cast<Real>(inverse), static_cast<Real>(zero_point[i]),
-                 static_cast<Real>(grid.qmin), static_cast<Real>(grid.qmax)};
-  }
-  return params;
-}
-
-template <class Real, Op kOp>
-void apply_all(const BlockLayout& layout, const float* in, float* out, const std::vector<float>& scale,
-               const std::vector<std::int64_t>& zero_point, const QuantGrid& grid) {
-  const std::vector<FakeQuantParams<Real>> params = kernel_params<Real>(scale, zero_point, grid);
-  const std::vector<Run> runs = chunked_runs(layout);
-  const std::int64_t count = static_cast<std::int64_t>(runs.size());
-#pragma omp parallel for schedule(static) if (layout.element_count() > kChunk)
-  for (std::int64_t i = 0; i < count; ++i) apply_run<Real, kOp>(in, out, runs[i], params.data());
+  const auto count = static_cast<std::int64_t>(runs.size());
+#pragma omp parallel for schedule(static) if (parallel)
+  for (std::int64_t i = 0; i < count; ++i) apply_run<Real, kOp>(in, out, runs[i], encodings);
 }
 
 template <Op kOp>

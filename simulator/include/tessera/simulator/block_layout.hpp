@@ -18,6 +18,8 @@ class BlockLayout {
   BlockLayout(const Shape& data_shape, const Shape& encoding_shape, const Shape& block_size = {});
 
   std::int64_t element_count() const { return element_count_; }
+  /// Rows of the normalised layout: for_each_run(..., parallel) spreads these over threads.
+  std::int64_t row_count() const { return data_dims_.back() == 0 ? 0 : element_count_ / data_dims_.back(); }
   std::int64_t encoding_count() const { return encoding_count_; }
 
   /// Calls run(first_element, length, first_encoding, encoding_step) for every maximal run of
