@@ -210,39 +210,43 @@ std::string emit(const YAML::Node& node) {
   return std::string(out.c_str()) + "\n";
 }
 
-YAML::Node find_path(const YAML::Node& root, std::string_view dotted_path, const Location& where) {
+namespace {
+
+struct PathEnd {
+  YAML::Node parent;  // the map or list holding the last step
+  std::string key;    // the last step: a map key or a list index
+};
+
+// Follows a dotted path to the parent of its last step (map keys may contain dots; see
+// next_step). `allow_new_last` lets the last step name a key that does not exist yet.
+PathEnd walk_to_last_step(const YAML::Node& root, std::string_view dotted_path, const Location& where,
+                          bool allow_new_last) {
   const std::vector<std::string> parts = split_path(dotted_path);
   YAML::Node node = root;
   Location here = where;
-  for (std::size_t i = 0; i < parts.size();) {
-    const Step step = next_step(node, parts, i, here, false);
+  for (std::size_t i = 0;;) {
+    const Step step = next_step(node, parts, i, here, allow_new_last);
+    i += step.consumed;
+    if (i == parts.size()) return {node, step.key};
     here = here.child(step.key);
     YAML::Node next = node.IsMap() ? node[step.key] : node[std::stoul(step.key)];
     node.reset(next);  // re-point the handle; assignment would overwrite the parent's content
-    i += step.consumed;
   }
-  return node;
+}
+
+}  // namespace
+
+YAML::Node find_path(const YAML::Node& root, std::string_view dotted_path, const Location& where) {
+  PathEnd end = walk_to_last_step(root, dotted_path, where, false);
+  return end.parent.IsMap() ? end.parent[end.key] : end.parent[std::stoul(end.key)];
 }
 
 void replace_path(YAML::Node& root, std::string_view dotted_path, const YAML::Node& value, const Location& where) {
-  const std::vector<std::string> parts = split_path(dotted_path);
-  YAML::Node node = root;
-  Location here = where;
-  for (std::size_t i = 0; i < parts.size();) {
-    const Step step = next_step(node, parts, i, here, true);
-    here = here.child(step.key);
-    const bool last = i + step.consumed == parts.size();
-    if (last) {
-      if (node.IsMap()) {
-        node[step.key] = value;
-      } else {
-        node[std::stoul(step.key)] = value;
-      }
-      return;
-    }
-    YAML::Node next = node.IsMap() ? node[step.key] : node[std::stoul(step.key)];
-    node.reset(next);
-    i += step.consumed;
+  PathEnd end = walk_to_last_step(root, dotted_path, where, true);
+  if (end.parent.IsMap()) {
+    end.parent[end.key] = value;
+  } else {
+    end.parent[std::stoul(end.key)] = value;
   }
 }
 

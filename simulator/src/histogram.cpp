@@ -1,5 +1,7 @@
 #include "tessera/simulator/histogram.hpp"
 
+#include "finite_min_max.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -47,15 +49,9 @@ void Histogram::widen_to(double lower, double upper) {
 }
 
 void Histogram::add(std::span<const float> values) {
-  double batch_min = std::numeric_limits<double>::infinity();
-  double batch_max = -std::numeric_limits<double>::infinity();
-  for (float value : values) {
-    if (!std::isfinite(value)) continue;
-    batch_min = std::min(batch_min, static_cast<double>(value));
-    batch_max = std::max(batch_max, static_cast<double>(value));
-  }
-  if (batch_min > batch_max) return;  // nothing finite
-  widen_to(batch_min, batch_max);
+  const std::optional<ClipRange> batch = finite_min_max(values);
+  if (!batch) return;
+  widen_to(batch->min, batch->max);
   const double scale = bins() / (upper_ - lower_);
   for (float value : values) {
     if (!std::isfinite(value)) continue;

@@ -8,23 +8,11 @@
 #include <cmath>
 #include <limits>
 
+#include "finite_min_max.hpp"
 #include "range_estimators/estimators.hpp"
 
 namespace tessera::simulator {
 namespace {
-
-bool batch_min_max(std::span<const float> values, ClipRange& out) {
-  double min = std::numeric_limits<double>::infinity();
-  double max = -std::numeric_limits<double>::infinity();
-  for (float value : values) {
-    if (!std::isfinite(value)) continue;
-    min = std::min(min, static_cast<double>(value));
-    max = std::max(max, static_cast<double>(value));
-  }
-  if (min > max) return false;
-  out = {min, max};
-  return true;
-}
 
 enum class MinMaxRule { current, all, running, moving_average };
 
@@ -33,8 +21,9 @@ class MinMaxEstimator final : public RangeEstimatorBase {
   MinMaxEstimator(MinMaxRule rule, double weight) : rule_(rule), weight_(weight) {}
 
   void observe(std::span<const float> values) override {
-    ClipRange batch;
-    if (!batch_min_max(values, batch)) return;
+    const std::optional<ClipRange> found = finite_min_max(values);
+    if (!found) return;
+    const ClipRange batch = *found;
     if (!has_data_) {
       range_ = batch;
       has_data_ = true;

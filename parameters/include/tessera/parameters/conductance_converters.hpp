@@ -60,24 +60,15 @@ struct NPairConductanceConverter {
 };
 
 /// NPairConductanceConverter with exactly two pairs (aihwkit's DualPairConductanceConverter).
-struct DualPairConductanceConverter {
-  std::vector<double> f_lst = {1.0, 3.0};  ///< significance of the two pairs, lowest first
-  double g_max = 25.0;                     ///< uS
-  double g_min = 0.0;                      ///< uS
-
+struct DualPairConductanceConverter : NPairConductanceConverter {
+  using Base = NPairConductanceConverter;
   static constexpr std::string_view kTypeName = "DualPairConductanceConverter";
-  template <class Self, class Visitor>
-  static void visit_fields(Self& self, Visitor& field) {
-    field("f_lst", self.f_lst, kPositive);
-    field("g_max", self.g_max, kPositive);
-    field("g_min", self.g_min, kNonNegative);
-  }
   std::optional<FieldProblem> consistency_problem() const {
     if (f_lst.size() != 2) {
       return FieldProblem{"f_lst", "a dual-pair converter needs exactly 2 significance factors, found " +
                                        std::to_string(f_lst.size())};
     }
-    return detail::g_range_problem(g_min, g_max);
+    return NPairConductanceConverter::consistency_problem();
   }
   bool operator==(const DualPairConductanceConverter&) const = default;
 };

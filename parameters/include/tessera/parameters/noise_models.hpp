@@ -72,34 +72,17 @@ struct CustomDriftTable {
   bool operator==(const CustomDriftTable&) const = default;
 };
 
-/// PCMLikeNoiseModel whose drift exponents come from a measured table.
-struct CustomDriftPCMLikeNoiseModel {
-  CustomDriftTable custom_drift_model{};     ///< nu(g) table
-  std::vector<double> prog_coeff = {0.26348, 1.9650, -1.1731};  ///< sigma_prog(g_r) polynomial, uS
-  double prog_coeff_g_max_reference = 25.0;  ///< uS
-  ConductanceConverter g_converter{};        ///< weights -> conductances
-  double t_read = 250.0e-9;                  ///< s
-  double t_0 = 20.0;                         ///< s
-  double prog_noise_scale = 1.0;             ///< factor on programming noise
-  double read_noise_scale = 1.0;             ///< factor on read noise
-  double drift_scale = 1.0;                  ///< factor on drift exponents
+/// PCMLikeNoiseModel whose drift exponents come from a measured table (extends it, as in
+/// aihwkit); the table's fields follow the PCM ones in YAML.
+struct CustomDriftPCMLikeNoiseModel : PCMLikeNoiseModel {
+  using Base = PCMLikeNoiseModel;
+  CustomDriftTable custom_drift_model{};  ///< nu(g) table
 
   static constexpr std::string_view kTypeName = "CustomDriftPCMLikeNoiseModel";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
+    PCMLikeNoiseModel::visit_fields(self, field);
     field("custom_drift_model", self.custom_drift_model);
-    field("prog_coeff", self.prog_coeff);
-    field("prog_coeff_g_max_reference", self.prog_coeff_g_max_reference, kPositive);
-    field("g_converter", self.g_converter);
-    field("t_read", self.t_read, kPositive);
-    field("t_0", self.t_0, kPositive);
-    field("prog_noise_scale", self.prog_noise_scale, kNonNegative);
-    field("read_noise_scale", self.read_noise_scale, kNonNegative);
-    field("drift_scale", self.drift_scale, kNonNegative);
-  }
-  std::optional<FieldProblem> consistency_problem() const {
-    if (prog_coeff.empty()) return FieldProblem{"prog_coeff", "prog_coeff needs at least one coefficient"};
-    return std::nullopt;
   }
   bool operator==(const CustomDriftPCMLikeNoiseModel&) const = default;
 };
