@@ -12,7 +12,8 @@ void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
   ConsoleReporter::ReportRuns(runs);
   for (const Run& run : runs) {
     if (run.run_type != Run::RT_Iteration || run.iterations == 0) continue;
-    seconds_per_iteration_[run.benchmark_name()] = run.GetAdjustedRealTime() * benchmark::GetTimeUnitMultiplier(run.time_unit);
+    seconds_per_iteration_[run.benchmark_name()] =
+        run.GetAdjustedRealTime() * benchmark::GetTimeUnitMultiplier(run.time_unit);
   }
 }
 

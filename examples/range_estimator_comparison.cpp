@@ -118,12 +118,15 @@ int main(int argc, char** argv) {
     const Tensor test = sample(distribution, stream.derive("test"), kTestSize);
     for (int bits : {4, 8}) {
       for (const auto& [estimator, name] : tessera::parameters::EnumNames<RangeEstimator>::kNames) {
-        QuantizeDequantize quantizer({.bitwidth = bits, .symmetric = distribution.symmetric,
-                                      .range_estimator = estimator, .range_estimator_params = params});
+        QuantizeDequantize quantizer({.bitwidth = bits,
+                                      .symmetric = distribution.symmetric,
+                                      .range_estimator = estimator,
+                                      .range_estimator_params = params});
         {
           auto calibration = quantizer.compute_encodings();
           for (int batch = 0; batch < kCalibrationBatches; ++batch) {
-            quantizer(sample(distribution, stream.derive("calibration").derive(static_cast<std::uint64_t>(batch)), kBatchSize));
+            quantizer(sample(distribution, stream.derive("calibration").derive(static_cast<std::uint64_t>(batch)),
+                             kBatchSize));
           }
           calibration.finish();
         }

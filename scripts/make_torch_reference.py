@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Writes tests/data/torch_fake_quant_reference.txt: inputs and the outputs of
+"""Writes torch reference data for the C++ tests:
+
+tests/data/torch_fake_quant_reference.txt: inputs and the outputs of
 torch.fake_quantize_per_tensor_affine / fake_quantize_per_channel_affine for many encodings,
 as float32 bit patterns, so the C++ tests can demand bit-exact agreement.
+
+tests/data/torch_histogram_l2_reference.txt: one batch of data per case and the range that
+torch's HistogramObserver (2048 bins, 256 destination bins) picks with
+_non_linear_param_search, for the histogram_l2 range estimator.
 
 Run with Debian's interpreter after `scripts/install_deps.sh reference`:
     /usr/bin/python3 scripts/make_torch_reference.py
@@ -17,7 +23,9 @@ import struct
 
 import torch
 
-OUTPUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data" / "torch_fake_quant_reference.txt"
+DATA = pathlib.Path(__file__).resolve().parent.parent / "tests" / "data"
+OUTPUT = DATA / "torch_fake_quant_reference.txt"
+HISTOGRAM_OUTPUT = DATA / "torch_histogram_l2_reference.txt"
 
 
 def bits(values):
@@ -99,6 +107,37 @@ def main():
             y = torch.fake_quantize_per_channel_affine(x, scales, zero_points, axis, qmin, qmax)
             write_case(out, name, "channel", axis, qmin, qmax, x, scales, zero_points, y)
     print(f"wrote {OUTPUT}")
+    write_histogram_reference(generator)
+
+
+def with_integer_ends(values, low, high):
+    """Clamps to [low, high] and includes both ends. torch 1.13's HistogramObserver builds its
+    histogram over [int(min), int(max)] but labels the bins with the true min/max (a torch bug:
+    values beyond the truncated range are dropped); with integer ends both agree."""
+    return torch.cat([values.clamp(low, high), torch.tensor([float(low), float(high)])])
+
+
+def write_histogram_reference(generator):
+    count = 4094
+    torch.manual_seed(20261122)  # for the Laplace sampler, which uses the global generator
+    normal = torch.randn(count, generator=generator)
+    uniform = torch.rand(count - 2, generator=generator) * 2 - 1
+    cases = {
+        "gaussian": with_integer_ends(normal, -4, 4),
+        "laplace": with_integer_ends(torch.distributions.Laplace(0.0, 1.0).sample((count,)), -7, 8),
+        "uniform_with_outliers": with_integer_ends(torch.cat([uniform, torch.tensor([6.0, -5.5])]), -8, 9),
+        "relu_gaussian": with_integer_ends(normal.clamp(min=0.0), 0, 4),
+    }
+    with HISTOGRAM_OUTPUT.open("w") as out:
+        out.write(f"# torch {torch.__version__} HistogramObserver(dtype=quint8) ranges; made by scripts/make_torch_reference.py\n")
+        for name, values in cases.items():
+            observer = torch.ao.quantization.HistogramObserver(dtype=torch.quint8)
+            observer(values)
+            low, high = observer._non_linear_param_search()
+            out.write(f"case {name} {len(values)}\n")
+            out.write(f"range {bits([low, high])}\n")
+            out.write(f"input {bits(values)}\n")
+    print(f"wrote {HISTOGRAM_OUTPUT}")
 
 
 if __name__ == "__main__":

@@ -93,8 +93,7 @@ std::string get_parameter(const Config& config, std::string_view dotted_path) {
 }
 
 template <class Config>
-void set_parameter(Config& config, std::string_view dotted_path, std::string_view yaml_value,
-                   std::string_view source) {
+void set_parameter(Config& config, std::string_view dotted_path, std::string_view yaml_value, std::string_view source) {
   const yaml::Location where{std::string(source)};
   YAML::Node root = yaml::encode(config);
   const YAML::Node value = yaml::parse(yaml_value, std::string(source));
@@ -104,12 +103,12 @@ void set_parameter(Config& config, std::string_view dotted_path, std::string_vie
 }
 
 // One explicit instantiation set per config type, so yaml-cpp stays out of users' headers.
-#define TESSERA_INSTANTIATE_CONFIG_IO(Config)                                                          \
-  template Config load_config_string<Config>(std::string_view, std::string_view);                    \
-  template Config load_config_file<Config>(const std::filesystem::path&);                            \
-  template std::string save_config<Config>(const Config&);                                           \
-  template void save_config_file<Config>(const Config&, const std::filesystem::path&);               \
-  template std::string get_parameter<Config>(const Config&, std::string_view);                       \
+#define TESSERA_INSTANTIATE_CONFIG_IO(Config)                                          \
+  template Config load_config_string<Config>(std::string_view, std::string_view);      \
+  template Config load_config_file<Config>(const std::filesystem::path&);              \
+  template std::string save_config<Config>(const Config&);                             \
+  template void save_config_file<Config>(const Config&, const std::filesystem::path&); \
+  template std::string get_parameter<Config>(const Config&, std::string_view);         \
   template void set_parameter<Config>(Config&, std::string_view, std::string_view, std::string_view);
 
 TESSERA_INSTANTIATE_CONFIG_IO(RangeEstimatorParameters)

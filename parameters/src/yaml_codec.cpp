@@ -19,8 +19,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
     row[0] = i;
     for (std::size_t j = 1; j <= b.size(); ++j) {
       const std::size_t above = row[j];
-      const bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                        std::tolower(static_cast<unsigned char>(b[j - 1]));
+      const bool same =
+          std::tolower(static_cast<unsigned char>(a[i - 1])) == std::tolower(static_cast<unsigned char>(b[j - 1]));
       row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
       diagonal = above;
     }
@@ -60,8 +60,8 @@ struct Step {
 
 // Finds which key of `node` the segments from `first` name: the longest run of segments that
 // is an existing key (map keys such as "features.0" contain dots), else a sequence index.
-Step next_step(const YAML::Node& node, const std::vector<std::string>& parts, std::size_t first,
-               const Location& where, bool allow_new_last) {
+Step next_step(const YAML::Node& node, const std::vector<std::string>& parts, std::size_t first, const Location& where,
+               bool allow_new_last) {
   if (node.IsMap()) {
     for (std::size_t end = parts.size(); end > first; --end) {
       const std::string key = join(parts, first, end);

@@ -29,8 +29,7 @@ Encoding encoding_from_range(ClipRange range, const QuantGrid& grid, bool symmet
     return {scale, zero_point};
   }
   const double unclamped = static_cast<double>(grid.qmin) - std::nearbyint(min / static_cast<double>(scale));
-  const double zero_point =
-      std::clamp(unclamped, static_cast<double>(grid.qmin), static_cast<double>(grid.qmax));
+  const double zero_point = std::clamp(unclamped, static_cast<double>(grid.qmin), static_cast<double>(grid.qmax));
   return {scale, static_cast<std::int64_t>(zero_point)};
 }
 

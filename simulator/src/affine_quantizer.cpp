@@ -141,12 +141,13 @@ AffineQuantizer::AffineQuantizer(QuantizerOptions options)
   if (count < 1) throw std::invalid_argument("quantizer shape " + shape_to_string(options_.shape) + " has no elements");
   if (!options_.block_size.empty()) {
     if (options_.shape.size() > options_.block_size.size()) {
-      throw std::invalid_argument("quantizer shape " + shape_to_string(options_.shape) + " has more dimensions than block_size " +
-                                  shape_to_string(options_.block_size));
+      throw std::invalid_argument("quantizer shape " + shape_to_string(options_.shape) +
+                                  " has more dimensions than block_size " + shape_to_string(options_.block_size));
     }
     for (std::int64_t block : options_.block_size) {
       if (block < 1 && block != -1) {
-        throw std::invalid_argument("block_size entries must be >= 1 or -1 (infer), got " + shape_to_string(options_.block_size));
+        throw std::invalid_argument("block_size entries must be >= 1 or -1 (infer), got " +
+                                    shape_to_string(options_.block_size));
       }
     }
   }
@@ -221,8 +222,8 @@ std::vector<float> AffineQuantizer::max() const {
 void AffineQuantizer::begin_calibration() {
   estimators_.clear();
   for (std::int64_t i = 0; i < encoding_count(); ++i) {
-    estimators_.push_back(make_range_estimator(options_.range_estimator, options_.range_estimator_params, grid_,
-                                               options_.symmetric));
+    estimators_.push_back(
+        make_range_estimator(options_.range_estimator, options_.range_estimator_params, grid_, options_.symmetric));
   }
   calibrating_ = true;
 }

@@ -16,22 +16,26 @@ BlockLayout::BlockLayout(const Shape& data_shape, const Shape& encoding_shape, c
 
   Shape data = data_shape.empty() ? Shape{1} : data_shape;
   Shape encoding(data.size(), 1);
-  std::copy(encoding_shape.begin(), encoding_shape.end(), encoding.end() - static_cast<std::ptrdiff_t>(encoding_shape.size()));
+  std::copy(encoding_shape.begin(), encoding_shape.end(),
+            encoding.end() - static_cast<std::ptrdiff_t>(encoding_shape.size()));
   Shape blocks(data.size(), 1);
   for (std::size_t axis = 0; axis < data.size(); ++axis) {
     const std::int64_t extent = data[axis];
     const std::int64_t count = encoding[axis];
     if (count < 1) fail("encoding dimensions must be >= 1");
     if (block_size.empty()) {
-      if (count != 1 && count != extent) fail("dimension " + std::to_string(axis) + " must be 1 or " + std::to_string(extent));
+      if (count != 1 && count != extent)
+        fail("dimension " + std::to_string(axis) + " must be 1 or " + std::to_string(extent));
       blocks[axis] = count == 1 ? extent : 1;
     } else {
       std::int64_t block = block_size[axis];
       if (block == -1) {
-        if (extent % count != 0) fail("dimension " + std::to_string(axis) + " does not split into " + std::to_string(count) + " blocks");
+        if (extent % count != 0)
+          fail("dimension " + std::to_string(axis) + " does not split into " + std::to_string(count) + " blocks");
         block = extent / count;
       }
-      if (block < 1 || block * count != extent) fail("dimension " + std::to_string(axis) + ": encoding count * block size != data size");
+      if (block < 1 || block * count != extent)
+        fail("dimension " + std::to_string(axis) + ": encoding count * block size != data size");
       blocks[axis] = block;
     }
     if (extent == 0) blocks[axis] = 1;

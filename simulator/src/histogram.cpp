@@ -1,11 +1,11 @@
 #include "tessera/simulator/histogram.hpp"
 
-#include "finite_min_max.hpp"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+
+#include "finite_min_max.hpp"
 
 namespace tessera::simulator {
 

@@ -23,7 +23,7 @@ void fill_blocks(std::span<float> out, std::uint64_t offset, BlockFunction block
     for (std::uint64_t element = begin; element < end; ++element) out[element - offset] = values[element - block * 4];
   };
   const std::int64_t blocks = static_cast<std::int64_t>(last_block - first_block + 1);
-#pragma omp parallel for schedule(static) if (static_cast<std::uint64_t>(blocks) >= kParallelBlocks)
+#pragma omp parallel for schedule(static) if (static_cast <std::uint64_t>(blocks) >= kParallelBlocks)
   for (std::int64_t i = 0; i < blocks; ++i) write_block(first_block + static_cast<std::uint64_t>(i));
 }
 

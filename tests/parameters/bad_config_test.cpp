@@ -33,7 +33,8 @@ void expect_rejected(const BadConfig& bad) {
     EXPECT_EQ(error.key_path(), bad.key_path) << what;
     EXPECT_EQ(error.line(), bad.line) << what;
     EXPECT_EQ(error.column(), bad.column) << what;
-    EXPECT_NE(what.find(bad.message), std::string::npos) << "message: " << what << "\nexpected to contain: " << bad.message;
+    EXPECT_NE(what.find(bad.message), std::string::npos)
+        << "message: " << what << "\nexpected to contain: " << bad.message;
     const std::string location = "bad.yaml:" + std::to_string(bad.line) + ":" + std::to_string(bad.column) + ": ";
     EXPECT_EQ(what.rfind(location, 0), 0u) << what;
   }
@@ -89,8 +90,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "a dual-pair converter needs exactly 2 significance factors, found 3"},
         BadConfig{"empty_prog_coeff", "noise_model:\n  prog_coeff: []\n", "noise_model.prog_coeff", 2, 15,
                   "prog_coeff needs at least one coefficient"},
-        BadConfig{"word_in_coefficient_list", "noise_model:\n  prog_coeff: [0.1, x, 0.3]\n", "noise_model.prog_coeff[1]",
-                  2, 21, "expected a number, found 'x'"},
+        BadConfig{"word_in_coefficient_list", "noise_model:\n  prog_coeff: [0.1, x, 0.3]\n",
+                  "noise_model.prog_coeff[1]", 2, 21, "expected a number, found 'x'"},
         BadConfig{"drift_table_lengths_differ",
                   "noise_model:\n  type: CustomDriftPCMLikeNoiseModel\n  custom_drift_model:\n    g_lst: [0, 10, 25]\n"
                   "    nu_mean_lst: [0.1, 0.05]\n",

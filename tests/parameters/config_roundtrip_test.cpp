@@ -255,8 +255,7 @@ excluded_modules: [classifier.2]
 )");
   EXPECT_EQ(map.module_qconfig_map.at("Linear").module_qconfig.weight_quant.n_bits, 8);
   EXPECT_TRUE(map.module_qconfig_map.at("Linear").module_qconfig.weight_quant.per_channel);
-  EXPECT_EQ(map.instance_qconfig_map.at("features.0").module_qconfig.weight_quant.range_estimator,
-            RangeEstimator::MSE);
+  EXPECT_EQ(map.instance_qconfig_map.at("features.0").module_qconfig.weight_quant.range_estimator, RangeEstimator::MSE);
   EXPECT_FALSE(map.input_activation_qconfig_map.at("features.0").symmetric);
   EXPECT_EQ(map.excluded_modules, (std::vector<std::string>{"classifier.2"}));
 }

@@ -12,12 +12,13 @@
 
 namespace tessera::parameters::testing {
 
-using AllConfigTypes = ::testing::Types<
-    RangeEstimatorParameters, BaseQuantConfig, ActivationQuantConfig, WeightQuantConfig, QuantizationConfig,
-    QuantizedModuleConfig, QuantizationMap, IOParameters, MappingParameter, WeightClipParameter,
-    WeightRemapParameter, WeightModifierParameter, InputRangeParameter, PrePostProcessingParameter,
-    SinglePairConductanceConverter, DualPairConductanceConverter, NPairConductanceConverter, PCMLikeNoiseModel,
-    CustomDriftTable, CustomDriftPCMLikeNoiseModel, StateIndependentNoiseModel, ReRamWan2022NoiseModel,
-    NullNoiseModel, GlobalDriftCompensation, PerColumnDriftCompensation, InferenceRPUConfig>;
+using AllConfigTypes =
+    ::testing::Types<RangeEstimatorParameters, BaseQuantConfig, ActivationQuantConfig, WeightQuantConfig,
+                     QuantizationConfig, QuantizedModuleConfig, QuantizationMap, IOParameters, MappingParameter,
+                     WeightClipParameter, WeightRemapParameter, WeightModifierParameter, InputRangeParameter,
+                     PrePostProcessingParameter, SinglePairConductanceConverter, DualPairConductanceConverter,
+                     NPairConductanceConverter, PCMLikeNoiseModel, CustomDriftTable, CustomDriftPCMLikeNoiseModel,
+                     StateIndependentNoiseModel, ReRamWan2022NoiseModel, NullNoiseModel, GlobalDriftCompensation,
+                     PerColumnDriftCompensation, InferenceRPUConfig>;
 
 }  // namespace tessera::parameters::testing

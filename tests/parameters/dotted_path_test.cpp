@@ -26,8 +26,9 @@ TEST(DottedPath, SetsAndRevalidates) {
   set_parameter(config, "noise_model.g_converter.g_max", "40");
   EXPECT_DOUBLE_EQ(config.forward.out_res, 0.004);
   EXPECT_EQ(config.forward.bound_management, BoundManagementType::NONE);
-  EXPECT_DOUBLE_EQ(std::get<SinglePairConductanceConverter>(std::get<PCMLikeNoiseModel>(config.noise_model).g_converter).g_max,
-                   40.0);
+  EXPECT_DOUBLE_EQ(
+      std::get<SinglePairConductanceConverter>(std::get<PCMLikeNoiseModel>(config.noise_model).g_converter).g_max,
+      40.0);
 }
 
 TEST(DottedPath, SwitchingAVariantTypeStartsFromItsDefaults) {

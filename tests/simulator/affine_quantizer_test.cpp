@@ -1,5 +1,7 @@
 // Affine quantizers: encodings, per-channel / per-block application against a double-precision
 // reference, NaN/Inf behaviour, calibration and misuse.
+#include "tessera/simulator/affine_quantizer.hpp"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -7,7 +9,6 @@
 #include <limits>
 
 #include "reference/fake_quant_reference.hpp"
-#include "tessera/simulator/affine_quantizer.hpp"
 #include "tessera/simulator/random_stream.hpp"
 #include "test_seed.hpp"
 
@@ -50,8 +51,8 @@ TEST(Encoding, FromRangeFollowsTheDocumentedFormulas) {
 
 TEST(Encoding, SymmetricAdjustmentCentresOnTheGrid) {
   const ClipRange adjusted = adjust_range_for_grid({-0.5, 2.54}, make_grid(8, true), true);
-  EXPECT_DOUBLE_EQ(adjusted.max, 2.54);          // delta = 2.54 / 127 wins over 0.5 / 128
-  EXPECT_DOUBLE_EQ(adjusted.min, -128 * 0.02);   // -num_neg * delta
+  EXPECT_DOUBLE_EQ(adjusted.max, 2.54);         // delta = 2.54 / 127 wins over 0.5 / 128
+  EXPECT_DOUBLE_EQ(adjusted.min, -128 * 0.02);  // -num_neg * delta
   const ClipRange tiny = adjust_range_for_grid({1.0, 1.0}, make_grid(8, false), false);
   EXPECT_DOUBLE_EQ(tiny.min, 0.0);
   EXPECT_DOUBLE_EQ(tiny.max, 1.0);
@@ -101,7 +102,8 @@ TEST_P(PerBlock, MatchesTheDoublePrecisionReference) {
   const BlockCase& c = GetParam();
   SCOPED_TRACE(testing::seed_note());
   const Tensor input = normal_tensor(c.data, 11, 2.0f);
-  QuantizeDequantize quantizer({.shape = c.encoding, .bitwidth = c.bitwidth, .symmetric = c.symmetric, .block_size = c.block_size});
+  QuantizeDequantize quantizer(
+      {.shape = c.encoding, .bitwidth = c.bitwidth, .symmetric = c.symmetric, .block_size = c.block_size});
   const std::int64_t count = quantizer.encoding_count();
   std::vector<float> min(count), max(count);
   for (std::int64_t i = 0; i < count; ++i) {
@@ -127,18 +129,17 @@ TEST_P(PerBlock, MatchesTheDoublePrecisionReference) {
   EXPECT_LE(off_by_one_step, 2u);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Layouts, PerBlock,
-    ::testing::Values(BlockCase{"per_tensor", {7, 33}, {}, {}, false, 8},
-                      BlockCase{"channel_axis0_conv", {6, 3, 3, 3}, {6, 1, 1, 1}, {}, true, 4},
-                      BlockCase{"channel_last_axis", {10, 9}, {9}, {}, false, 8},
-                      BlockCase{"channel_middle_axis", {4, 5, 6}, {1, 5, 1}, {}, true, 8},
-                      BlockCase{"blocks_of_rows", {5, 12}, {5, 3}, {1, 4}, false, 4},
-                      BlockCase{"blocks_inferred", {4, 10}, {2, 5}, {-1, -1}, true, 3},
-                      BlockCase{"blocks_of_three_axes", {4, 6, 8}, {2, 3, 2}, {2, 2, 4}, false, 6},
-                      BlockCase{"sixteen_bits", {3, 40}, {3, 1}, {}, false, 16},
-                      BlockCase{"thirty_two_bit_accumulator", {50}, {}, {}, true, 32}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Layouts, PerBlock,
+                         ::testing::Values(BlockCase{"per_tensor", {7, 33}, {}, {}, false, 8},
+                                           BlockCase{"channel_axis0_conv", {6, 3, 3, 3}, {6, 1, 1, 1}, {}, true, 4},
+                                           BlockCase{"channel_last_axis", {10, 9}, {9}, {}, false, 8},
+                                           BlockCase{"channel_middle_axis", {4, 5, 6}, {1, 5, 1}, {}, true, 8},
+                                           BlockCase{"blocks_of_rows", {5, 12}, {5, 3}, {1, 4}, false, 4},
+                                           BlockCase{"blocks_inferred", {4, 10}, {2, 5}, {-1, -1}, true, 3},
+                                           BlockCase{"blocks_of_three_axes", {4, 6, 8}, {2, 3, 2}, {2, 2, 4}, false, 6},
+                                           BlockCase{"sixteen_bits", {3, 40}, {3, 1}, {}, false, 16},
+                                           BlockCase{"thirty_two_bit_accumulator", {50}, {}, {}, true, 32}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(AffineQuantizer, SameResultForOneAndTwoThreads) {
   const Tensor input = normal_tensor({300, 1000}, 3);
@@ -157,8 +158,8 @@ TEST(AffineQuantizer, SameResultForOneAndTwoThreads) {
 }
 
 TEST(AffineQuantizer, CalibrationObservesPassesThroughThenFixes) {
-  QuantizeDequantize quantizer({.bitwidth = 8, .symmetric = false,
-                                .range_estimator = parameters::RangeEstimator::allminmax});
+  QuantizeDequantize quantizer(
+      {.bitwidth = 8, .symmetric = false, .range_estimator = parameters::RangeEstimator::allminmax});
   const Tensor first({3}, {-1.0f, 0.5f, 2.0f});
   const Tensor second({2}, {-3.0f, 1.0f});
   {
@@ -194,8 +195,10 @@ TEST(AffineQuantizer, MisuseIsRefusedWithAReason) {
   EXPECT_THROW(quantizer(Tensor({3, 4})), std::invalid_argument);  // 4 encodings do not fit 3 rows
   EXPECT_THROW(quantizer.set_range(std::vector<float>(3, -1.0f), std::vector<float>(3, 1.0f)), std::invalid_argument);
   EXPECT_THROW(quantizer.set_range(std::vector<float>(4, 1.0f), std::vector<float>(4, -1.0f)), std::invalid_argument);
-  EXPECT_THROW(quantizer.set_encodings(std::vector<float>(4, 0.0f), std::vector<std::int64_t>(4, 0)), std::invalid_argument);
-  EXPECT_THROW(quantizer.set_encodings(std::vector<float>(4, 1.0f), std::vector<std::int64_t>(4, 500)), std::invalid_argument);
+  EXPECT_THROW(quantizer.set_encodings(std::vector<float>(4, 0.0f), std::vector<std::int64_t>(4, 0)),
+               std::invalid_argument);
+  EXPECT_THROW(quantizer.set_encodings(std::vector<float>(4, 1.0f), std::vector<std::int64_t>(4, 500)),
+               std::invalid_argument);
   EXPECT_THROW(QuantizeDequantize({.bitwidth = 0}), std::invalid_argument);
   EXPECT_THROW(QuantizeDequantize({.bitwidth = 64}), std::invalid_argument);
   EXPECT_THROW(QuantizeDequantize({.shape = {5, 1}, .block_size = {1}}), std::invalid_argument);

@@ -1,9 +1,9 @@
+#include "tessera/simulator/block_layout.hpp"
+
 #include <gtest/gtest.h>
 
 #include <tuple>
 #include <vector>
-
-#include "tessera/simulator/block_layout.hpp"
 
 namespace tessera::simulator {
 namespace {
@@ -38,11 +38,11 @@ TEST(BlockLayout, BlocksSplitRows) {
 }
 
 TEST(BlockLayout, BadShapesAreRefused) {
-  EXPECT_THROW(BlockLayout({4, 6}, {3, 1}), std::invalid_argument);      // 3 is neither 1 nor 4
-  EXPECT_THROW(BlockLayout({4, 6}, {2, 2}, {2, 2}), std::invalid_argument);  // 2 * 2 != 6
+  EXPECT_THROW(BlockLayout({4, 6}, {3, 1}), std::invalid_argument);            // 3 is neither 1 nor 4
+  EXPECT_THROW(BlockLayout({4, 6}, {2, 2}, {2, 2}), std::invalid_argument);    // 2 * 2 != 6
   EXPECT_THROW(BlockLayout({4, 6}, {2, 4}, {-1, -1}), std::invalid_argument);  // 6 / 4
-  EXPECT_THROW(BlockLayout({4}, {1, 4}), std::invalid_argument);         // encoding rank > data rank
-  EXPECT_THROW(BlockLayout({4, 6}, {4, 1}, {1}), std::invalid_argument); // block_size rank
+  EXPECT_THROW(BlockLayout({4}, {1, 4}), std::invalid_argument);               // encoding rank > data rank
+  EXPECT_THROW(BlockLayout({4, 6}, {4, 1}, {1}), std::invalid_argument);       // block_size rank
   try {
     BlockLayout({4, 6}, {3, 1});
   } catch (const std::invalid_argument& error) {

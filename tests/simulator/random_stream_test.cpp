@@ -1,5 +1,7 @@
 // Philox4x32-10 known answers, distribution of the uniform/normal fills (z = 5 bounds from
 // the sample size), and the reproducibility promises: any split, any thread count.
+#include "tessera/simulator/random_stream.hpp"
+
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -10,7 +12,6 @@
 #include <numeric>
 #include <vector>
 
-#include "tessera/simulator/random_stream.hpp"
 #include "test_seed.hpp"
 
 namespace tessera::simulator {
@@ -81,10 +82,12 @@ TEST(RandomStream, NormalStatistics) {
   const double n = static_cast<double>(values.size());
   EXPECT_NEAR(mean_of(values), 2.0, kZ * 3.0 / std::sqrt(n));
   EXPECT_NEAR(stddev_of(values) / 3.0, 1.0, kZ / std::sqrt(2.0 * (n - 1)));
-  const double distance = ks_distance(values, [](double x) { return 0.5 * std::erfc(-(x - 2.0) / (3.0 * std::sqrt(2.0))); });
+  const double distance =
+      ks_distance(values, [](double x) { return 0.5 * std::erfc(-(x - 2.0) / (3.0 * std::sqrt(2.0))); });
   EXPECT_LT(distance, ks_bound(values.size()));
   // Tails: P(|z| > 3) = 0.0027, a binomial count.
-  const double tail = static_cast<double>(std::count_if(values.begin(), values.end(), [](float v) { return std::abs(v - 2.0f) > 9.0f; }));
+  const double tail = static_cast<double>(
+      std::count_if(values.begin(), values.end(), [](float v) { return std::abs(v - 2.0f) > 9.0f; }));
   const double p = 0.0026998;
   EXPECT_NEAR(tail, p * n, kZ * std::sqrt(n * p * (1 - p)));
 }

@@ -1,6 +1,8 @@
 // Range estimators on data whose right answer is known: exact min/max rules, percentiles of
 // uniform and Gaussian data, and the search-based estimators against a brute-force scan of
 // the same loss.
+#include "tessera/simulator/range_estimators.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -8,7 +10,6 @@
 #include <vector>
 
 #include "tessera/simulator/random_stream.hpp"
-#include "tessera/simulator/range_estimators.hpp"
 #include "test_seed.hpp"
 
 namespace tessera::simulator {

@@ -1,6 +1,6 @@
-#include <gtest/gtest.h>
-
 #include "tessera/simulator/tensor.hpp"
+
+#include <gtest/gtest.h>
 
 namespace tessera::simulator {
 namespace {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "reference/bit_patterns.hpp"
 #include "tessera/simulator/affine_quantizer.hpp"
 
 namespace tessera::simulator {
@@ -29,12 +30,7 @@ struct ReferenceCase {
   std::vector<float> output;
 };
 
-std::vector<float> read_bit_patterns(std::istringstream& line, std::size_t count) {
-  std::vector<float> values;
-  std::string hex;
-  while (values.size() < count && line >> hex) values.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(std::stoul(hex, nullptr, 16))));
-  return values;
-}
+using reference::read_bit_patterns;
 
 std::vector<ReferenceCase> load_reference() {
   std::ifstream file(TESSERA_TEST_DATA_DIR "/torch_fake_quant_reference.txt");

@@ -30,10 +30,15 @@ class MinMaxEstimator final : public RangeEstimatorBase {
       return;
     }
     switch (rule_) {
-      case MinMaxRule::current: range_ = batch; break;
-      case MinMaxRule::all: range_ = {std::min(range_.min, batch.min), std::max(range_.max, batch.max)}; break;
+      case MinMaxRule::current:
+        range_ = batch;
+        break;
+      case MinMaxRule::all:
+        range_ = {std::min(range_.min, batch.min), std::max(range_.max, batch.max)};
+        break;
       case MinMaxRule::running:
-        range_ = {(1.0 - weight_) * batch.min + weight_ * range_.min, (1.0 - weight_) * batch.max + weight_ * range_.max};
+        range_ = {(1.0 - weight_) * batch.min + weight_ * range_.min,
+                  (1.0 - weight_) * batch.max + weight_ * range_.max};
         break;
       case MinMaxRule::moving_average:
         range_ = {range_.min + weight_ * (batch.min - range_.min), range_.max + weight_ * (batch.max - range_.max)};
@@ -62,8 +67,8 @@ std::unique_ptr<RangeEstimatorBase> make_running_minmax(const RangeEstimatorPara
                                                         bool) {
   return std::make_unique<MinMaxEstimator>(MinMaxRule::running, params.momentum);
 }
-std::unique_ptr<RangeEstimatorBase> make_moving_average_minmax(const RangeEstimatorParameters& params,
-                                                               const QuantGrid&, bool) {
+std::unique_ptr<RangeEstimatorBase> make_moving_average_minmax(const RangeEstimatorParameters& params, const QuantGrid&,
+                                                               bool) {
   return std::make_unique<MinMaxEstimator>(MinMaxRule::moving_average, params.averaging_constant);
 }
 

@@ -89,15 +89,17 @@ class MseEstimator final : public RangeEstimatorBase {
     }
     if (data.min == 0.0) return {0.0, f * data.max};
     const double upper = f * data.max;
-    const double a = golden_section_minimum(1e-3, 1.0 + params_.range_margin,
-                                            [&](double factor) { return loss(values, {factor * data.min, upper}); });
+    const double a = golden_section_minimum(1e-3, 1.0 + params_.range_margin, [&](double factor) {
+      return loss(values, {factor * data.min, upper});
+    });
     return {a * data.min, upper};
   }
 
   ClipRange best_range(std::span<const float> values, ClipRange data) const {
     if (!symmetric_ && data.max == 0.0) {  // all values <= 0: search the lower side only
-      const double a = golden_section_minimum(1e-3, 1.0 + params_.range_margin,
-                                              [&](double factor) { return loss(values, {factor * data.min, 0.0}); });
+      const double a = golden_section_minimum(1e-3, 1.0 + params_.range_margin, [&](double factor) {
+        return loss(values, {factor * data.min, 0.0});
+      });
       return {a * data.min, 0.0};
     }
     auto factor_loss = [&](double f) { return loss(values, range_at(values, data, f)); };

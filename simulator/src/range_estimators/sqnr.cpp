@@ -21,7 +21,9 @@ namespace {
 class SqnrEstimator final : public RangeEstimatorBase {
  public:
   SqnrEstimator(const RangeEstimatorParameters& params, const QuantGrid& grid, bool symmetric)
-      : histogram_(params.num_bins), params_(params), steps_(static_cast<double>(grid.num_steps())),
+      : histogram_(params.num_bins),
+        params_(params),
+        steps_(static_cast<double>(grid.num_steps())),
         symmetric_(symmetric) {}
 
   void observe(std::span<const float> values) override { histogram_.add(values); }

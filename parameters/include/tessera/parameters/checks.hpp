@@ -12,7 +12,7 @@ struct Check {
   double min = -std::numeric_limits<double>::infinity();  ///< lower bound
   double max = std::numeric_limits<double>::infinity();   ///< upper bound
   bool min_exclusive = false;                             ///< min itself is not allowed
-  const char* note = nullptr;  ///< why, shown in the message (e.g. "0 turns it off")
+  const char* note = nullptr;                             ///< why, shown in the message (e.g. "0 turns it off")
 
   bool allows(double value) const {
     if (std::isnan(value)) return false;
@@ -24,9 +24,15 @@ struct Check {
 };
 
 inline constexpr Check kAnyValue{};
-constexpr Check at_least(double min, const char* note = nullptr) { return {min, std::numeric_limits<double>::infinity(), false, note}; }
-constexpr Check greater_than(double min, const char* note = nullptr) { return {min, std::numeric_limits<double>::infinity(), true, note}; }
-constexpr Check at_most(double max, const char* note = nullptr) { return {-std::numeric_limits<double>::infinity(), max, false, note}; }
+constexpr Check at_least(double min, const char* note = nullptr) {
+  return {min, std::numeric_limits<double>::infinity(), false, note};
+}
+constexpr Check greater_than(double min, const char* note = nullptr) {
+  return {min, std::numeric_limits<double>::infinity(), true, note};
+}
+constexpr Check at_most(double max, const char* note = nullptr) {
+  return {-std::numeric_limits<double>::infinity(), max, false, note};
+}
 constexpr Check between(double min, double max, const char* note = nullptr) { return {min, max, false, note}; }
 
 inline constexpr Check kNonNegative = at_least(0.0);

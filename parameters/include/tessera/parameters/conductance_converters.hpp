@@ -65,8 +65,8 @@ struct DualPairConductanceConverter : NPairConductanceConverter {
   static constexpr std::string_view kTypeName = "DualPairConductanceConverter";
   std::optional<FieldProblem> consistency_problem() const {
     if (f_lst.size() != 2) {
-      return FieldProblem{"f_lst", "a dual-pair converter needs exactly 2 significance factors, found " +
-                                       std::to_string(f_lst.size())};
+      return FieldProblem{
+          "f_lst", "a dual-pair converter needs exactly 2 significance factors, found " + std::to_string(f_lst.size())};
     }
     return NPairConductanceConverter::consistency_problem();
   }

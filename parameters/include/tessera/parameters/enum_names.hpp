@@ -16,7 +16,9 @@ template <class E>
 struct EnumNames;  // specialise with: static constexpr std::array<std::pair<E, std::string_view>, N> kNames
 
 template <class E>
-concept NamedEnum = std::is_enum_v<E> && requires { EnumNames<E>::kNames; };
+concept NamedEnum = std::is_enum_v<E> && requires {
+  EnumNames<E>::kNames;
+};
 
 template <NamedEnum E>
 constexpr std::string_view enum_name(E value) {

@@ -67,39 +67,39 @@ struct EnumNames<WeightNoiseType> {
 };
 
 struct IOParameters {
-  bool is_perfect = false;               ///< ideal float MVM (only out_scale applied)
+  bool is_perfect = false;                        ///< ideal float MVM (only out_scale applied)
   AnalogMVType mv_type = AnalogMVType::ONE_PASS;  ///< how the MVM is carried out
-  double inp_bound = 1.0;                ///< DAC clips inputs to +-inp_bound (normalised units)
-  double inp_noise = 0.0;                ///< std of Gaussian noise added after the DAC
-  double inp_res = 1.0 / (128 - 2);      ///< DAC bin (fraction of full range) or #steps if > 1; 0 = off
-  bool inp_sto_round = false;            ///< stochastic rounding in the DAC
-  double inp_asymmetry = 0.0;            ///< negative inputs scaled by (1 - inp_asymmetry)
-  double out_bound = 12.0;               ///< ADC clips outputs to +-out_bound; 0 = no clipping
-  double out_noise = 0.06;               ///< std of Gaussian noise at each output, before the ADC
-  double out_noise_std = 0.0;            ///< relative device-to-device spread of out_noise per output
-  double out_res = 1.0 / (512 - 2);      ///< ADC bin (fraction of full range) or #steps if > 1; 0 = off
-  bool out_sto_round = false;            ///< stochastic rounding in the ADC
-  double out_scale = 1.0;                ///< fixed digital factor on the outputs
-  double out_asymmetry = 0.0;            ///< negative outputs scaled by (1 - out_asymmetry)
-  BoundManagementType bound_management = BoundManagementType::ITERATIVE;     ///< ADC saturation handling
-  NoiseManagementType noise_management = NoiseManagementType::ABS_MAX;       ///< input scaling
-  double w_noise = 0.0;                  ///< per-MVM weight noise scale (see w_noise_type)
+  double inp_bound = 1.0;                         ///< DAC clips inputs to +-inp_bound (normalised units)
+  double inp_noise = 0.0;                         ///< std of Gaussian noise added after the DAC
+  double inp_res = 1.0 / (128 - 2);               ///< DAC bin (fraction of full range) or #steps if > 1; 0 = off
+  bool inp_sto_round = false;                     ///< stochastic rounding in the DAC
+  double inp_asymmetry = 0.0;                     ///< negative inputs scaled by (1 - inp_asymmetry)
+  double out_bound = 12.0;                        ///< ADC clips outputs to +-out_bound; 0 = no clipping
+  double out_noise = 0.06;                        ///< std of Gaussian noise at each output, before the ADC
+  double out_noise_std = 0.0;                     ///< relative device-to-device spread of out_noise per output
+  double out_res = 1.0 / (512 - 2);               ///< ADC bin (fraction of full range) or #steps if > 1; 0 = off
+  bool out_sto_round = false;                     ///< stochastic rounding in the ADC
+  double out_scale = 1.0;                         ///< fixed digital factor on the outputs
+  double out_asymmetry = 0.0;                     ///< negative outputs scaled by (1 - out_asymmetry)
+  BoundManagementType bound_management = BoundManagementType::ITERATIVE;  ///< ADC saturation handling
+  NoiseManagementType noise_management = NoiseManagementType::ABS_MAX;    ///< input scaling
+  double w_noise = 0.0;                                  ///< per-MVM weight noise scale (see w_noise_type)
   WeightNoiseType w_noise_type = WeightNoiseType::NONE;  ///< kind of per-MVM weight noise
-  double ir_drop = 0.0;                  ///< IR-drop strength; 0 = off
-  double ir_drop_g_ratio = 1.0 / 0.35 / 5e-6;  ///< wire conductance over g_max (aihwkit default)
-  double out_nonlinearity = 0.0;         ///< S-shaped output nonlinearity y/(1+n|y|)
-  double out_nonlinearity_std = 0.0;     ///< relative spread of the nonlinearity per output
-  double slope_calibration = 0.0;        ///< nonlinearity slope calibration point (0 = off)
-  double v_offset_std = 0.0;             ///< per-output voltage offset spread
-  double v_offset_w_min = -1.0;          ///< reference-unit offset weight
-  double r_series = 0.0;                 ///< series resistance, relative
-  double w_read_asymmetry_dtod = 0.0;    ///< polarity dependence of reads (POS_NEG modes)
-  double max_bm_factor = 1000.0;         ///< ITERATIVE bound management stops past this reduction
-  double max_bm_res = 0.25;              ///< ... or past max_bm_res / inp_res
-  bool bm_test_negative_bound = true;    ///< bound management also tests -out_bound
-  double nm_thres = 0.0;                 ///< NM threshold (ABS_MAX) or constant (CONSTANT)
-  double nm_decay = 1e-3;                ///< AVERAGE_ABS_MAX running-average rate (aihwkit C++)
-  double nm_assumed_wmax = 0.6;          ///< ABS_MAX_NP_SUM assumed max |w| (aihwkit C++)
+  double ir_drop = 0.0;                                  ///< IR-drop strength; 0 = off
+  double ir_drop_g_ratio = 1.0 / 0.35 / 5e-6;            ///< wire conductance over g_max (aihwkit default)
+  double out_nonlinearity = 0.0;                         ///< S-shaped output nonlinearity y/(1+n|y|)
+  double out_nonlinearity_std = 0.0;                     ///< relative spread of the nonlinearity per output
+  double slope_calibration = 0.0;                        ///< nonlinearity slope calibration point (0 = off)
+  double v_offset_std = 0.0;                             ///< per-output voltage offset spread
+  double v_offset_w_min = -1.0;                          ///< reference-unit offset weight
+  double r_series = 0.0;                                 ///< series resistance, relative
+  double w_read_asymmetry_dtod = 0.0;                    ///< polarity dependence of reads (POS_NEG modes)
+  double max_bm_factor = 1000.0;                         ///< ITERATIVE bound management stops past this reduction
+  double max_bm_res = 0.25;                              ///< ... or past max_bm_res / inp_res
+  bool bm_test_negative_bound = true;                    ///< bound management also tests -out_bound
+  double nm_thres = 0.0;                                 ///< NM threshold (ABS_MAX) or constant (CONSTANT)
+  double nm_decay = 1e-3;                                ///< AVERAGE_ABS_MAX running-average rate (aihwkit C++)
+  double nm_assumed_wmax = 0.6;                          ///< ABS_MAX_NP_SUM assumed max |w| (aihwkit C++)
 
   static constexpr std::string_view kTypeName = "IOParameters";
   template <class Self, class Visitor>

@@ -16,14 +16,14 @@
 namespace tessera::parameters {
 
 struct MappingParameter {
-  bool digital_bias = true;                    ///< bias added digitally after the ADC
-  double weight_scaling_omega = 0.0;           ///< map max|W| to omega (0 = no scaling)
-  bool weight_scaling_columnwise = false;      ///< one scale per output column
-  bool weight_scaling_lr_compensation = false; ///< scale the learning rate with the mapping
-  bool learn_out_scaling = false;              ///< learnable output scales
-  bool out_scaling_columnwise = false;         ///< learnable scale per column
-  int max_input_size = 512;                    ///< tile rows; larger inputs are split (0 = no limit)
-  int max_output_size = 512;                   ///< tile columns; larger outputs are split (0 = no limit)
+  bool digital_bias = true;                     ///< bias added digitally after the ADC
+  double weight_scaling_omega = 0.0;            ///< map max|W| to omega (0 = no scaling)
+  bool weight_scaling_columnwise = false;       ///< one scale per output column
+  bool weight_scaling_lr_compensation = false;  ///< scale the learning rate with the mapping
+  bool learn_out_scaling = false;               ///< learnable output scales
+  bool out_scaling_columnwise = false;          ///< learnable scale per column
+  int max_input_size = 512;                     ///< tile rows; larger inputs are split (0 = no limit)
+  int max_output_size = 512;                    ///< tile columns; larger outputs are split (0 = no limit)
 
   static constexpr std::string_view kTypeName = "MappingParameter";
   template <class Self, class Visitor>
@@ -53,8 +53,8 @@ struct EnumNames<WeightClipType> {
 };
 
 struct WeightClipParameter {
-  double fixed_value = -1.0;               ///< FIXED_VALUE bound (also caps LAYER_GAUSSIAN if > 0)
-  double sigma = 2.5;                      ///< LAYER_GAUSSIAN: clip at sigma standard deviations
+  double fixed_value = -1.0;                   ///< FIXED_VALUE bound (also caps LAYER_GAUSSIAN if > 0)
+  double sigma = 2.5;                          ///< LAYER_GAUSSIAN: clip at sigma standard deviations
   WeightClipType type = WeightClipType::NONE;  ///< clipping rule
 
   static constexpr std::string_view kTypeName = "WeightClipParameter";
@@ -79,9 +79,9 @@ struct EnumNames<WeightRemapType> {
 };
 
 struct WeightRemapParameter {
-  double remapped_wmax = 1.0;    ///< max |w| after remapping
-  double max_scale_range = 0.0;  ///< CHANNELWISE: bound on the spread of scales (0 = none)
-  double max_scale_ref = 0.0;    ///< reference for max_scale_range
+  double remapped_wmax = 1.0;                    ///< max |w| after remapping
+  double max_scale_range = 0.0;                  ///< CHANNELWISE: bound on the spread of scales (0 = none)
+  double max_scale_ref = 0.0;                    ///< reference for max_scale_range
   WeightRemapType type = WeightRemapType::NONE;  ///< remapping rule
 
   static constexpr std::string_view kTypeName = "WeightRemapParameter";
@@ -97,7 +97,15 @@ struct WeightRemapParameter {
 
 /// Weight perturbations applied during hardware-aware training.
 enum class WeightModifierType {
-  NONE, DISCRETIZE, MULT_NORMAL, ADD_NORMAL, DISCRETIZE_ADD_NORMAL, DOREFA, POLY, PROG_NOISE, DROP_CONNECT
+  NONE,
+  DISCRETIZE,
+  MULT_NORMAL,
+  ADD_NORMAL,
+  DISCRETIZE_ADD_NORMAL,
+  DOREFA,
+  POLY,
+  PROG_NOISE,
+  DROP_CONNECT
 };
 
 template <>
@@ -116,19 +124,19 @@ struct EnumNames<WeightModifierType> {
 };
 
 struct WeightModifierParameter {
-  double std_dev = 0.0;              ///< noise scale, relative to max|W| (or assumed_wmax)
-  bool per_batch_sample = false;     ///< draw a new modification per batch sample
-  double res = 0.0;                  ///< DISCRETIZE resolution (fraction of max|W|); 0 = off
-  bool sto_round = false;            ///< stochastic rounding when discretizing
-  double dorefa_clip = 0.6;          ///< DOREFA clip value
-  double pdrop = 0.0;                ///< probability of dropping a weight (DROP_CONNECT)
-  bool enable_during_test = false;   ///< also modify weights in evaluation
-  bool rel_to_actual_wmax = true;    ///< scale by the actual max|W| instead of assumed_wmax
-  double assumed_wmax = 1.0;         ///< max|W| assumed when rel_to_actual_wmax is false
-  bool copy_last_column = false;     ///< leave the last column (bias) untouched
+  double std_dev = 0.0;                                         ///< noise scale, relative to max|W| (or assumed_wmax)
+  bool per_batch_sample = false;                                ///< draw a new modification per batch sample
+  double res = 0.0;                                             ///< DISCRETIZE resolution (fraction of max|W|); 0 = off
+  bool sto_round = false;                                       ///< stochastic rounding when discretizing
+  double dorefa_clip = 0.6;                                     ///< DOREFA clip value
+  double pdrop = 0.0;                                           ///< probability of dropping a weight (DROP_CONNECT)
+  bool enable_during_test = false;                              ///< also modify weights in evaluation
+  bool rel_to_actual_wmax = true;                               ///< scale by the actual max|W| instead of assumed_wmax
+  double assumed_wmax = 1.0;                                    ///< max|W| assumed when rel_to_actual_wmax is false
+  bool copy_last_column = false;                                ///< leave the last column (bias) untouched
   std::vector<double> coeffs = {0.0105392, 0.0768, -0.046925};  ///< POLY/PROG_NOISE coefficients
   WeightModifierType type = WeightModifierType::NONE;           ///< modifier kind
-  double g_max = 25.0;               ///< PROG_NOISE: g_max in uS the coefficients refer to
+  double g_max = 25.0;                                          ///< PROG_NOISE: g_max in uS the coefficients refer to
 
   static constexpr std::string_view kTypeName = "WeightModifierParameter";
   template <class Self, class Visitor>
@@ -152,17 +160,17 @@ struct WeightModifierParameter {
 
 /// Learned or calibrated input range in front of a tile (aihwkit's InputRangeParameter).
 struct InputRangeParameter {
-  bool enable = false;                 ///< clamp inputs to +-r and divide by r
-  bool learn_input_range = true;       ///< r is trained
-  double init_value = 3.0;             ///< initial r
-  int init_from_data = 100;            ///< batches used to initialise r from data (0 = no)
-  double init_std_alpha = 3.0;         ///< data init: r = init_std_alpha * std(x)
-  double decay = 0.001;                ///< shrink r while few inputs are clipped
-  double input_min_percentage = 0.95;  ///< fraction unclipped above which r decays
-  bool manage_output_clipping = false; ///< also grow r on output clipping
-  double output_min_percentage = 0.95; ///< fraction of unclipped outputs required
-  double gradient_scale = 1.0;         ///< gradient factor on r
-  bool gradient_relative = true;       ///< gradient relative to r
+  bool enable = false;                  ///< clamp inputs to +-r and divide by r
+  bool learn_input_range = true;        ///< r is trained
+  double init_value = 3.0;              ///< initial r
+  int init_from_data = 100;             ///< batches used to initialise r from data (0 = no)
+  double init_std_alpha = 3.0;          ///< data init: r = init_std_alpha * std(x)
+  double decay = 0.001;                 ///< shrink r while few inputs are clipped
+  double input_min_percentage = 0.95;   ///< fraction unclipped above which r decays
+  bool manage_output_clipping = false;  ///< also grow r on output clipping
+  double output_min_percentage = 0.95;  ///< fraction of unclipped outputs required
+  double gradient_scale = 1.0;          ///< gradient factor on r
+  bool gradient_relative = true;        ///< gradient relative to r
 
   static constexpr std::string_view kTypeName = "InputRangeParameter";
   template <class Self, class Visitor>

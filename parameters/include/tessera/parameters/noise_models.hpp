@@ -27,13 +27,13 @@ struct NullNoiseModel {
 /// PCM statistics measured on a 1M-device chip (Nandakumar 2019, Joshi 2020).
 struct PCMLikeNoiseModel {
   std::vector<double> prog_coeff = {0.26348, 1.9650, -1.1731};  ///< sigma_prog(g_r) polynomial, uS
-  double prog_coeff_g_max_reference = 25.0;  ///< uS, g_max at which prog_coeff was fitted
-  ConductanceConverter g_converter{};        ///< weights -> conductances (sets g_max)
-  double t_read = 250.0e-9;                  ///< s, duration of one read (1/f noise)
-  double t_0 = 20.0;                         ///< s, time of the first read after programming
-  double prog_noise_scale = 1.0;             ///< factor on programming noise
-  double read_noise_scale = 1.0;             ///< factor on read noise
-  double drift_scale = 1.0;                  ///< factor on drift exponents
+  double prog_coeff_g_max_reference = 25.0;                     ///< uS, g_max at which prog_coeff was fitted
+  ConductanceConverter g_converter{};                           ///< weights -> conductances (sets g_max)
+  double t_read = 250.0e-9;                                     ///< s, duration of one read (1/f noise)
+  double t_0 = 20.0;                                            ///< s, time of the first read after programming
+  double prog_noise_scale = 1.0;                                ///< factor on programming noise
+  double read_noise_scale = 1.0;                                ///< factor on read noise
+  double drift_scale = 1.0;                                     ///< factor on drift exponents
 
   static constexpr std::string_view kTypeName = "PCMLikeNoiseModel";
   template <class Self, class Visitor>
@@ -57,9 +57,9 @@ struct PCMLikeNoiseModel {
 /// Drift-exponent statistics given as a table over conductance (aihwkit's custom_drift_model
 /// of CustomDriftPCMLikeNoiseModel); values between points are linearly interpolated.
 struct CustomDriftTable {
-  std::vector<double> g_lst{0.0, 10.0, 25.0};          ///< uS, increasing
-  std::vector<double> nu_mean_lst{0.08, 0.06, 0.05};   ///< mean drift exponent at each g
-  std::vector<double> nu_std_lst{0.04, 0.02, 0.015};   ///< its spread at each g
+  std::vector<double> g_lst{0.0, 10.0, 25.0};         ///< uS, increasing
+  std::vector<double> nu_mean_lst{0.08, 0.06, 0.05};  ///< mean drift exponent at each g
+  std::vector<double> nu_std_lst{0.04, 0.02, 0.015};  ///< its spread at each g
 
   static constexpr std::string_view kTypeName = "CustomDriftTable";
   template <class Self, class Visitor>
@@ -90,14 +90,14 @@ struct CustomDriftPCMLikeNoiseModel : PCMLikeNoiseModel {
 /// Conductance-independent drift and read noise proportional to g (aihwkit custom.py).
 struct StateIndependentNoiseModel {
   std::vector<double> prog_coeff = {0.2, 0.0, 0.0};  ///< sigma_prog(g_r) polynomial, uS
-  ConductanceConverter g_converter{};   ///< weights -> conductances
-  double prog_noise_scale = 1.0;        ///< factor on programming noise
-  double drift_nu_mean = 0.1;           ///< mean drift exponent
-  double drift_nu_std = 0.05;           ///< device-to-device spread of the exponent
-  double drift_scale = 1.0;             ///< factor on drift exponents
-  double t_0 = 20.0;                    ///< s
-  double read_noise_scale = 1.0;        ///< rho: read noise std relative to g/g_max
-  double t_read = 250.0e-9;             ///< s
+  ConductanceConverter g_converter{};                ///< weights -> conductances
+  double prog_noise_scale = 1.0;                     ///< factor on programming noise
+  double drift_nu_mean = 0.1;                        ///< mean drift exponent
+  double drift_nu_std = 0.05;                        ///< device-to-device spread of the exponent
+  double drift_scale = 1.0;                          ///< factor on drift exponents
+  double t_0 = 20.0;                                 ///< s
+  double read_noise_scale = 1.0;                     ///< rho: read noise std relative to g/g_max
+  double t_read = 250.0e-9;                          ///< s
 
   static constexpr std::string_view kTypeName = "StateIndependentNoiseModel";
   template <class Self, class Visitor>
@@ -128,10 +128,10 @@ struct ReRamWan2022NoiseModel {
       {1.0, {0.348, 16.030, -43.853, 45.393, -16.815}},
       {86400.0, {0.701, 22.086, -50.773, 47.095, -16.458}},
       {172800.0, {0.782, 20.274, -43.507, 37.062, -11.934}},
-  };  ///< time in s -> polynomial coefficients in uS, lowest order first
-  ConductanceConverter g_converter{};  ///< weights -> conductances
-  double noise_scale = 1.0;            ///< factor on all noise
-  double coeff_g_max_reference = 40.0; ///< uS, g_max at which coeff_dic was fitted
+  };                                    ///< time in s -> polynomial coefficients in uS, lowest order first
+  ConductanceConverter g_converter{};   ///< weights -> conductances
+  double noise_scale = 1.0;             ///< factor on all noise
+  double coeff_g_max_reference = 40.0;  ///< uS, g_max at which coeff_dic was fitted
 
   static constexpr std::string_view kTypeName = "ReRamWan2022NoiseModel";
   template <class Self, class Visitor>

@@ -56,17 +56,17 @@ struct EnumNames<RangeOptMethod> {
 
 /// Knobs of the range estimators; each estimator reads only the ones named after it.
 struct RangeEstimatorParameters {
-  double momentum = 0.9;               ///< running_minmax EMA weight of the old value (aihwkit)
-  double averaging_constant = 0.01;    ///< moving_average_minmax step (torch)
-  double percentile = 99.99;           ///< percentile estimator, in [50, 100]
+  double momentum = 0.9;             ///< running_minmax EMA weight of the old value (aihwkit)
+  double averaging_constant = 0.01;  ///< moving_average_minmax step (torch)
+  double percentile = 99.99;         ///< percentile estimator, in [50, 100]
   RangeOptMethod range_opt_method = RangeOptMethod::golden_section;  ///< MSE search strategy
-  int num_candidates = 100;            ///< MSE grid size
-  double range_margin = 0.5;           ///< MSE: search up to max|x| + margin (aihwkit)
-  int num_bins = 2048;                 ///< histogram bins (percentile, sqnr, histogram_l2)
-  double sqnr_gamma = 3.0;             ///< sqnr: weight of clipping error vs rounding error (AIMET)
-  int sqnr_symmetric_candidates = 101;   ///< sqnr: scale candidates when symmetric
-  int sqnr_asymmetric_candidates = 17;   ///< sqnr: scale candidates when asymmetric
-  int sqnr_offset_candidates = 21;       ///< sqnr: offset candidates when asymmetric
+  int num_candidates = 100;                                          ///< MSE grid size
+  double range_margin = 0.5;                                         ///< MSE: search up to max|x| + margin (aihwkit)
+  int num_bins = 2048;                  ///< histogram bins (percentile, sqnr, histogram_l2)
+  double sqnr_gamma = 3.0;              ///< sqnr: weight of clipping error vs rounding error (AIMET)
+  int sqnr_symmetric_candidates = 101;  ///< sqnr: scale candidates when symmetric
+  int sqnr_asymmetric_candidates = 17;  ///< sqnr: scale candidates when asymmetric
+  int sqnr_offset_candidates = 21;      ///< sqnr: offset candidates when asymmetric
 
   static constexpr std::string_view kTypeName = "RangeEstimatorParameters";
   template <class Self, class Visitor>
@@ -88,8 +88,8 @@ struct RangeEstimatorParameters {
 
 /// Bit width and symmetry shared by every quantizer config (aihwkit's BaseQuantConfig).
 struct BaseQuantConfig {
-  int n_bits = 0;          ///< bits; <= 0 means not quantized
-  bool symmetric = true;   ///< scale only (true) or scale and zero point (false)
+  int n_bits = 0;         ///< bits; <= 0 means not quantized
+  bool symmetric = true;  ///< scale only (true) or scale and zero point (false)
 
   static constexpr std::string_view kTypeName = "BaseQuantConfig";
   template <class Self, class Visitor>
@@ -103,10 +103,10 @@ struct BaseQuantConfig {
 /// Quantizer of a layer's *output* activations (aihwkit convention; inputs are quantized by
 /// the previous layer or by QuantizationMap::input_activation_qconfig_map).
 struct ActivationQuantConfig {
-  int n_bits = 0;                                             ///< bits; <= 0 means off
-  bool symmetric = true;                                      ///< no zero point when true
+  int n_bits = 0;                                                   ///< bits; <= 0 means off
+  bool symmetric = true;                                            ///< no zero point when true
   RangeEstimator range_estimator = RangeEstimator::running_minmax;  ///< how the range is found
-  RangeEstimatorParameters range_estimator_params{};          ///< estimator knobs
+  RangeEstimatorParameters range_estimator_params{};                ///< estimator knobs
 
   static constexpr std::string_view kTypeName = "ActivationQuantConfig";
   template <class Self, class Visitor>
@@ -121,11 +121,11 @@ struct ActivationQuantConfig {
 
 /// Quantizer of a layer's weights.
 struct WeightQuantConfig {
-  int n_bits = 0;                                             ///< bits; <= 0 means off
-  bool symmetric = true;                                      ///< no zero point when true
-  bool per_channel = false;                                   ///< one scale per output channel
+  int n_bits = 0;                                                   ///< bits; <= 0 means off
+  bool symmetric = true;                                            ///< no zero point when true
+  bool per_channel = false;                                         ///< one scale per output channel
   RangeEstimator range_estimator = RangeEstimator::current_minmax;  ///< how the range is found
-  RangeEstimatorParameters range_estimator_params{};          ///< estimator knobs
+  RangeEstimatorParameters range_estimator_params{};                ///< estimator knobs
 
   static constexpr std::string_view kTypeName = "WeightQuantConfig";
   template <class Self, class Visitor>
@@ -155,8 +155,8 @@ struct QuantizationConfig {
 
 /// Which quantized module replaces a float one, and with which config.
 struct QuantizedModuleConfig {
-  std::string quantized_module = "";   ///< e.g. "QuantLinear", "QuantConv2d"
-  QuantizationConfig module_qconfig{};   ///< its quantizers
+  std::string quantized_module = "";    ///< e.g. "QuantLinear", "QuantConv2d"
+  QuantizationConfig module_qconfig{};  ///< its quantizers
 
   static constexpr std::string_view kTypeName = "QuantizedModuleConfig";
   template <class Self, class Visitor>
@@ -171,11 +171,11 @@ struct QuantizedModuleConfig {
 /// subtree) > instance_qconfig_map (dotted state-dict name) > module_qconfig_map (exact
 /// type name) > recurse into children. default_qconfig is only a value to share.
 struct QuantizationMap {
-  QuantizationConfig default_qconfig{};                                  ///< shared default
-  std::map<std::string, QuantizedModuleConfig> module_qconfig_map{};     ///< by type, e.g. "Linear"
-  std::map<std::string, QuantizedModuleConfig> instance_qconfig_map{};   ///< by name, e.g. "features.0"
+  QuantizationConfig default_qconfig{};                                         ///< shared default
+  std::map<std::string, QuantizedModuleConfig> module_qconfig_map{};            ///< by type, e.g. "Linear"
+  std::map<std::string, QuantizedModuleConfig> instance_qconfig_map{};          ///< by name, e.g. "features.0"
   std::map<std::string, ActivationQuantConfig> input_activation_qconfig_map{};  ///< quantize inputs of these
-  std::vector<std::string> excluded_modules{};                           ///< never converted
+  std::vector<std::string> excluded_modules{};                                  ///< never converted
 
   static constexpr std::string_view kTypeName = "QuantizationMap";
   template <class Self, class Visitor>

@@ -12,14 +12,14 @@
 namespace tessera::parameters {
 
 struct InferenceRPUConfig {
-  IOParameters forward{};                            ///< periphery of the forward MVM
-  NoiseModel noise_model{PCMLikeNoiseModel{}};       ///< programming noise, drift, read noise
+  IOParameters forward{};                                           ///< periphery of the forward MVM
+  NoiseModel noise_model{PCMLikeNoiseModel{}};                      ///< programming noise, drift, read noise
   DriftCompensation drift_compensation{GlobalDriftCompensation{}};  ///< drift compensation
-  WeightClipParameter clip{};                        ///< weight clipping (training)
-  WeightRemapParameter remap{};                      ///< weight remapping (training)
-  WeightModifierParameter modifier{};                ///< weight noise injection (training)
-  MappingParameter mapping{};                        ///< tile sizes, bias, weight scaling
-  PrePostProcessingParameter pre_post{};             ///< input range
+  WeightClipParameter clip{};                                       ///< weight clipping (training)
+  WeightRemapParameter remap{};                                     ///< weight remapping (training)
+  WeightModifierParameter modifier{};                               ///< weight noise injection (training)
+  MappingParameter mapping{};                                       ///< tile sizes, bias, weight scaling
+  PrePostProcessingParameter pre_post{};                            ///< input range
 
   static constexpr std::string_view kTypeName = "InferenceRPUConfig";
   template <class Self, class Visitor>

@@ -26,7 +26,9 @@ namespace tessera::parameters {
 
 /// A config struct: has a type name and a visit_fields(self, visitor) field list.
 template <class T>
-concept ConfigStruct = requires { T::kTypeName; };
+concept ConfigStruct = requires {
+  T::kTypeName;
+};
 
 namespace yaml {
 
@@ -97,10 +99,12 @@ template <class T>
 void check_field_range(const T& value, const Check& check, const YAML::Node& node, const Location& where) {
   if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
     check_range(static_cast<double>(value), std::is_integral_v<T>, check, node, where);
-  } else if constexpr (requires { value.size(); value[0] + 0.0; }) {
+  } else if constexpr (requires {
+                         value.size();
+                         value[0] + 0.0;
+                       }) {
     for (std::size_t i = 0; i < value.size(); ++i) {
-      check_range(static_cast<double>(value[i]), false, check, node.IsSequence() ? node[i] : node,
-                  where.element(i));
+      check_range(static_cast<double>(value[i]), false, check, node.IsSequence() ? node[i] : node, where.element(i));
     }
   }
 }
@@ -237,7 +241,8 @@ void decode(const YAML::Node& node, std::variant<Alternatives...>& value, const 
   }
   std::size_t index = value.index();  // a map without 'type' refines the current alternative
   if (has_type) {
-    if (!type_node.IsScalar()) where.child("type").fail(type_node, "expected a type name, found " + describe_node(type_node));
+    if (!type_node.IsScalar())
+      where.child("type").fail(type_node, "expected a type name, found " + describe_node(type_node));
     const std::string& name = type_node.Scalar();
     index = kNames.size();
     for (std::size_t i = 0; i < kNames.size(); ++i) {

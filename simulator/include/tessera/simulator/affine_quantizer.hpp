@@ -22,13 +22,13 @@
 namespace tessera::simulator {
 
 struct QuantizerOptions {
-  Shape shape{};                   ///< encoding shape, right-aligned to the data; {} = per-tensor
-  int bitwidth = 8;                ///< 1..16 (up to 32 for accumulators and biases)
-  bool symmetric = false;          ///< zero point fixed at the grid centre
-  std::optional<bool> is_signed{}; ///< signed grid; default: signed iff symmetric
-  Shape block_size{};              ///< per-block sizes per data dim (-1 = infer); {} = broadcast
+  Shape shape{};                    ///< encoding shape, right-aligned to the data; {} = per-tensor
+  int bitwidth = 8;                 ///< 1..16 (up to 32 for accumulators and biases)
+  bool symmetric = false;           ///< zero point fixed at the grid centre
+  std::optional<bool> is_signed{};  ///< signed grid; default: signed iff symmetric
+  Shape block_size{};               ///< per-block sizes per data dim (-1 = infer); {} = broadcast
   parameters::RangeEstimator range_estimator = parameters::RangeEstimator::current_minmax;  ///< calibration
-  parameters::RangeEstimatorParameters range_estimator_params{};                           ///< its knobs
+  parameters::RangeEstimatorParameters range_estimator_params{};                            ///< its knobs
 };
 
 /// Encoding shape for one encoding per slice along `axis` of a rank-`rank` tensor.
