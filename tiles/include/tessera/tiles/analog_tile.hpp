@@ -1,0 +1,77 @@
+// One simulated crossbar tile running y = f(W x) with aihwkit's InferenceTile semantics: the
+// forward pass applies noise management, DAC, MVM, per-MVM weight noise, output noise, ADC and
+// iterative bound management to a whole batch at once (one GEMM per bound-management round,
+// vectorised over samples), then the digital output scale and bias.
+//   AnalogTile tile(64, 128, InferenceRPUConfig{}, /*seed=*/1, "features.0");
+//   tile.set_weights(w);              // [out, in]
+//   Tensor y = tile.forward(x);       // [batch, in] -> [batch, out]
+// Randomness: every draw is addressed by (seed, tile name, purpose, sample index, element), and
+// the sample index counts all samples this tile has seen, so splitting a batch over several
+// calls, or over threads, gives bit-identical results.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tessera/parameters/rpu_config.hpp"
+#include "tessera/simulator/random_stream.hpp"
+#include "tessera/simulator/tensor.hpp"
+
+namespace tessera::tiles {
+
+using simulator::Tensor;
+
+class AnalogTile {
+ public:
+  /// Throws std::invalid_argument for bad sizes or for config settings not supported yet.
+  AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::InferenceRPUConfig config,
+             std::uint64_t seed = 0, std::string_view name = "tile");
+
+  std::int64_t out_size() const { return out_size_; }
+  std::int64_t in_size() const { return in_size_; }
+  const parameters::InferenceRPUConfig& config() const { return config_; }
+  const std::string& name() const { return name_; }
+
+  /// Target weights, [out_size, in_size].
+  void set_weights(const Tensor& weights);
+  const Tensor& weights() const { return weights_; }
+  /// The weights the MVM uses (the targets until programming and drift change them).
+  const Tensor& effective_weights() const { return effective_weights_; }
+
+  /// Digital bias added after the ADC (out_size values); empty = no bias.
+  void set_bias(std::span<const float> bias);
+  const std::vector<float>& bias() const { return bias_; }
+
+  /// Runs a batch [batch, in_size] -> [batch, out_size].
+  Tensor forward(const Tensor& input);
+  /// Where the sample count of the next forward call starts (noise depends on it).
+  void set_sample_counter(std::uint64_t next_sample) { samples_seen_ = next_sample; }
+  std::uint64_t sample_counter() const { return samples_seen_; }
+
+ private:
+  struct Round;  // one bound-management round over the samples still active
+  std::vector<float> noise_management_scales(const Tensor& input);
+  void prepare_inputs(const Tensor& input, Round& round) const;
+  void add_output_noise(Round& round) const;
+  void digitize_outputs(Round& round) const;
+  void finish_outputs(Tensor& output) const;
+
+  std::int64_t out_size_;
+  std::int64_t in_size_;
+  parameters::InferenceRPUConfig config_;
+  std::string name_;
+  simulator::RandomStream stream_;
+  Tensor weights_;
+  Tensor effective_weights_;
+  std::vector<float> bias_;
+  std::vector<float> output_noise_std_;       ///< per output: out_noise with its device spread
+  std::vector<float> output_nonlinearity_;    ///< per output: n_i of y / (1 + n_i |y|)
+  float average_abs_max_ = 0.0f;              ///< AVERAGE_ABS_MAX running value
+  bool average_abs_max_started_ = false;
+  std::uint64_t samples_seen_ = 0;
+};
+
+}  // namespace tessera::tiles

@@ -1,0 +1,308 @@
+// The batched forward pass of AnalogTile (aihwkit's InferenceTile order of steps):
+//   noise management -> DAC -> MVM -> weight noise + output noise -> nonlinearity/asymmetry
+//   -> ADC -> bound management -> rescale -> out_scale -> bias.
+// Bound management runs in rounds: every round is one GEMM over the samples whose outputs
+// still saturated the ADC, with their input reduction doubled (per sample, as aihwkit's C++).
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "tessera/simulator/matmul.hpp"
+#include "tessera/simulator/periphery.hpp"
+#include "tessera/tiles/analog_tile.hpp"
+
+namespace tessera::tiles {
+
+using parameters::BoundManagementType;
+using parameters::NoiseManagementType;
+using parameters::WeightNoiseType;
+using simulator::RandomStream;
+
+namespace {
+
+// Row reductions as plain loops: they vectorise, and GCC 12 raises false -Wmaybe-uninitialized
+// warnings inside Eigen's AVX-512 reductions.
+float abs_max(const float* row, std::int64_t length) {
+  float value = 0.0f;
+  for (std::int64_t j = 0; j < length; ++j) value = std::max(value, std::abs(row[j]));
+  return value;
+}
+
+float max_value(const float* row, std::int64_t length) {
+  float value = row[0];
+  for (std::int64_t j = 1; j < length; ++j) value = std::max(value, row[j]);
+  return value;
+}
+
+float squared_norm(const float* row, std::int64_t length) {
+  float sum = 0.0f;
+  for (std::int64_t j = 0; j < length; ++j) sum += row[j] * row[j];
+  return sum;
+}
+
+}  // namespace
+
+struct AnalogTile::Round {
+  int index = 0;                       // bound-management round, 0 first
+  std::uint64_t first_sample = 0;      // global index of the batch's first sample
+  std::vector<std::int64_t> samples;   // batch rows still active
+  std::vector<float> input_scales;     // per active sample: 1 / (nm * reduction)
+  std::vector<float> output_scales;    // per active sample: nm * reduction
+  Tensor inputs;                       // DAC outputs [active, in]
+  Tensor outputs;                      // [active, out]
+  std::vector<char> saturated;         // per active sample: ADC bound exceeded
+
+  std::uint64_t global_sample(std::size_t active) const {
+    return first_sample + static_cast<std::uint64_t>(samples[active]);
+  }
+};
+
+std::vector<float> AnalogTile::noise_management_scales(const Tensor& input) {
+  const parameters::IOParameters& io = config_.forward;
+  const std::int64_t batch = input.dim(0);
+  std::vector<float> scales(static_cast<std::size_t>(batch), 1.0f);
+  const std::int64_t length = input.dim(1);
+  auto row = [&](std::int64_t b) { return input.data() + b * length; };
+  switch (io.noise_management) {
+    case NoiseManagementType::NONE:
+      break;
+    case NoiseManagementType::CONSTANT:
+      std::fill(scales.begin(), scales.end(), io.nm_thres > 0.0 ? static_cast<float>(io.nm_thres) : 1.0f);
+      break;
+    case NoiseManagementType::ABS_MAX:
+    case NoiseManagementType::AVERAGE_ABS_MAX:
+    case NoiseManagementType::ABS_MAX_NP_SUM:
+      for (std::int64_t b = 0; b < batch; ++b) {
+        float value = abs_max(row(b), length);
+        if (io.noise_management == NoiseManagementType::ABS_MAX && io.nm_thres > 0.0) {
+          value = std::min(value, static_cast<float>(io.nm_thres));
+        }
+        if (io.noise_management == NoiseManagementType::ABS_MAX_NP_SUM) {
+          // aihwkit: also bound the expected output by the positive/negative input sums.
+          float positive = 0.0f;
+          float negative = 0.0f;
+          for (std::int64_t j = 0; j < length; ++j) {
+            positive += std::max(row(b)[j], 0.0f);
+            negative -= std::min(row(b)[j], 0.0f);
+          }
+          const float inp_res = simulator::converter_bin(io.inp_res, 0.5);  // as a fraction of the range
+          const float by_sum = std::max(positive, negative) * static_cast<float>(io.nm_assumed_wmax / io.out_bound);
+          const float cap = inp_res > 0.0f ? value / inp_res * static_cast<float>(io.max_bm_res) : value;
+          value = std::max(value, std::min(cap, by_sum));
+        }
+        scales[static_cast<std::size_t>(b)] = value;
+      }
+      if (io.noise_management == NoiseManagementType::AVERAGE_ABS_MAX && batch > 0) {
+        // One running value for the whole batch, updated with the batch mean of max|x|.
+        float mean = 0.0f;
+        for (float value : scales) mean += value / static_cast<float>(batch);
+        average_abs_max_ = average_abs_max_started_
+                               ? average_abs_max_ * static_cast<float>(1.0 - io.nm_decay) + static_cast<float>(io.nm_decay) * mean
+                               : mean;
+        average_abs_max_started_ = true;
+        std::fill(scales.begin(), scales.end(), average_abs_max_);
+      }
+      break;
+    case NoiseManagementType::MAX:
+      for (std::int64_t b = 0; b < batch; ++b) scales[static_cast<std::size_t>(b)] = max_value(row(b), length);
+      break;
+  }
+  return scales;
+}
+
+void AnalogTile::prepare_inputs(const Tensor& input, Round& round) const {
+  const parameters::IOParameters& io = config_.forward;
+  const float bin = simulator::converter_bin(io.inp_res, io.inp_bound);
+  const auto bound = static_cast<float>(io.inp_bound);
+  const auto asymmetry = static_cast<float>(io.inp_asymmetry);
+  const auto noise = static_cast<float>(io.inp_noise);
+  const auto active = static_cast<std::int64_t>(round.samples.size());
+  round.inputs = Tensor({active, in_size_});
+  const RandomStream rounding = stream_.derive("dac_rounding").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream input_noise = stream_.derive("input_noise").derive(static_cast<std::uint64_t>(round.index));
+#pragma omp parallel for schedule(static) if (active * in_size_ > (1 << 16))
+  for (std::int64_t a = 0; a < active; ++a) {
+    const float* x = input.data() + round.samples[static_cast<std::size_t>(a)] * in_size_;
+    float* v = round.inputs.data() + a * in_size_;
+    const std::span<float> row(v, static_cast<std::size_t>(in_size_));
+    const std::uint64_t offset = round.global_sample(static_cast<std::size_t>(a)) * static_cast<std::uint64_t>(in_size_);
+    const float scale = round.input_scales[static_cast<std::size_t>(a)];
+    if (io.inp_sto_round) {
+      rounding.fill_uniform(row, offset);
+      for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::round_to_bin(x[j] * scale, bin, true, v[j]);
+    } else {
+      for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::round_to_bin(x[j] * scale, bin, false, 0.0f);
+    }
+    for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::clip_to_bound(v[j], bound);
+    if (noise > 0.0f) {
+      std::vector<float> draws(static_cast<std::size_t>(in_size_));
+      input_noise.fill_normal(draws, offset);
+      for (std::int64_t j = 0; j < in_size_; ++j) v[j] += noise * draws[static_cast<std::size_t>(j)];
+    }
+    if (asymmetry != 0.0f) {
+      for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::apply_asymmetry(v[j], asymmetry);
+    }
+  }
+}
+
+void AnalogTile::add_output_noise(Round& round) const {
+  const parameters::IOParameters& io = config_.forward;
+  const auto active = static_cast<std::int64_t>(round.samples.size());
+  // Per-MVM weight noise is Gaussian per output with variance sum_j sigma_ij^2 v_j^2, so it is
+  // drawn exactly in distribution from that variance (a second GEMM for PCM_READ) instead of
+  // sampling one number per weight and sample.
+  Tensor weight_variance;
+  const auto w_noise = static_cast<float>(io.w_noise);
+  if (w_noise > 0.0f && io.w_noise_type == WeightNoiseType::PCM_READ) {
+    weight_variance = Tensor({active, out_size_});
+    Tensor squared_inputs({active, in_size_});
+    for (std::int64_t k = 0; k < squared_inputs.size(); ++k) squared_inputs[k] = round.inputs[k] * round.inputs[k];
+    Tensor abs_weights({out_size_, in_size_});
+    for (std::int64_t k = 0; k < abs_weights.size(); ++k) abs_weights[k] = std::abs(effective_weights_[k]);
+    simulator::matmul_transposed(squared_inputs, abs_weights, weight_variance);
+    for (std::int64_t k = 0; k < weight_variance.size(); ++k) weight_variance[k] *= w_noise * w_noise;
+  }
+  const bool additive = w_noise > 0.0f && io.w_noise_type == WeightNoiseType::ADDITIVE_CONSTANT;
+  const bool has_output_noise = io.out_noise > 0.0;
+  const bool nonlinear = !output_nonlinearity_.empty() || io.out_asymmetry != 0.0;
+  if (!has_output_noise && weight_variance.size() == 0 && !additive && !nonlinear) return;
+
+  const RandomStream weight_noise = stream_.derive("weight_noise").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream output_noise = stream_.derive("output_noise").derive(static_cast<std::uint64_t>(round.index));
+  const auto out_asymmetry = static_cast<float>(io.out_asymmetry);
+#pragma omp parallel for schedule(static) if (active * out_size_ > (1 << 15))
+  for (std::int64_t a = 0; a < active; ++a) {
+    float* y = round.outputs.data() + a * out_size_;
+    const std::uint64_t offset = round.global_sample(static_cast<std::size_t>(a)) * static_cast<std::uint64_t>(out_size_);
+    std::vector<float> draws(static_cast<std::size_t>(out_size_));
+    if (weight_variance.size() > 0 || additive) {
+      const float additive_std =
+          additive ? w_noise * std::sqrt(squared_norm(round.inputs.data() + a * in_size_, in_size_)) : 0.0f;
+      weight_noise.fill_normal(draws, offset);
+      for (std::int64_t i = 0; i < out_size_; ++i) {
+        const float stddev = additive ? additive_std : std::sqrt(weight_variance.data()[a * out_size_ + i]);
+        y[i] += stddev * draws[static_cast<std::size_t>(i)];
+      }
+    }
+    for (std::int64_t i = 0; i < out_size_ && !output_nonlinearity_.empty(); ++i) {
+      y[i] /= 1.0f + output_nonlinearity_[static_cast<std::size_t>(i)] * std::abs(y[i]);
+    }
+    if (out_asymmetry != 0.0f) {
+      for (std::int64_t i = 0; i < out_size_; ++i) y[i] = simulator::apply_asymmetry(y[i], out_asymmetry);
+    }
+    if (has_output_noise) {
+      output_noise.fill_normal(draws, offset);
+      for (std::int64_t i = 0; i < out_size_; ++i) {
+        y[i] += output_noise_std_[static_cast<std::size_t>(i)] * draws[static_cast<std::size_t>(i)];
+      }
+    }
+  }
+}
+
+void AnalogTile::digitize_outputs(Round& round) const {
+  const parameters::IOParameters& io = config_.forward;
+  const float bin = simulator::converter_bin(io.out_res, io.out_bound);
+  const auto bound = static_cast<float>(io.out_bound);
+  const auto active = static_cast<std::int64_t>(round.samples.size());
+  round.saturated.assign(static_cast<std::size_t>(active), 0);
+  const RandomStream rounding = stream_.derive("adc_rounding").derive(static_cast<std::uint64_t>(round.index));
+#pragma omp parallel for schedule(static) if (active * out_size_ > (1 << 16))
+  for (std::int64_t a = 0; a < active; ++a) {
+    float* y = round.outputs.data() + a * out_size_;
+    std::vector<float> uniforms;
+    if (io.out_sto_round) {
+      uniforms.resize(static_cast<std::size_t>(out_size_));
+      rounding.fill_uniform(uniforms, round.global_sample(static_cast<std::size_t>(a)) * static_cast<std::uint64_t>(out_size_));
+    }
+    bool saturated = false;
+    for (std::int64_t i = 0; i < out_size_; ++i) {
+      const float level = simulator::round_to_bin(y[i], bin, io.out_sto_round,
+                                                  io.out_sto_round ? uniforms[static_cast<std::size_t>(i)] : 0.0f);
+      if (bound > 0.0f) saturated |= level > bound || (io.bm_test_negative_bound && level < -bound);
+      y[i] = simulator::clip_to_bound(level, bound);
+    }
+    round.saturated[static_cast<std::size_t>(a)] = saturated;
+  }
+}
+
+void AnalogTile::finish_outputs(Tensor& output) const {
+  const auto out_scale = static_cast<float>(config_.forward.out_scale);
+  const std::int64_t batch = output.dim(0);
+  for (std::int64_t b = 0; b < batch; ++b) {
+    float* y = output.data() + b * out_size_;
+    if (out_scale != 1.0f) {
+      for (std::int64_t i = 0; i < out_size_; ++i) y[i] *= out_scale;
+    }
+    for (std::size_t i = 0; i < bias_.size(); ++i) y[i] += bias_[i];
+  }
+}
+
+Tensor AnalogTile::forward(const Tensor& input) {
+  if (input.rank() != 2 || input.dim(1) != in_size_) {
+    throw std::invalid_argument("tile '" + name_ + "' expects input of shape [batch, " + std::to_string(in_size_) +
+                                "], got " + simulator::shape_to_string(input.shape()));
+  }
+  const parameters::IOParameters& io = config_.forward;
+  const std::int64_t batch = input.dim(0);
+  Tensor output({batch, out_size_});
+  const std::uint64_t first_sample = samples_seen_;
+  samples_seen_ += static_cast<std::uint64_t>(batch);
+
+  if (io.is_perfect || io.mv_type == parameters::AnalogMVType::IDEAL) {
+    simulator::matmul_transposed(input, effective_weights_, output);
+    finish_outputs(output);
+    return output;
+  }
+
+  const std::vector<float> nm_scales = noise_management_scales(input);
+  std::vector<float> reduction(static_cast<std::size_t>(batch), 1.0f);
+  // aihwkit's limits: stop halving the input once the reduction passes max_bm_factor or
+  // max_bm_res / inp_res (the DAC would lose all resolution).
+  const float dac_fraction = io.inp_res <= 0.0 ? 0.0f : static_cast<float>(io.inp_res > 1.0 ? 1.0 / io.inp_res : io.inp_res);
+  const float reduction_limit = std::min(static_cast<float>(io.max_bm_factor),
+                                         dac_fraction > 0.0f ? static_cast<float>(io.max_bm_res) / dac_fraction
+                                                             : static_cast<float>(io.max_bm_factor));
+  const bool bound_management = io.bound_management == BoundManagementType::ITERATIVE && io.out_bound > 0.0;
+
+  Round round;
+  round.first_sample = first_sample;
+  for (std::int64_t b = 0; b < batch; ++b) {
+    // A sample whose noise-management scale is <= 0 gives zeros (aihwkit), unless input noise
+    // would still produce an output.
+    if (nm_scales[static_cast<std::size_t>(b)] > 0.0f || io.inp_noise > 0.0) round.samples.push_back(b);
+  }
+  while (!round.samples.empty()) {
+    round.input_scales.resize(round.samples.size());
+    round.output_scales.resize(round.samples.size());
+    for (std::size_t a = 0; a < round.samples.size(); ++a) {
+      const auto b = static_cast<std::size_t>(round.samples[a]);
+      const float nm = nm_scales[b] > 0.0f ? nm_scales[b] : 1.0f;
+      round.output_scales[a] = nm * reduction[b];
+      round.input_scales[a] = 1.0f / round.output_scales[a];
+    }
+    prepare_inputs(input, round);
+    round.outputs = Tensor({static_cast<std::int64_t>(round.samples.size()), out_size_});
+    simulator::matmul_transposed(round.inputs, effective_weights_, round.outputs);
+    add_output_noise(round);
+    digitize_outputs(round);
+
+    std::vector<std::int64_t> again;
+    for (std::size_t a = 0; a < round.samples.size(); ++a) {
+      const auto b = static_cast<std::size_t>(round.samples[a]);
+      if (bound_management && round.saturated[a] && reduction[b] <= reduction_limit) {
+        reduction[b] *= 2.0f;
+        again.push_back(round.samples[a]);
+        continue;
+      }
+      const float* source = round.outputs.data() + static_cast<std::int64_t>(a) * out_size_;
+      float* target = output.data() + static_cast<std::int64_t>(b) * out_size_;
+      for (std::int64_t i = 0; i < out_size_; ++i) target[i] = source[i] * round.output_scales[a];
+    }
+    round.samples = std::move(again);
+    ++round.index;
+  }
+  finish_outputs(output);
+  return output;
+}
+
+}  // namespace tessera::tiles
