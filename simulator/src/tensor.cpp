@@ -54,6 +54,11 @@ void check_matrix_shape(std::int64_t rows, std::int64_t cols, std::int64_t size,
 }
 }  // namespace
 
+void Tensor::resize(Shape shape) {
+  values_.resize(static_cast<std::size_t>(element_count(shape)));
+  shape_ = std::move(shape);
+}
+
 MatrixView Tensor::matrix(std::int64_t rows, std::int64_t cols) {
   check_matrix_shape(rows, cols, size(), shape_);
   return MatrixView(values_.data(), rows, cols);

@@ -144,3 +144,34 @@ TEST(RandomStream, StreamsAreReproducibleAndIndependent) {
 
 }  // namespace
 }  // namespace tessera::simulator
+
+namespace tessera::simulator {
+namespace {
+
+TEST(RandomStream, BulkFillsEqualTheSingleBlockFunctions) {
+  const RandomStream stream = RandomStream(testing::test_seed()).derive("blocks");
+  std::vector<float> uniform(1001), normal(1001);
+  stream.fill_uniform(uniform, 6);
+  stream.fill_normal(normal, 6);
+  for (std::size_t k = 0; k < uniform.size(); ++k) {
+    const std::uint64_t element = 6 + k;
+    ASSERT_EQ(uniform[k], stream.uniform_block(element / 4)[element % 4]) << k;
+    ASSERT_EQ(normal[k], stream.normal_block(element / 4)[element % 4]) << k;
+  }
+}
+
+TEST(BoxMuller, PolynomialLogAndSinCosAreWithinAFewUlps) {
+  for (std::uint32_t bits = 0; bits < (1u << 23); bits += 997) {
+    const float u = uniform_from_bits(bits << 9);
+    const double exact_log = std::log(static_cast<double>(u));
+    ASSERT_NEAR(log_unit_interval(u), exact_log, 4e-7 * std::abs(exact_log) + 1e-7) << u;
+    float sine = 0.0f, cosine = 0.0f;
+    sincos_two_pi(u, sine, cosine);
+    const double angle = 2.0 * M_PI * static_cast<double>(u);
+    ASSERT_NEAR(sine, std::sin(angle), 4e-7) << u;
+    ASSERT_NEAR(cosine, std::cos(angle), 4e-7) << u;
+  }
+}
+
+}  // namespace
+}  // namespace tessera::simulator

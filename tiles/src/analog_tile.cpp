@@ -74,6 +74,15 @@ void AnalogTile::set_weights(const Tensor& weights) {
   }
   weights_ = weights;
   effective_weights_ = weights;
+  effective_weights_changed();
+}
+
+void AnalogTile::effective_weights_changed() {
+  const auto& io = config_.forward;
+  if (io.w_noise > 0.0 && io.w_noise_type == parameters::WeightNoiseType::PCM_READ) {
+    abs_effective_weights_.resize(effective_weights_.shape());
+    for (std::int64_t k = 0; k < effective_weights_.size(); ++k) abs_effective_weights_[k] = std::abs(effective_weights_[k]);
+  }
 }
 
 void AnalogTile::set_bias(std::span<const float> bias) {

@@ -5,6 +5,8 @@
 // still saturated the ADC, with their input reduction doubled (per sample, as aihwkit's C++).
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <stdexcept>
 
 #include "tessera/simulator/matmul.hpp"
@@ -22,9 +24,18 @@ namespace {
 
 // Row reductions as plain loops: they vectorise, and GCC 12 raises false -Wmaybe-uninitialized
 // warnings inside Eigen's AVX-512 reductions.
+// max |x| over a row. For non-negative floats the order of the bit patterns is the order of
+// the values, so an integer max over the sign-cleared bits vectorises (a float max reduction
+// does not without -ffast-math); a NaN in the row gives NaN, which then propagates.
 float abs_max(const float* row, std::int64_t length) {
+  std::uint32_t largest = 0;
+  for (std::int64_t j = 0; j < length; ++j) {
+    std::uint32_t bits = 0;
+    std::memcpy(&bits, row + j, sizeof bits);
+    largest = std::max(largest, bits & 0x7fffffffu);
+  }
   float value = 0.0f;
-  for (std::int64_t j = 0; j < length; ++j) value = std::max(value, std::abs(row[j]));
+  std::memcpy(&value, &largest, sizeof value);
   return value;
 }
 
@@ -48,14 +59,19 @@ struct AnalogTile::Round {
   std::vector<std::int64_t> samples;   // batch rows still active
   std::vector<float> input_scales;     // per active sample: 1 / (nm * reduction)
   std::vector<float> output_scales;    // per active sample: nm * reduction
-  Tensor inputs;                       // DAC outputs [active, in]
-  Tensor outputs;                      // [active, out]
+  Tensor* outputs = nullptr;           // [active, out]: the output itself in a full first round
   std::vector<char> saturated;         // per active sample: ADC bound exceeded
 
-  std::uint64_t global_sample(std::size_t active) const {
-    return first_sample + static_cast<std::uint64_t>(samples[active]);
+  std::int64_t active() const { return static_cast<std::int64_t>(samples.size()); }
+  std::uint64_t global_sample(std::int64_t a) const {
+    return first_sample + static_cast<std::uint64_t>(samples[static_cast<std::size_t>(a)]);
   }
 };
+
+namespace {
+// Below this many elements per step, loops stay on the calling thread.
+constexpr std::int64_t kParallelElements = 1 << 15;
+}  // namespace
 
 std::vector<float> AnalogTile::noise_management_scales(const Tensor& input) {
   const parameters::IOParameters& io = config_.forward;
@@ -72,6 +88,7 @@ std::vector<float> AnalogTile::noise_management_scales(const Tensor& input) {
     case NoiseManagementType::ABS_MAX:
     case NoiseManagementType::AVERAGE_ABS_MAX:
     case NoiseManagementType::ABS_MAX_NP_SUM:
+#pragma omp parallel for schedule(static) if (batch * length > kParallelElements)
       for (std::int64_t b = 0; b < batch; ++b) {
         float value = abs_max(row(b), length);
         if (io.noise_management == NoiseManagementType::ABS_MAX && io.nm_thres > 0.0) {
@@ -110,90 +127,115 @@ std::vector<float> AnalogTile::noise_management_scales(const Tensor& input) {
   return scales;
 }
 
-void AnalogTile::prepare_inputs(const Tensor& input, Round& round) const {
+void AnalogTile::prepare_inputs(const Tensor& input, Round& round) {
   const parameters::IOParameters& io = config_.forward;
   const float bin = simulator::converter_bin(io.inp_res, io.inp_bound);
   const auto bound = static_cast<float>(io.inp_bound);
   const auto asymmetry = static_cast<float>(io.inp_asymmetry);
   const auto noise = static_cast<float>(io.inp_noise);
-  const auto active = static_cast<std::int64_t>(round.samples.size());
-  round.inputs = Tensor({active, in_size_});
+  const std::int64_t active = round.active();
+  dac_outputs_.resize({active, in_size_});
   const RandomStream rounding = stream_.derive("dac_rounding").derive(static_cast<std::uint64_t>(round.index));
   const RandomStream input_noise = stream_.derive("input_noise").derive(static_cast<std::uint64_t>(round.index));
-#pragma omp parallel for schedule(static) if (active * in_size_ > (1 << 16))
-  for (std::int64_t a = 0; a < active; ++a) {
-    const float* x = input.data() + round.samples[static_cast<std::size_t>(a)] * in_size_;
-    float* v = round.inputs.data() + a * in_size_;
-    const std::span<float> row(v, static_cast<std::size_t>(in_size_));
-    const std::uint64_t offset = round.global_sample(static_cast<std::size_t>(a)) * static_cast<std::uint64_t>(in_size_);
-    const float scale = round.input_scales[static_cast<std::size_t>(a)];
-    if (io.inp_sto_round) {
-      rounding.fill_uniform(row, offset);
-      for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::round_to_bin(x[j] * scale, bin, true, v[j]);
-    } else {
-      for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::round_to_bin(x[j] * scale, bin, false, 0.0f);
-    }
-    for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::clip_to_bound(v[j], bound);
-    if (noise > 0.0f) {
-      std::vector<float> draws(static_cast<std::size_t>(in_size_));
-      input_noise.fill_normal(draws, offset);
-      for (std::int64_t j = 0; j < in_size_; ++j) v[j] += noise * draws[static_cast<std::size_t>(j)];
-    }
-    if (asymmetry != 0.0f) {
-      for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::apply_asymmetry(v[j], asymmetry);
+#pragma omp parallel if (active * in_size_ > kParallelElements)
+  {
+    std::vector<float> draws(io.inp_sto_round || noise > 0.0f ? static_cast<std::size_t>(in_size_) : 0);
+#pragma omp for schedule(static)
+    for (std::int64_t a = 0; a < active; ++a) {
+      const float* x = input.data() + round.samples[static_cast<std::size_t>(a)] * in_size_;
+      float* v = dac_outputs_.data() + a * in_size_;
+      const std::uint64_t offset = round.global_sample(a) * static_cast<std::uint64_t>(in_size_);
+      const float scale = round.input_scales[static_cast<std::size_t>(a)];
+      if (io.inp_sto_round) {
+        rounding.fill_uniform(draws, offset);
+        for (std::int64_t j = 0; j < in_size_; ++j) {
+          v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, true, draws[j]), bound);
+        }
+      } else {
+        for (std::int64_t j = 0; j < in_size_; ++j) {
+          v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, false, 0.0f), bound);
+        }
+      }
+      if (noise > 0.0f) {
+        input_noise.fill_normal(draws, offset);
+        for (std::int64_t j = 0; j < in_size_; ++j) v[j] += noise * draws[j];
+      }
+      if (asymmetry != 0.0f) {
+        for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::apply_asymmetry(v[j], asymmetry);
+      }
     }
   }
 }
 
-void AnalogTile::add_output_noise(Round& round) const {
+void AnalogTile::add_analog_noise(Round& round) {
   const parameters::IOParameters& io = config_.forward;
-  const auto active = static_cast<std::int64_t>(round.samples.size());
-  // Per-MVM weight noise is Gaussian per output with variance sum_j sigma_ij^2 v_j^2, so it is
-  // drawn exactly in distribution from that variance (a second GEMM for PCM_READ) instead of
-  // sampling one number per weight and sample.
-  Tensor weight_variance;
+  const std::int64_t active = round.active();
   const auto w_noise = static_cast<float>(io.w_noise);
-  if (w_noise > 0.0f && io.w_noise_type == WeightNoiseType::PCM_READ) {
-    weight_variance = Tensor({active, out_size_});
-    Tensor squared_inputs({active, in_size_});
-    for (std::int64_t k = 0; k < squared_inputs.size(); ++k) squared_inputs[k] = round.inputs[k] * round.inputs[k];
-    Tensor abs_weights({out_size_, in_size_});
-    for (std::int64_t k = 0; k < abs_weights.size(); ++k) abs_weights[k] = std::abs(effective_weights_[k]);
-    simulator::matmul_transposed(squared_inputs, abs_weights, weight_variance);
-    for (std::int64_t k = 0; k < weight_variance.size(); ++k) weight_variance[k] *= w_noise * w_noise;
-  }
+  const bool pcm_read = w_noise > 0.0f && io.w_noise_type == WeightNoiseType::PCM_READ;
   const bool additive = w_noise > 0.0f && io.w_noise_type == WeightNoiseType::ADDITIVE_CONSTANT;
-  const bool has_output_noise = io.out_noise > 0.0;
+  const bool weight_noise = pcm_read || additive;
+  const bool output_noise = io.out_noise > 0.0;
   const bool nonlinear = !output_nonlinearity_.empty() || io.out_asymmetry != 0.0;
-  if (!has_output_noise && weight_variance.size() == 0 && !additive && !nonlinear) return;
+  if (!output_noise && !weight_noise && !nonlinear) return;
 
-  const RandomStream weight_noise = stream_.derive("weight_noise").derive(static_cast<std::uint64_t>(round.index));
-  const RandomStream output_noise = stream_.derive("output_noise").derive(static_cast<std::uint64_t>(round.index));
+  // Per-MVM weight noise is Gaussian per output with variance sum_j sigma_ij^2 v_j^2 (PCM_READ:
+  // sigma_ij^2 = w_noise^2 |w_ij|), so it is drawn exactly in distribution from that variance,
+  // one GEMM of v^2 with |W|, instead of sampling one number per weight and sample.
+  if (pcm_read) {
+    squared_inputs_.resize({active, in_size_});
+    for (std::int64_t k = 0; k < squared_inputs_.size(); ++k) squared_inputs_[k] = dac_outputs_[k] * dac_outputs_[k];
+    weight_variance_.resize({active, out_size_});
+    simulator::matmul_transposed(squared_inputs_, abs_effective_weights_, weight_variance_);
+  }
+  // With nothing nonlinear between them, weight noise and output noise are two independent
+  // Gaussians on the same output: one draw with the summed variance has the same distribution.
+  const bool combined = !nonlinear;
+  const RandomStream first_stream = stream_.derive(combined ? "output_noise" : "weight_noise").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream second_stream = stream_.derive("output_noise").derive(static_cast<std::uint64_t>(round.index));
   const auto out_asymmetry = static_cast<float>(io.out_asymmetry);
-#pragma omp parallel for schedule(static) if (active * out_size_ > (1 << 15))
-  for (std::int64_t a = 0; a < active; ++a) {
-    float* y = round.outputs.data() + a * out_size_;
-    const std::uint64_t offset = round.global_sample(static_cast<std::size_t>(a)) * static_cast<std::uint64_t>(out_size_);
+  const float w_noise_squared = w_noise * w_noise;
+#pragma omp parallel if (active * out_size_ > kParallelElements)
+  {
     std::vector<float> draws(static_cast<std::size_t>(out_size_));
-    if (weight_variance.size() > 0 || additive) {
-      const float additive_std =
-          additive ? w_noise * std::sqrt(squared_norm(round.inputs.data() + a * in_size_, in_size_)) : 0.0f;
-      weight_noise.fill_normal(draws, offset);
-      for (std::int64_t i = 0; i < out_size_; ++i) {
-        const float stddev = additive ? additive_std : std::sqrt(weight_variance.data()[a * out_size_ + i]);
-        y[i] += stddev * draws[static_cast<std::size_t>(i)];
+#pragma omp for schedule(static)
+    for (std::int64_t a = 0; a < active; ++a) {
+      float* y = round.outputs->data() + a * out_size_;
+      const std::uint64_t offset = round.global_sample(a) * static_cast<std::uint64_t>(out_size_);
+      const float additive_variance =
+          additive ? w_noise_squared * squared_norm(dac_outputs_.data() + a * in_size_, in_size_) : 0.0f;
+      const float* variance = pcm_read ? weight_variance_.data() + a * out_size_ : nullptr;
+      if (combined && !weight_noise) {
+        first_stream.fill_normal(draws, offset);
+        for (std::int64_t i = 0; i < out_size_; ++i) y[i] += output_noise_std_[static_cast<std::size_t>(i)] * draws[static_cast<std::size_t>(i)];
+        continue;
       }
-    }
-    for (std::int64_t i = 0; i < out_size_ && !output_nonlinearity_.empty(); ++i) {
-      y[i] /= 1.0f + output_nonlinearity_[static_cast<std::size_t>(i)] * std::abs(y[i]);
-    }
-    if (out_asymmetry != 0.0f) {
-      for (std::int64_t i = 0; i < out_size_; ++i) y[i] = simulator::apply_asymmetry(y[i], out_asymmetry);
-    }
-    if (has_output_noise) {
-      output_noise.fill_normal(draws, offset);
-      for (std::int64_t i = 0; i < out_size_; ++i) {
-        y[i] += output_noise_std_[static_cast<std::size_t>(i)] * draws[static_cast<std::size_t>(i)];
+      if (combined) {
+        first_stream.fill_normal(draws, offset);
+        for (std::int64_t i = 0; i < out_size_; ++i) {
+          const float sigma_out = output_noise_std_[static_cast<std::size_t>(i)];
+          const float weight_variance = pcm_read ? w_noise_squared * variance[i] : additive_variance;
+          y[i] += std::sqrt(weight_variance + sigma_out * sigma_out) * draws[static_cast<std::size_t>(i)];
+        }
+        continue;
+      }
+      if (weight_noise) {
+        first_stream.fill_normal(draws, offset);
+        for (std::int64_t i = 0; i < out_size_; ++i) {
+          const float weight_variance = pcm_read ? w_noise_squared * variance[i] : additive_variance;
+          y[i] += std::sqrt(weight_variance) * draws[static_cast<std::size_t>(i)];
+        }
+      }
+      for (std::int64_t i = 0; i < out_size_ && !output_nonlinearity_.empty(); ++i) {
+        y[i] /= 1.0f + output_nonlinearity_[static_cast<std::size_t>(i)] * std::abs(y[i]);
+      }
+      if (out_asymmetry != 0.0f) {
+        for (std::int64_t i = 0; i < out_size_; ++i) y[i] = simulator::apply_asymmetry(y[i], out_asymmetry);
+      }
+      if (output_noise) {
+        second_stream.fill_normal(draws, offset);
+        for (std::int64_t i = 0; i < out_size_; ++i) {
+          y[i] += output_noise_std_[static_cast<std::size_t>(i)] * draws[static_cast<std::size_t>(i)];
+        }
       }
     }
   }
@@ -203,25 +245,32 @@ void AnalogTile::digitize_outputs(Round& round) const {
   const parameters::IOParameters& io = config_.forward;
   const float bin = simulator::converter_bin(io.out_res, io.out_bound);
   const auto bound = static_cast<float>(io.out_bound);
-  const auto active = static_cast<std::int64_t>(round.samples.size());
+  const std::int64_t active = round.active();
   round.saturated.assign(static_cast<std::size_t>(active), 0);
   const RandomStream rounding = stream_.derive("adc_rounding").derive(static_cast<std::uint64_t>(round.index));
-#pragma omp parallel for schedule(static) if (active * out_size_ > (1 << 16))
-  for (std::int64_t a = 0; a < active; ++a) {
-    float* y = round.outputs.data() + a * out_size_;
-    std::vector<float> uniforms;
-    if (io.out_sto_round) {
-      uniforms.resize(static_cast<std::size_t>(out_size_));
-      rounding.fill_uniform(uniforms, round.global_sample(static_cast<std::size_t>(a)) * static_cast<std::uint64_t>(out_size_));
+#pragma omp parallel if (active * out_size_ > kParallelElements)
+  {
+    std::vector<float> uniforms(io.out_sto_round ? static_cast<std::size_t>(out_size_) : 0);
+#pragma omp for schedule(static)
+    for (std::int64_t a = 0; a < active; ++a) {
+      float* y = round.outputs->data() + a * out_size_;
+      if (io.out_sto_round) {
+        rounding.fill_uniform(uniforms, round.global_sample(a) * static_cast<std::uint64_t>(out_size_));
+        for (std::int64_t i = 0; i < out_size_; ++i) {
+          y[i] = simulator::round_to_bin(y[i], bin, true, uniforms[static_cast<std::size_t>(i)]);
+        }
+      } else {
+        for (std::int64_t i = 0; i < out_size_; ++i) y[i] = simulator::round_to_bin(y[i], bin, false, 0.0f);
+      }
+      // Counting (rather than or-ing) the levels beyond the bound keeps the loop vectorisable.
+      int beyond = 0;
+      if (bound > 0.0f) {
+        const float lower = io.bm_test_negative_bound ? -bound : -std::numeric_limits<float>::infinity();
+        for (std::int64_t i = 0; i < out_size_; ++i) beyond += (y[i] > bound) + (y[i] < lower);
+        for (std::int64_t i = 0; i < out_size_; ++i) y[i] = simulator::clip_to_bound(y[i], bound);
+      }
+      round.saturated[static_cast<std::size_t>(a)] = beyond > 0;
     }
-    bool saturated = false;
-    for (std::int64_t i = 0; i < out_size_; ++i) {
-      const float level = simulator::round_to_bin(y[i], bin, io.out_sto_round,
-                                                  io.out_sto_round ? uniforms[static_cast<std::size_t>(i)] : 0.0f);
-      if (bound > 0.0f) saturated |= level > bound || (io.bm_test_negative_bound && level < -bound);
-      y[i] = simulator::clip_to_bound(level, bound);
-    }
-    round.saturated[static_cast<std::size_t>(a)] = saturated;
   }
 }
 
@@ -272,6 +321,7 @@ Tensor AnalogTile::forward(const Tensor& input) {
     if (nm_scales[static_cast<std::size_t>(b)] > 0.0f || io.inp_noise > 0.0) round.samples.push_back(b);
   }
   while (!round.samples.empty()) {
+    const std::int64_t active = round.active();
     round.input_scales.resize(round.samples.size());
     round.output_scales.resize(round.samples.size());
     for (std::size_t a = 0; a < round.samples.size(); ++a) {
@@ -280,23 +330,27 @@ Tensor AnalogTile::forward(const Tensor& input) {
       round.output_scales[a] = nm * reduction[b];
       round.input_scales[a] = 1.0f / round.output_scales[a];
     }
+    // A first round over the whole batch computes straight into the output.
+    const bool in_place = active == batch;
+    if (!in_place) round_outputs_.resize({active, out_size_});
+    round.outputs = in_place ? &output : &round_outputs_;
     prepare_inputs(input, round);
-    round.outputs = Tensor({static_cast<std::int64_t>(round.samples.size()), out_size_});
-    simulator::matmul_transposed(round.inputs, effective_weights_, round.outputs);
-    add_output_noise(round);
+    simulator::matmul_transposed(dac_outputs_, effective_weights_, *round.outputs);
+    add_analog_noise(round);
     digitize_outputs(round);
 
     std::vector<std::int64_t> again;
-    for (std::size_t a = 0; a < round.samples.size(); ++a) {
-      const auto b = static_cast<std::size_t>(round.samples[a]);
-      if (bound_management && round.saturated[a] && reduction[b] <= reduction_limit) {
+    for (std::int64_t a = 0; a < active; ++a) {
+      const auto b = static_cast<std::size_t>(round.samples[static_cast<std::size_t>(a)]);
+      if (bound_management && round.saturated[static_cast<std::size_t>(a)] && reduction[b] <= reduction_limit) {
         reduction[b] *= 2.0f;
-        again.push_back(round.samples[a]);
+        again.push_back(static_cast<std::int64_t>(b));
         continue;
       }
-      const float* source = round.outputs.data() + static_cast<std::int64_t>(a) * out_size_;
+      const float* source = round.outputs->data() + a * out_size_;
       float* target = output.data() + static_cast<std::int64_t>(b) * out_size_;
-      for (std::int64_t i = 0; i < out_size_; ++i) target[i] = source[i] * round.output_scales[a];
+      const float scale = round.output_scales[static_cast<std::size_t>(a)];
+      for (std::int64_t i = 0; i < out_size_; ++i) target[i] = source[i] * scale;
     }
     round.samples = std::move(again);
     ++round.index;

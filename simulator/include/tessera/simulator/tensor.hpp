@@ -43,6 +43,9 @@ class Tensor {
 
   /// Same buffer, new shape with the same element count.
   void reshape(Shape shape);
+  /// New shape of any size, reusing the buffer's capacity; values are unspecified afterwards.
+  /// For workspaces that are refilled on every use.
+  void resize(Shape shape);
   /// The buffer as a rows x cols row-major matrix (rows * cols == size()).
   MatrixView matrix(std::int64_t rows, std::int64_t cols);
   ConstMatrixView matrix(std::int64_t rows, std::int64_t cols) const;

@@ -54,10 +54,12 @@ class AnalogTile {
  private:
   struct Round;  // one bound-management round over the samples still active
   std::vector<float> noise_management_scales(const Tensor& input);
-  void prepare_inputs(const Tensor& input, Round& round) const;
-  void add_output_noise(Round& round) const;
+  void prepare_inputs(const Tensor& input, Round& round);
+  void add_analog_noise(Round& round);
   void digitize_outputs(Round& round) const;
   void finish_outputs(Tensor& output) const;
+  /// Recomputes what depends on the effective weights (|W| for PCM_READ weight noise).
+  void effective_weights_changed();
 
   std::int64_t out_size_;
   std::int64_t in_size_;
@@ -72,6 +74,12 @@ class AnalogTile {
   float average_abs_max_ = 0.0f;              ///< AVERAGE_ABS_MAX running value
   bool average_abs_max_started_ = false;
   std::uint64_t samples_seen_ = 0;
+  Tensor abs_effective_weights_;  ///< |W|, for PCM_READ weight noise
+  // Workspaces reused across forward calls (no allocation per call).
+  Tensor dac_outputs_;
+  Tensor round_outputs_;
+  Tensor squared_inputs_;
+  Tensor weight_variance_;
 };
 
 }  // namespace tessera::tiles

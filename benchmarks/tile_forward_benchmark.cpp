@@ -1,0 +1,77 @@
+// AnalogTile forward against the plain float GEMM of the same shape, in the same run.
+// Goals (issue 3): 512x512 batch 256 with aihwkit's inference defaults <= 1.3x the GEMM,
+// batch 1 <= 3x, per-MVM PCM_READ weight noise <= 2.5x.
+#include <benchmark/benchmark.h>
+
+#include "ratio_reporter.hpp"
+#include "tessera/simulator/matmul.hpp"
+#include "tessera/simulator/random_stream.hpp"
+#include "tessera/tiles/analog_tile.hpp"
+
+namespace tessera::tiles {
+namespace {
+
+using simulator::Tensor;
+
+Tensor random_tensor(simulator::Shape shape, std::uint64_t stream, float stddev) {
+  Tensor tensor(std::move(shape));
+  simulator::RandomStream(11, stream).fill_normal(tensor.values(), 0, 0.0f, stddev);
+  return tensor;
+}
+
+void BM_FloatGemm(benchmark::State& state) {
+  const std::int64_t size = state.range(0), batch = state.range(1);
+  const Tensor w = random_tensor({size, size}, 1, 0.05f);
+  const Tensor x = random_tensor({batch, size}, 2, 1.0f);
+  for (auto _ : state) {
+    Tensor y({batch, size});
+    simulator::matmul_transposed(x, w, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+void run_tile(benchmark::State& state, const parameters::InferenceRPUConfig& config) {
+  const std::int64_t size = state.range(0), batch = state.range(1);
+  AnalogTile tile(size, size, config, 3);
+  tile.set_weights(random_tensor({size, size}, 1, 0.05f));
+  const Tensor x = random_tensor({batch, size}, 2, 1.0f);
+  for (auto _ : state) {
+    Tensor y = tile.forward(x);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+
+void BM_TileForward_Defaults(benchmark::State& state) { run_tile(state, parameters::InferenceRPUConfig{}); }
+
+void BM_TileForward_PcmReadNoise(benchmark::State& state) {
+  parameters::InferenceRPUConfig config;
+  config.forward.w_noise = 0.0175;
+  config.forward.w_noise_type = parameters::WeightNoiseType::PCM_READ;
+  run_tile(state, config);
+}
+
+void shapes(benchmark::internal::Benchmark* benchmark) {
+  benchmark->Args({512, 256})->Args({512, 1})->Args({2048, 256})->UseRealTime()->Unit(benchmark::kMicrosecond);
+}
+
+BENCHMARK(BM_FloatGemm)->Apply(shapes);
+BENCHMARK(BM_TileForward_Defaults)->Apply(shapes);
+BENCHMARK(BM_TileForward_PcmReadNoise)->Apply(shapes);
+
+}  // namespace
+}  // namespace tessera::tiles
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  tessera::benchmarks::RatioReporter reporter;
+  for (const char* shape : {"512/256", "512/1", "2048/256"}) {
+    const std::string baseline = std::string("BM_FloatGemm/") + shape + "/real_time";
+    reporter.add_comparison(std::string("BM_TileForward_Defaults/") + shape, baseline);
+    reporter.add_comparison(std::string("BM_TileForward_PcmReadNoise/") + shape, baseline);
+  }
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}
