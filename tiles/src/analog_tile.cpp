@@ -1,6 +1,7 @@
 #include "tessera/tiles/analog_tile.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -40,7 +41,9 @@ AnalogTile::AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::
       name_(name),
       stream_(simulator::RandomStream(seed).derive(name)),
       weights_({out_size, in_size}),
-      effective_weights_({out_size, in_size}) {
+      effective_weights_({out_size, in_size}),
+      noise_model_(simulator::make_device_noise_model(config_.noise_model)),
+      converter_(noise_model_->converter()) {
   if (out_size < 1 || in_size < 1) {
     throw std::invalid_argument("tile sizes must be >= 1, got " + std::to_string(out_size) + " x " +
                                 std::to_string(in_size));
@@ -74,6 +77,8 @@ void AnalogTile::set_weights(const Tensor& weights) {
   }
   weights_ = weights;
   effective_weights_ = weights;
+  programmed_ = false;
+  compensation_.clear();
   effective_weights_changed();
 }
 
@@ -91,6 +96,82 @@ void AnalogTile::set_bias(std::span<const float> bias) {
                                 std::to_string(bias.size()));
   }
   bias_.assign(bias.begin(), bias.end());
+}
+
+void AnalogTile::set_effective_from_conductances(std::span<const float> conductances) {
+  converter_.to_weights(conductances, conductance_scale_, effective_weights_.values());
+  effective_weights_changed();
+}
+
+void AnalogTile::program() {
+  std::vector<float> targets;
+  conductance_scale_ = converter_.to_conductances(weights_.values(), targets);
+  programmed_conductances_.assign(targets.size(), 0.0f);
+  drift_coefficients_.assign(targets.size(), 0.0f);
+  noise_model_->program(targets, programmed_conductances_, stream_.derive("programming"));
+  noise_model_->drift_coefficients(targets, drift_coefficients_, stream_.derive("drift_coefficients"));
+  programmed_ = true;
+  set_effective_from_conductances(programmed_conductances_);
+  compensation_.clear();
+  compensation_baseline_.clear();
+  std::visit(
+      [this](const auto& compensation) {
+        using Compensation = std::decay_t<decltype(compensation)>;
+        if constexpr (!std::is_same_v<Compensation, parameters::NoDriftCompensation>) {
+          if (compensation.exact_reference) {
+            // Baseline from the ideal MVM of the target weights: mean |w| (the identity readout).
+            const bool global = std::is_same_v<Compensation, parameters::GlobalDriftCompensation>;
+            compensation_baseline_.assign(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
+            for (std::int64_t i = 0; i < out_size_; ++i) {
+              for (std::int64_t j = 0; j < in_size_; ++j) {
+                compensation_baseline_[global ? 0 : static_cast<std::size_t>(i)] += std::abs(weights_[i * in_size_ + j]);
+              }
+            }
+            const double count = static_cast<double>(global ? out_size_ * in_size_ : in_size_);
+            for (double& value : compensation_baseline_) value /= count;
+          } else {
+            compensation_baseline_ = compensation_readout(stream_.derive("drift_compensation").derive("baseline"));
+          }
+        }
+      },
+      config_.drift_compensation);
+}
+
+void AnalogTile::drift(double t_inference) {
+  if (!(t_inference >= 0.0) || !std::isfinite(t_inference)) {
+    throw std::invalid_argument("t_inference must be a finite time >= 0 s, got " + std::to_string(t_inference));
+  }
+  if (!programmed_) program();
+  std::uint64_t time_key = 0;
+  std::memcpy(&time_key, &t_inference, sizeof time_key);  // noise depends on the time only
+  std::vector<float> conductances(programmed_conductances_.size());
+  noise_model_->drift(programmed_conductances_, drift_coefficients_, t_inference, conductances,
+                      stream_.derive("read_noise").derive(time_key));
+  set_effective_from_conductances(conductances);
+  if (compensation_baseline_.empty()) return;
+  compensation_.clear();
+  const std::vector<double> current = compensation_readout(stream_.derive("drift_compensation").derive(time_key));
+  compensation_.resize(current.size());
+  for (std::size_t i = 0; i < current.size(); ++i) {
+    compensation_[i] = static_cast<float>(compensation_baseline_[i] / current[i]);
+  }
+}
+
+std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStream& stream) {
+  Tensor identity({in_size_, in_size_});
+  for (std::int64_t j = 0; j < in_size_; ++j) identity[j * in_size_ + j] = 1.0f;
+  const Tensor readout = run_forward(identity, 0, stream, /*digital_post_processing=*/false);
+  const bool global = std::holds_alternative<parameters::GlobalDriftCompensation>(config_.drift_compensation);
+  std::vector<double> means(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
+  for (std::int64_t j = 0; j < in_size_; ++j) {
+    for (std::int64_t i = 0; i < out_size_; ++i) {
+      means[global ? 0 : static_cast<std::size_t>(i)] += std::abs(readout[j * out_size_ + i]);
+    }
+  }
+  const double count = static_cast<double>(global ? in_size_ * out_size_ : in_size_);
+  // aihwkit clamps the readout at 1e-4 so a dead tile does not divide by zero.
+  for (double& value : means) value = std::max(value / count, 1e-4);
+  return means;
 }
 
 }  // namespace tessera::tiles

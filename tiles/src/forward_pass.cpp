@@ -54,6 +54,7 @@ float squared_norm(const float* row, std::int64_t length) {
 }  // namespace
 
 struct AnalogTile::Round {
+  const RandomStream* stream = nullptr;  // noise of this forward call
   int index = 0;                       // bound-management round, 0 first
   std::uint64_t first_sample = 0;      // global index of the batch's first sample
   std::vector<std::int64_t> samples;   // batch rows still active
@@ -135,8 +136,8 @@ void AnalogTile::prepare_inputs(const Tensor& input, Round& round) {
   const auto noise = static_cast<float>(io.inp_noise);
   const std::int64_t active = round.active();
   dac_outputs_.resize({active, in_size_});
-  const RandomStream rounding = stream_.derive("dac_rounding").derive(static_cast<std::uint64_t>(round.index));
-  const RandomStream input_noise = stream_.derive("input_noise").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream rounding = round.stream->derive("dac_rounding").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream input_noise = round.stream->derive("input_noise").derive(static_cast<std::uint64_t>(round.index));
 #pragma omp parallel if (active * in_size_ > kParallelElements)
   {
     std::vector<float> draws(io.inp_sto_round || noise > 0.0f ? static_cast<std::size_t>(in_size_) : 0);
@@ -190,8 +191,8 @@ void AnalogTile::add_analog_noise(Round& round) {
   // With nothing nonlinear between them, weight noise and output noise are two independent
   // Gaussians on the same output: one draw with the summed variance has the same distribution.
   const bool combined = !nonlinear;
-  const RandomStream first_stream = stream_.derive(combined ? "output_noise" : "weight_noise").derive(static_cast<std::uint64_t>(round.index));
-  const RandomStream second_stream = stream_.derive("output_noise").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream first_stream = round.stream->derive(combined ? "output_noise" : "weight_noise").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream second_stream = round.stream->derive("output_noise").derive(static_cast<std::uint64_t>(round.index));
   const auto out_asymmetry = static_cast<float>(io.out_asymmetry);
   const float w_noise_squared = w_noise * w_noise;
 #pragma omp parallel if (active * out_size_ > kParallelElements)
@@ -247,7 +248,7 @@ void AnalogTile::digitize_outputs(Round& round) const {
   const auto bound = static_cast<float>(io.out_bound);
   const std::int64_t active = round.active();
   round.saturated.assign(static_cast<std::size_t>(active), 0);
-  const RandomStream rounding = stream_.derive("adc_rounding").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream rounding = round.stream->derive("adc_rounding").derive(static_cast<std::uint64_t>(round.index));
 #pragma omp parallel if (active * out_size_ > kParallelElements)
   {
     std::vector<float> uniforms(io.out_sto_round ? static_cast<std::size_t>(out_size_) : 0);
@@ -274,15 +275,20 @@ void AnalogTile::digitize_outputs(Round& round) const {
   }
 }
 
-void AnalogTile::finish_outputs(Tensor& output) const {
+void AnalogTile::finish_outputs(Tensor& output, bool digital_post_processing) const {
   const auto out_scale = static_cast<float>(config_.forward.out_scale);
   const std::int64_t batch = output.dim(0);
+  // Per output: out_scale times the drift-compensation factor (one global or one per column).
+  std::vector<float> factors(static_cast<std::size_t>(out_size_), out_scale);
+  if (digital_post_processing && !compensation_.empty()) {
+    for (std::size_t i = 0; i < factors.size(); ++i) factors[i] *= compensation_[compensation_.size() == 1 ? 0 : i];
+  }
+  const std::vector<float> no_bias;
+  const std::vector<float>& bias = digital_post_processing ? bias_ : no_bias;
   for (std::int64_t b = 0; b < batch; ++b) {
     float* y = output.data() + b * out_size_;
-    if (out_scale != 1.0f) {
-      for (std::int64_t i = 0; i < out_size_; ++i) y[i] *= out_scale;
-    }
-    for (std::size_t i = 0; i < bias_.size(); ++i) y[i] += bias_[i];
+    for (std::int64_t i = 0; i < out_size_; ++i) y[i] *= factors[static_cast<std::size_t>(i)];
+    for (std::size_t i = 0; i < bias.size(); ++i) y[i] += bias[i];
   }
 }
 
@@ -291,15 +297,19 @@ Tensor AnalogTile::forward(const Tensor& input) {
     throw std::invalid_argument("tile '" + name_ + "' expects input of shape [batch, " + std::to_string(in_size_) +
                                 "], got " + simulator::shape_to_string(input.shape()));
   }
+  const std::uint64_t first_sample = samples_seen_;
+  samples_seen_ += static_cast<std::uint64_t>(input.dim(0));
+  return run_forward(input, first_sample, stream_.derive("forward"), /*digital_post_processing=*/true);
+}
+
+Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, const RandomStream& stream,
+                               bool digital_post_processing) {
   const parameters::IOParameters& io = config_.forward;
   const std::int64_t batch = input.dim(0);
   Tensor output({batch, out_size_});
-  const std::uint64_t first_sample = samples_seen_;
-  samples_seen_ += static_cast<std::uint64_t>(batch);
-
   if (io.is_perfect || io.mv_type == parameters::AnalogMVType::IDEAL) {
     simulator::matmul_transposed(input, effective_weights_, output);
-    finish_outputs(output);
+    finish_outputs(output, digital_post_processing);
     return output;
   }
 
@@ -314,6 +324,7 @@ Tensor AnalogTile::forward(const Tensor& input) {
   const bool bound_management = io.bound_management == BoundManagementType::ITERATIVE && io.out_bound > 0.0;
 
   Round round;
+  round.stream = &stream;
   round.first_sample = first_sample;
   for (std::int64_t b = 0; b < batch; ++b) {
     // A sample whose noise-management scale is <= 0 gives zeros (aihwkit), unless input noise
@@ -355,7 +366,7 @@ Tensor AnalogTile::forward(const Tensor& input) {
     round.samples = std::move(again);
     ++round.index;
   }
-  finish_outputs(output);
+  finish_outputs(output, digital_post_processing);
   return output;
 }
 

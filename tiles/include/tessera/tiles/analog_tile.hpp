@@ -11,12 +11,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "tessera/parameters/rpu_config.hpp"
+#include "tessera/simulator/noise/conductance_converter.hpp"
+#include "tessera/simulator/noise/device_noise_model.hpp"
 #include "tessera/simulator/random_stream.hpp"
 #include "tessera/simulator/tensor.hpp"
 
@@ -45,6 +48,19 @@ class AnalogTile {
   void set_bias(std::span<const float> bias);
   const std::vector<float>& bias() const { return bias_; }
 
+  /// Maps the target weights to conductances (config.noise_model.g_converter) and applies
+  /// programming noise; drift coefficients are drawn too. The effective weights become the
+  /// programmed ones and the drift-compensation baseline is read.
+  void program();
+  /// Effective weights t_inference seconds after programming: drift and accumulated read noise
+  /// from the programmed state (programs first if needed), and updated drift compensation.
+  /// The noise drawn depends only on (seed, name, t_inference).
+  void drift(double t_inference);
+  bool is_programmed() const { return programmed_; }
+  /// Drift-compensation factors applied to the outputs: one (global), one per output (per
+  /// column), or none.
+  const std::vector<float>& drift_compensation_factors() const { return compensation_; }
+
   /// Runs a batch [batch, in_size] -> [batch, out_size].
   Tensor forward(const Tensor& input);
   /// Where the sample count of the next forward call starts (noise depends on it).
@@ -53,11 +69,17 @@ class AnalogTile {
 
  private:
   struct Round;  // one bound-management round over the samples still active
+  Tensor run_forward(const Tensor& input, std::uint64_t first_sample, const simulator::RandomStream& stream,
+                     bool digital_post_processing);
+  /// aihwkit's drift-compensation readout: mean |y| of the analog forward of the identity
+  /// inputs, over everything (global) or per output (per column).
+  std::vector<double> compensation_readout(const simulator::RandomStream& stream);
   std::vector<float> noise_management_scales(const Tensor& input);
   void prepare_inputs(const Tensor& input, Round& round);
   void add_analog_noise(Round& round);
   void digitize_outputs(Round& round) const;
-  void finish_outputs(Tensor& output) const;
+  void finish_outputs(Tensor& output, bool digital_post_processing) const;
+  void set_effective_from_conductances(std::span<const float> conductances);
   /// Recomputes what depends on the effective weights (|W| for PCM_READ weight noise).
   void effective_weights_changed();
 
@@ -75,6 +97,15 @@ class AnalogTile {
   bool average_abs_max_started_ = false;
   std::uint64_t samples_seen_ = 0;
   Tensor abs_effective_weights_;  ///< |W|, for PCM_READ weight noise
+  // Programming and drift state.
+  std::unique_ptr<simulator::DeviceNoiseModel> noise_model_;
+  simulator::ConductanceConverter converter_;
+  bool programmed_ = false;
+  double conductance_scale_ = 1.0;          ///< uS per weight unit of the programmed state
+  std::vector<float> programmed_conductances_;
+  std::vector<float> drift_coefficients_;
+  std::vector<double> compensation_baseline_;
+  std::vector<float> compensation_;
   // Workspaces reused across forward calls (no allocation per call).
   Tensor dac_outputs_;
   Tensor round_outputs_;

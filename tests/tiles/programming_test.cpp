@@ -1,0 +1,106 @@
+// Tile programming, drift and drift compensation: ideal models leave the weights alone, noise
+// is reproducible per (seed, name, t), and compensation undoes the average drift.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tessera/tiles/analog_tile.hpp"
+#include "tiles/tile_test_helpers.hpp"
+
+namespace tessera::tiles {
+namespace {
+
+using namespace tessera::tiles::testing;
+
+TEST(Programming, NullNoiseModelKeepsTheWeights) {
+  InferenceRPUConfig config;
+  config.noise_model = parameters::NullNoiseModel{};
+  AnalogTile tile(16, 24, config, 1);
+  tile.set_weights(random_tensor({16, 24}, 1, 0.3f));
+  tile.program();
+  tile.drift(86400.0);
+  for (std::int64_t k = 0; k < tile.weights().size(); ++k) {
+    EXPECT_NEAR(tile.effective_weights()[k], tile.weights()[k], 1e-6f);
+  }
+  EXPECT_TRUE(tile.is_programmed());
+}
+
+TEST(Programming, NoiseDependsOnlyOnSeedNameAndTime) {
+  InferenceRPUConfig config;
+  const Tensor w = random_tensor({32, 32}, 2, 0.2f);
+  auto drifted = [&](std::uint64_t seed, std::string_view name, std::vector<double> times) {
+    AnalogTile tile(32, 32, config, seed, name);
+    tile.set_weights(w);
+    for (double t : times) tile.drift(t);
+    return tile.effective_weights();
+  };
+  const Tensor reference = drifted(5, "fc1", {3600.0});
+  EXPECT_EQ(drifted(5, "fc1", {86400.0, 3600.0}), reference);  // earlier drifts leave no trace
+  EXPECT_NE(drifted(6, "fc1", {3600.0}), reference);
+  EXPECT_NE(drifted(5, "fc2", {3600.0}), reference);
+  EXPECT_NE(drifted(5, "fc1", {3601.0}), reference);
+}
+
+TEST(Programming, ProgrammedWeightsScatterAroundTheTargets) {
+  InferenceRPUConfig config;  // PCM: sigma_prog ~ 1 uS at g_max 25, so ~4 % of max|W|
+  AnalogTile tile(64, 64, config, 3);
+  tile.set_weights(random_tensor({64, 64}, 3, 0.5f));
+  tile.program();
+  double error = 0.0, max_abs = 0.0;
+  for (std::int64_t k = 0; k < tile.weights().size(); ++k) {
+    error += std::pow(tile.effective_weights()[k] - tile.weights()[k], 2);
+    max_abs = std::max(max_abs, static_cast<double>(std::abs(tile.weights()[k])));
+  }
+  const double rms = std::sqrt(error / static_cast<double>(tile.weights().size())) / max_abs;
+  EXPECT_GT(rms, 0.01);
+  EXPECT_LT(rms, 0.08);
+}
+
+double mean_abs_output(AnalogTile& tile, const Tensor& x) {
+  const Tensor y = tile.forward(x);
+  double sum = 0.0;
+  for (float v : y.values()) sum += std::abs(v);
+  return sum / static_cast<double>(y.size());
+}
+
+TEST(DriftCompensation, GlobalCompensationRestoresTheOutputScale) {
+  InferenceRPUConfig config = ideal_config();
+  config.noise_model = parameters::PCMLikeNoiseModel{};
+  const Tensor w = random_tensor({64, 128}, 4, 0.1f);
+  const Tensor x = random_tensor({200, 128}, 5);
+  AnalogTile compensated(64, 128, config, 7);
+  config.drift_compensation = parameters::NoDriftCompensation{};
+  AnalogTile uncompensated(64, 128, config, 7);
+  for (AnalogTile* tile : {&compensated, &uncompensated}) {
+    tile->set_weights(w);
+    tile->program();
+  }
+  const double at_programming = mean_abs_output(uncompensated, x);
+  compensated.drift(30 * 86400.0);
+  uncompensated.drift(30 * 86400.0);
+  const double drifted = mean_abs_output(uncompensated, x);
+  const double restored = mean_abs_output(compensated, x);
+  EXPECT_LT(drifted, 0.75 * at_programming);  // a month of PCM drift: nu ~ 0.05-0.1
+  EXPECT_NEAR(restored / at_programming, 1.0, 0.05);
+  ASSERT_EQ(compensated.drift_compensation_factors().size(), 1u);
+  EXPECT_GT(compensated.drift_compensation_factors()[0], 1.3f);
+}
+
+TEST(DriftCompensation, PerColumnGivesOneFactorPerOutput) {
+  InferenceRPUConfig config = ideal_config();
+  config.drift_compensation = parameters::PerColumnDriftCompensation{};
+  AnalogTile tile(8, 16, config, 1);
+  tile.set_weights(random_tensor({8, 16}, 6, 0.2f));
+  tile.drift(3600.0);
+  EXPECT_EQ(tile.drift_compensation_factors().size(), 8u);
+}
+
+TEST(Programming, BadTimeIsRefused) {
+  AnalogTile tile(2, 2, InferenceRPUConfig{}, 1);
+  tile.set_weights(Tensor({2, 2}, 0.5f));
+  EXPECT_THROW(tile.drift(-1.0), std::invalid_argument);
+  EXPECT_THROW(tile.drift(std::nan("")), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace tessera::tiles
