@@ -12,8 +12,9 @@ void RatioReporter::ReportRuns(const std::vector<Run>& runs) {
   ConsoleReporter::ReportRuns(runs);
   for (const Run& run : runs) {
     if (run.run_type != Run::RT_Iteration || run.iterations == 0) continue;
+    // GetTimeUnitMultiplier is units per second.
     seconds_per_iteration_[run.benchmark_name()] =
-        run.GetAdjustedRealTime() * benchmark::GetTimeUnitMultiplier(run.time_unit);
+        run.GetAdjustedRealTime() / benchmark::GetTimeUnitMultiplier(run.time_unit);
   }
 }
 

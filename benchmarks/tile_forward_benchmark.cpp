@@ -52,6 +52,18 @@ void BM_TileForward_PcmReadNoise(benchmark::State& state) {
   run_tile(state, config);
 }
 
+// program() + drift() of a tile against one batch-256 forward (goal: under 10x).
+void BM_TileProgramAndDrift(benchmark::State& state) {
+  const std::int64_t size = state.range(0);
+  AnalogTile tile(size, size, parameters::InferenceRPUConfig{}, 3);
+  tile.set_weights(random_tensor({size, size}, 1, 0.05f));
+  for (auto _ : state) {
+    tile.program();
+    tile.drift(86400.0);
+    benchmark::DoNotOptimize(tile.effective_weights().data());
+  }
+}
+
 void shapes(benchmark::internal::Benchmark* benchmark) {
   benchmark->Args({512, 256})->Args({512, 1})->Args({2048, 256})->UseRealTime()->Unit(benchmark::kMicrosecond);
 }
@@ -59,6 +71,7 @@ void shapes(benchmark::internal::Benchmark* benchmark) {
 BENCHMARK(BM_FloatGemm)->Apply(shapes);
 BENCHMARK(BM_TileForward_Defaults)->Apply(shapes);
 BENCHMARK(BM_TileForward_PcmReadNoise)->Apply(shapes);
+BENCHMARK(BM_TileProgramAndDrift)->Arg(512)->Arg(2048)->UseRealTime()->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tessera::tiles
@@ -71,6 +84,8 @@ int main(int argc, char** argv) {
     reporter.add_comparison(std::string("BM_TileForward_Defaults/") + shape, baseline);
     reporter.add_comparison(std::string("BM_TileForward_PcmReadNoise/") + shape, baseline);
   }
+  reporter.add_comparison("BM_TileProgramAndDrift/512", "BM_TileForward_Defaults/512/256/real_time");
+  reporter.add_comparison("BM_TileProgramAndDrift/2048", "BM_TileForward_Defaults/2048/256/real_time");
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();
   return 0;
