@@ -141,7 +141,8 @@ void RandomStream::fill_uniform(std::span<float> out, std::uint64_t offset) cons
 }
 
 void RandomStream::fill_normal(std::span<float> out, std::uint64_t offset, float mean, float stddev) const {
-  fill_chunks(out, offset, seed_, stream_id_, [mean, stddev](ChunkLanes& lanes) { box_muller_chunk(lanes, mean, stddev); });
+  fill_chunks(out, offset, seed_, stream_id_,
+              [mean, stddev](ChunkLanes& lanes) { box_muller_chunk(lanes, mean, stddev); });
 }
 
 }  // namespace tessera::simulator

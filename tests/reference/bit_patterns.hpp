@@ -3,6 +3,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -16,6 +17,19 @@ inline std::vector<float> read_bit_patterns(std::istringstream& line, std::size_
     values.push_back(std::bit_cast<float>(static_cast<std::uint32_t>(std::stoul(hex, nullptr, 16))));
   }
   return values;
+}
+
+/// Calls visit(tag, rest_of_line) for every line "tag values..." of a reference file.
+template <class Visit>
+void for_each_tagged_line(const std::string& path, Visit visit) {
+  std::ifstream file(path);
+  std::string text;
+  while (std::getline(file, text)) {
+    std::istringstream line(text);
+    std::string tag;
+    line >> tag;
+    visit(tag, line);
+  }
 }
 
 }  // namespace tessera::reference

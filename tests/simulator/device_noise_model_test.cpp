@@ -1,5 +1,7 @@
 // Device noise models against their formulas: programming noise std at several g_r, the mean
 // log drift ratio, read-noise std, custom drift tables, ReRAM times; z = 5 bounds.
+#include "tessera/simulator/noise/device_noise_model.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -7,7 +9,6 @@
 #include <vector>
 
 #include "tessera/simulator/noise/conductance_converter.hpp"
-#include "tessera/simulator/noise/device_noise_model.hpp"
 #include "test_seed.hpp"
 
 namespace tessera::simulator {
@@ -52,7 +53,8 @@ TEST(PcmLikeNoiseModel, ProgrammingNoiseStdMatchesThePolynomial) {
 
 // E|X| for X ~ N(mu, sigma): the mean of the folded-normal drift exponent.
 double folded_normal_mean(double mu, double sigma) {
-  return sigma * std::sqrt(2.0 / M_PI) * std::exp(-mu * mu / (2 * sigma * sigma)) + mu * std::erf(mu / (sigma * std::sqrt(2.0)));
+  return sigma * std::sqrt(2.0 / M_PI) * std::exp(-mu * mu / (2 * sigma * sigma)) +
+         mu * std::erf(mu / (sigma * std::sqrt(2.0)));
 }
 
 TEST(PcmLikeNoiseModel, MeanLogDriftRatioIsMinusMeanNuTimesLogTime) {
@@ -134,8 +136,8 @@ TEST(ReRamWan2022NoiseModel, RedrawsAtMeasuredTimesOnly) {
   std::vector<double> deviation(kDevices);
   for (std::size_t n = 0; n < kDevices; ++n) deviation[n] = day[n] - g[n];
   const double g_r = 0.5;
-  const double sigma = (0.701 + 22.086 * g_r - 50.773 * g_r * g_r + 47.095 * std::pow(g_r, 3) - 16.458 * std::pow(g_r, 4)) *
-                       25.0 / 40.0;
+  const double sigma =
+      (0.701 + 22.086 * g_r - 50.773 * g_r * g_r + 47.095 * std::pow(g_r, 3) - 16.458 * std::pow(g_r, 4)) * 25.0 / 40.0;
   expect_std(deviation, sigma, "1-day deviation");
   EXPECT_THROW(model->drift(g, coefficients, 3600.0, day, RandomStream(1)), std::invalid_argument);
 }
@@ -161,9 +163,9 @@ TEST(ConductanceConverter, RoundTripsAndFillsLowerPairsFirst) {
   const ConductanceConverter dual(parameters::DualPairConductanceConverter{});
   std::vector<float> g;
   dual.to_conductances(weights, g);
-  EXPECT_FLOAT_EQ(g[0 * 5 + 3], 25.0f);       // g+ of pair 0
-  EXPECT_FLOAT_EQ(g[2 * 5 + 3], 5.0f / 3.0f); // g+ of pair 1
-  EXPECT_FLOAT_EQ(g[1 * 5 + 3], 0.0f);        // g- of pair 0
+  EXPECT_FLOAT_EQ(g[0 * 5 + 3], 25.0f);        // g+ of pair 0
+  EXPECT_FLOAT_EQ(g[2 * 5 + 3], 5.0f / 3.0f);  // g+ of pair 1
+  EXPECT_FLOAT_EQ(g[1 * 5 + 3], 0.0f);         // g- of pair 0
 }
 
 }  // namespace

@@ -22,25 +22,21 @@ struct HistogramCase {
 };
 
 std::vector<HistogramCase> load_cases() {
-  std::ifstream file(TESSERA_TEST_DATA_DIR "/torch_histogram_l2_reference.txt");
   std::vector<HistogramCase> cases;
   std::size_t count = 0;
-  std::string text;
-  while (std::getline(file, text)) {
-    std::istringstream line(text);
-    std::string tag;
-    line >> tag;
-    if (tag == "case") {
-      cases.emplace_back();
-      line >> cases.back().name >> count;
-    } else if (tag == "range") {
-      const std::vector<float> range = reference::read_bit_patterns(line, 2);
-      cases.back().low = range.at(0);
-      cases.back().high = range.at(1);
-    } else if (tag == "input") {
-      cases.back().input = reference::read_bit_patterns(line, count);
-    }
-  }
+  reference::for_each_tagged_line(TESSERA_TEST_DATA_DIR "/torch_histogram_l2_reference.txt",
+                                  [&](const std::string& tag, std::istringstream& line) {
+                                    if (tag == "case") {
+                                      cases.emplace_back();
+                                      line >> cases.back().name >> count;
+                                    } else if (tag == "range") {
+                                      const std::vector<float> range = reference::read_bit_patterns(line, 2);
+                                      cases.back().low = range.at(0);
+                                      cases.back().high = range.at(1);
+                                    } else if (tag == "input") {
+                                      cases.back().input = reference::read_bit_patterns(line, count);
+                                    }
+                                  });
   return cases;
 }
 

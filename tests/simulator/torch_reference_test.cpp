@@ -33,35 +33,31 @@ struct ReferenceCase {
 using reference::read_bit_patterns;
 
 std::vector<ReferenceCase> load_reference() {
-  std::ifstream file(TESSERA_TEST_DATA_DIR "/torch_fake_quant_reference.txt");
   std::vector<ReferenceCase> cases;
-  std::string text;
-  while (std::getline(file, text)) {
-    std::istringstream line(text);
-    std::string tag;
-    line >> tag;
-    if (tag == "case") {
-      ReferenceCase reference;
-      int rank = 0;
-      line >> reference.name >> reference.kind >> reference.axis >> reference.qmin >> reference.qmax >> rank;
-      reference.shape.resize(static_cast<std::size_t>(rank));
-      for (auto& extent : reference.shape) line >> extent;
-      cases.push_back(reference);
-    } else if (tag == "scales") {
-      std::size_t count = 0;
-      line >> count;
-      cases.back().scales = read_bit_patterns(line, count);
-    } else if (tag == "zero_points") {
-      std::size_t count = 0;
-      line >> count;
-      cases.back().zero_points.resize(count);
-      for (auto& zero_point : cases.back().zero_points) line >> zero_point;
-    } else if (tag == "input") {
-      cases.back().input = read_bit_patterns(line, element_count(cases.back().shape));
-    } else if (tag == "output") {
-      cases.back().output = read_bit_patterns(line, element_count(cases.back().shape));
-    }
-  }
+  reference::for_each_tagged_line(
+      TESSERA_TEST_DATA_DIR "/torch_fake_quant_reference.txt", [&](const std::string& tag, std::istringstream& line) {
+        if (tag == "case") {
+          ReferenceCase reference;
+          int rank = 0;
+          line >> reference.name >> reference.kind >> reference.axis >> reference.qmin >> reference.qmax >> rank;
+          reference.shape.resize(static_cast<std::size_t>(rank));
+          for (auto& extent : reference.shape) line >> extent;
+          cases.push_back(reference);
+        } else if (tag == "scales") {
+          std::size_t count = 0;
+          line >> count;
+          cases.back().scales = read_bit_patterns(line, count);
+        } else if (tag == "zero_points") {
+          std::size_t count = 0;
+          line >> count;
+          cases.back().zero_points.resize(count);
+          for (auto& zero_point : cases.back().zero_points) line >> zero_point;
+        } else if (tag == "input") {
+          cases.back().input = read_bit_patterns(line, element_count(cases.back().shape));
+        } else if (tag == "output") {
+          cases.back().output = read_bit_patterns(line, element_count(cases.back().shape));
+        }
+      });
   return cases;
 }
 

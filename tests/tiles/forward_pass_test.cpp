@@ -27,7 +27,8 @@ TEST(ForwardPass, PerfectModeEqualsTheFloatMatmul) {
   const Tensor y = tile.forward(x);
   const auto reference = reference::matmul_transposed(x, tile.weights());
   for (std::int64_t k = 0; k < y.size(); ++k) {
-    ASSERT_NEAR(y[k], reference.value[static_cast<std::size_t>(k)], reference.tolerance[static_cast<std::size_t>(k)]) << k;
+    ASSERT_NEAR(y[k], reference.value[static_cast<std::size_t>(k)], reference.tolerance[static_cast<std::size_t>(k)])
+        << k;
   }
 }
 

@@ -86,7 +86,8 @@ void AnalogTile::effective_weights_changed() {
   const auto& io = config_.forward;
   if (io.w_noise > 0.0 && io.w_noise_type == parameters::WeightNoiseType::PCM_READ) {
     abs_effective_weights_.resize(effective_weights_.shape());
-    for (std::int64_t k = 0; k < effective_weights_.size(); ++k) abs_effective_weights_[k] = std::abs(effective_weights_[k]);
+    for (std::int64_t k = 0; k < effective_weights_.size(); ++k)
+      abs_effective_weights_[k] = std::abs(effective_weights_[k]);
   }
 }
 
@@ -124,7 +125,8 @@ void AnalogTile::program() {
             compensation_baseline_.assign(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
             for (std::int64_t i = 0; i < out_size_; ++i) {
               for (std::int64_t j = 0; j < in_size_; ++j) {
-                compensation_baseline_[global ? 0 : static_cast<std::size_t>(i)] += std::abs(weights_[i * in_size_ + j]);
+                compensation_baseline_[global ? 0 : static_cast<std::size_t>(i)] +=
+                    std::abs(weights_[i * in_size_ + j]);
               }
             }
             const double count = static_cast<double>(global ? out_size_ * in_size_ : in_size_);

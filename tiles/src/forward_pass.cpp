@@ -55,13 +55,13 @@ float squared_norm(const float* row, std::int64_t length) {
 
 struct AnalogTile::Round {
   const RandomStream* stream = nullptr;  // noise of this forward call
-  int index = 0;                       // bound-management round, 0 first
-  std::uint64_t first_sample = 0;      // global index of the batch's first sample
-  std::vector<std::int64_t> samples;   // batch rows still active
-  std::vector<float> input_scales;     // per active sample: 1 / (nm * reduction)
-  std::vector<float> output_scales;    // per active sample: nm * reduction
-  Tensor* outputs = nullptr;           // [active, out]: the output itself in a full first round
-  std::vector<char> saturated;         // per active sample: ADC bound exceeded
+  int index = 0;                         // bound-management round, 0 first
+  std::uint64_t first_sample = 0;        // global index of the batch's first sample
+  std::vector<std::int64_t> samples;     // batch rows still active
+  std::vector<float> input_scales;       // per active sample: 1 / (nm * reduction)
+  std::vector<float> output_scales;      // per active sample: nm * reduction
+  Tensor* outputs = nullptr;             // [active, out]: the output itself in a full first round
+  std::vector<char> saturated;           // per active sample: ADC bound exceeded
 
   std::int64_t active() const { return static_cast<std::int64_t>(samples.size()); }
   std::uint64_t global_sample(std::int64_t a) const {
@@ -114,9 +114,9 @@ std::vector<float> AnalogTile::noise_management_scales(const Tensor& input) {
         // One running value for the whole batch, updated with the batch mean of max|x|.
         float mean = 0.0f;
         for (float value : scales) mean += value / static_cast<float>(batch);
-        average_abs_max_ = average_abs_max_started_
-                               ? average_abs_max_ * static_cast<float>(1.0 - io.nm_decay) + static_cast<float>(io.nm_decay) * mean
-                               : mean;
+        average_abs_max_ = average_abs_max_started_ ? average_abs_max_ * static_cast<float>(1.0 - io.nm_decay) +
+                                                          static_cast<float>(io.nm_decay) * mean
+                                                    : mean;
         average_abs_max_started_ = true;
         std::fill(scales.begin(), scales.end(), average_abs_max_);
       }
@@ -191,8 +191,10 @@ void AnalogTile::add_analog_noise(Round& round) {
   // With nothing nonlinear between them, weight noise and output noise are two independent
   // Gaussians on the same output: one draw with the summed variance has the same distribution.
   const bool combined = !nonlinear;
-  const RandomStream first_stream = round.stream->derive(combined ? "output_noise" : "weight_noise").derive(static_cast<std::uint64_t>(round.index));
-  const RandomStream second_stream = round.stream->derive("output_noise").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream first_stream =
+      round.stream->derive(combined ? "output_noise" : "weight_noise").derive(static_cast<std::uint64_t>(round.index));
+  const RandomStream second_stream =
+      round.stream->derive("output_noise").derive(static_cast<std::uint64_t>(round.index));
   const auto out_asymmetry = static_cast<float>(io.out_asymmetry);
   const float w_noise_squared = w_noise * w_noise;
 #pragma omp parallel if (active * out_size_ > kParallelElements)
@@ -207,7 +209,8 @@ void AnalogTile::add_analog_noise(Round& round) {
       const float* variance = pcm_read ? weight_variance_.data() + a * out_size_ : nullptr;
       if (combined && !weight_noise) {
         first_stream.fill_normal(draws, offset);
-        for (std::int64_t i = 0; i < out_size_; ++i) y[i] += output_noise_std_[static_cast<std::size_t>(i)] * draws[static_cast<std::size_t>(i)];
+        for (std::int64_t i = 0; i < out_size_; ++i)
+          y[i] += output_noise_std_[static_cast<std::size_t>(i)] * draws[static_cast<std::size_t>(i)];
         continue;
       }
       if (combined) {
@@ -317,10 +320,11 @@ Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, 
   std::vector<float> reduction(static_cast<std::size_t>(batch), 1.0f);
   // aihwkit's limits: stop halving the input once the reduction passes max_bm_factor or
   // max_bm_res / inp_res (the DAC would lose all resolution).
-  const float dac_fraction = io.inp_res <= 0.0 ? 0.0f : static_cast<float>(io.inp_res > 1.0 ? 1.0 / io.inp_res : io.inp_res);
-  const float reduction_limit = std::min(static_cast<float>(io.max_bm_factor),
-                                         dac_fraction > 0.0f ? static_cast<float>(io.max_bm_res) / dac_fraction
-                                                             : static_cast<float>(io.max_bm_factor));
+  const float dac_fraction =
+      io.inp_res <= 0.0 ? 0.0f : static_cast<float>(io.inp_res > 1.0 ? 1.0 / io.inp_res : io.inp_res);
+  const float reduction_limit = std::min(
+      static_cast<float>(io.max_bm_factor),
+      dac_fraction > 0.0f ? static_cast<float>(io.max_bm_res) / dac_fraction : static_cast<float>(io.max_bm_factor));
   const bool bound_management = io.bound_management == BoundManagementType::ITERATIVE && io.out_bound > 0.0;
 
   Round round;

@@ -39,20 +39,24 @@ double ConductanceConverter::to_conductances(std::span<const float> weights, std
     float* minus = conductances.data() + (2 * k + 1) * count;
     for (std::size_t n = 0; n < count; ++n) {
       const double w_us = scale * weights[n];
-      plus[n] = static_cast<float>(std::clamp((std::max(w_us, 0.0) - lower_bound) / significance_[k] + g_min_, g_min_, g_max_));
-      minus[n] = static_cast<float>(std::clamp((std::max(-w_us, 0.0) - lower_bound) / significance_[k] + g_min_, g_min_, g_max_));
+      plus[n] = static_cast<float>(
+          std::clamp((std::max(w_us, 0.0) - lower_bound) / significance_[k] + g_min_, g_min_, g_max_));
+      minus[n] = static_cast<float>(
+          std::clamp((std::max(-w_us, 0.0) - lower_bound) / significance_[k] + g_min_, g_min_, g_max_));
     }
     lower_bound += significance_[k] * range;
   }
   return scale;
 }
 
-void ConductanceConverter::to_weights(std::span<const float> conductances, double scale, std::span<float> weights) const {
+void ConductanceConverter::to_weights(std::span<const float> conductances, double scale,
+                                      std::span<float> weights) const {
   const std::size_t count = weights.size();
   for (std::size_t n = 0; n < count; ++n) {
     double sum = 0.0;
     for (std::size_t k = 0; k < significance_.size(); ++k) {
-      sum += significance_[k] * (static_cast<double>(conductances[(2 * k) * count + n]) - conductances[(2 * k + 1) * count + n]);
+      sum += significance_[k] *
+             (static_cast<double>(conductances[(2 * k) * count + n]) - conductances[(2 * k + 1) * count + n]);
     }
     weights[n] = static_cast<float>(sum / scale);
   }

@@ -95,7 +95,8 @@ class PcmLikeModel final : public DeviceNoiseModel {
                           [&](double g) { return polynomial(config_.prog_coeff, g / g_max_) * rescale; });
   }
 
-  void drift_coefficients(std::span<const float> target, std::span<float> nu, const RandomStream& stream) const override {
+  void drift_coefficients(std::span<const float> target, std::span<float> nu,
+                          const RandomStream& stream) const override {
     const std::vector<float> xi = normals(target.size(), stream);
     for (std::size_t n = 0; n < target.size(); ++n) {
       double mean = 0.0, spread = 0.0;
@@ -148,7 +149,8 @@ class StateIndependentModel final : public DeviceNoiseModel {
     add_programming_noise(target, programmed, config_.prog_noise_scale, stream,
                           [&](double g) { return polynomial(config_.prog_coeff, g / g_max_); });
   }
-  void drift_coefficients(std::span<const float> target, std::span<float> nu, const RandomStream& stream) const override {
+  void drift_coefficients(std::span<const float> target, std::span<float> nu,
+                          const RandomStream& stream) const override {
     const std::vector<float> xi = normals(target.size(), stream);
     for (std::size_t n = 0; n < target.size(); ++n) {
       nu[n] = static_cast<float>(std::max(std::abs(config_.drift_nu_mean + config_.drift_nu_std * xi[n]), 0.0) *
@@ -180,7 +182,8 @@ class ReRamWan2022Model final : public DeviceNoiseModel {
   void program(std::span<const float> target, std::span<float> programmed, const RandomStream& stream) const override {
     redraw(target, config_.coeff_dic.begin()->second, programmed, stream);
   }
-  void drift_coefficients(std::span<const float> target, std::span<float> coefficients, const RandomStream&) const override {
+  void drift_coefficients(std::span<const float> target, std::span<float> coefficients,
+                          const RandomStream&) const override {
     std::copy(target.begin(), target.end(), coefficients.begin());
   }
   void drift(std::span<const float>, std::span<const float> target, double t_inference, std::span<float> out,

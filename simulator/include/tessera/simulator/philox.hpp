@@ -74,7 +74,7 @@ TESSERA_HOST_DEVICE inline float log_unit_interval(float u) {
 /// sin and cos of 2 pi t for t in [0, 1), branch-free: reduce to r in [-pi/4, pi/4] and a
 /// quadrant, then Taylor polynomials to r^9 / r^8 (truncation < 3e-9).
 TESSERA_HOST_DEVICE inline void sincos_two_pi(float t, float& sine, float& cosine) {
-  const float x = t - std::nearbyint(t);        // [-1/2, 1/2]
+  const float x = t - std::nearbyint(t);           // [-1/2, 1/2]
   const float quarter = std::nearbyint(4.0f * x);  // -2 .. 2
   const float r = (x - 0.25f * quarter) * 6.28318530717958648f;
   const float r2 = r * r;

@@ -30,8 +30,8 @@ using simulator::Tensor;
 class AnalogTile {
  public:
   /// Throws std::invalid_argument for bad sizes or for config settings not supported yet.
-  AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::InferenceRPUConfig config,
-             std::uint64_t seed = 0, std::string_view name = "tile");
+  AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::InferenceRPUConfig config, std::uint64_t seed = 0,
+             std::string_view name = "tile");
 
   std::int64_t out_size() const { return out_size_; }
   std::int64_t in_size() const { return in_size_; }
@@ -91,9 +91,9 @@ class AnalogTile {
   Tensor weights_;
   Tensor effective_weights_;
   std::vector<float> bias_;
-  std::vector<float> output_noise_std_;       ///< per output: out_noise with its device spread
-  std::vector<float> output_nonlinearity_;    ///< per output: n_i of y / (1 + n_i |y|)
-  float average_abs_max_ = 0.0f;              ///< AVERAGE_ABS_MAX running value
+  std::vector<float> output_noise_std_;     ///< per output: out_noise with its device spread
+  std::vector<float> output_nonlinearity_;  ///< per output: n_i of y / (1 + n_i |y|)
+  float average_abs_max_ = 0.0f;            ///< AVERAGE_ABS_MAX running value
   bool average_abs_max_started_ = false;
   std::uint64_t samples_seen_ = 0;
   Tensor abs_effective_weights_;  ///< |W|, for PCM_READ weight noise
@@ -101,7 +101,7 @@ class AnalogTile {
   std::unique_ptr<simulator::DeviceNoiseModel> noise_model_;
   simulator::ConductanceConverter converter_;
   bool programmed_ = false;
-  double conductance_scale_ = 1.0;          ///< uS per weight unit of the programmed state
+  double conductance_scale_ = 1.0;  ///< uS per weight unit of the programmed state
   std::vector<float> programmed_conductances_;
   std::vector<float> drift_coefficients_;
   std::vector<double> compensation_baseline_;

@@ -18,7 +18,8 @@ class DeviceNoiseModel {
   /// The converter config (g_max, g_min, pairs) the model's formulas refer to.
   virtual const parameters::ConductanceConverter& converter() const = 0;
   /// Programmed conductances from target conductances.
-  virtual void program(std::span<const float> target, std::span<float> programmed, const RandomStream& stream) const = 0;
+  virtual void program(std::span<const float> target, std::span<float> programmed,
+                       const RandomStream& stream) const = 0;
   /// Per-device drift parameters, drawn once at programming from the targets.
   virtual void drift_coefficients(std::span<const float> target, std::span<float> coefficients,
                                   const RandomStream& stream) const = 0;
