@@ -162,7 +162,7 @@ void AnalogTile::drift(double t_inference) {
 std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStream& stream) {
   Tensor identity({in_size_, in_size_});
   for (std::int64_t j = 0; j < in_size_; ++j) identity[j * in_size_ + j] = 1.0f;
-  const Tensor readout = run_forward(identity, 0, stream, /*digital_post_processing=*/false);
+  const Tensor readout = run_forward(identity, 0, stream, /*digital_post_processing=*/false, /*identity_input=*/true);
   const bool global = std::holds_alternative<parameters::GlobalDriftCompensation>(config_.drift_compensation);
   std::vector<double> means(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
   for (std::int64_t j = 0; j < in_size_; ++j) {

@@ -61,6 +61,7 @@ struct AnalogTile::Round {
   std::vector<float> input_scales;       // per active sample: 1 / (nm * reduction)
   std::vector<float> output_scales;      // per active sample: nm * reduction
   Tensor* outputs = nullptr;             // [active, out]: the output itself in a full first round
+  bool one_hot = false;                  // DAC row a is zero except at column samples[a]
   std::vector<char> saturated;           // per active sample: ADC bound exceeded
 
   std::int64_t active() const { return static_cast<std::int64_t>(samples.size()); }
@@ -186,7 +187,7 @@ void AnalogTile::add_analog_noise(Round& round) {
     squared_inputs_.resize({active, in_size_});
     for (std::int64_t k = 0; k < squared_inputs_.size(); ++k) squared_inputs_[k] = dac_outputs_[k] * dac_outputs_[k];
     weight_variance_.resize({active, out_size_});
-    simulator::matmul_transposed(squared_inputs_, abs_effective_weights_, weight_variance_);
+    analog_product(round, squared_inputs_, abs_effective_weights_, weight_variance_);
   }
   // With nothing nonlinear between them, weight noise and output noise are two independent
   // Gaussians on the same output: one draw with the summed variance has the same distribution.
@@ -305,8 +306,26 @@ Tensor AnalogTile::forward(const Tensor& input) {
   return run_forward(input, first_sample, stream_.derive("forward"), /*digital_post_processing=*/true);
 }
 
+void AnalogTile::analog_product(const Round& round, const Tensor& inputs, const Tensor& weights,
+                                Tensor& outputs) const {
+  if (!round.one_hot) {
+    simulator::matmul_transposed(inputs, weights, outputs);
+    return;
+  }
+  // One-hot rows: outputs[a, i] = inputs[a, b] * weights[i, b] with b = samples[a], exactly what
+  // the GEMM computes (the other products are zeros), in O(out) per row instead of O(out * in).
+  const std::int64_t active = round.active();
+#pragma omp parallel for schedule(static) if (active * out_size_ > kParallelElements)
+  for (std::int64_t a = 0; a < active; ++a) {
+    const std::int64_t b = round.samples[static_cast<std::size_t>(a)];
+    const float value = inputs[a * in_size_ + b];
+    float* row = outputs.data() + a * out_size_;
+    for (std::int64_t i = 0; i < out_size_; ++i) row[i] = value * weights[i * in_size_ + b];
+  }
+}
+
 Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, const RandomStream& stream,
-                               bool digital_post_processing) {
+                               bool digital_post_processing, bool identity_input) {
   const parameters::IOParameters& io = config_.forward;
   const std::int64_t batch = input.dim(0);
   Tensor output({batch, out_size_});
@@ -329,6 +348,8 @@ Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, 
 
   Round round;
   round.stream = &stream;
+  // The DAC maps 0 to 0, so identity rows stay one-hot unless input noise is added.
+  round.one_hot = identity_input && io.inp_noise <= 0.0;
   round.first_sample = first_sample;
   for (std::int64_t b = 0; b < batch; ++b) {
     // A sample whose noise-management scale is <= 0 gives zeros (aihwkit), unless input noise
@@ -350,7 +371,7 @@ Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, 
     if (!in_place) round_outputs_.resize({active, out_size_});
     round.outputs = in_place ? &output : &round_outputs_;
     prepare_inputs(input, round);
-    simulator::matmul_transposed(dac_outputs_, effective_weights_, *round.outputs);
+    analog_product(round, dac_outputs_, effective_weights_, *round.outputs);
     add_analog_noise(round);
     digitize_outputs(round);
 

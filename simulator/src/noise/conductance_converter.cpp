@@ -37,6 +37,7 @@ double ConductanceConverter::to_conductances(std::span<const float> weights, std
   for (std::size_t k = 0; k < significance_.size(); ++k) {
     float* plus = conductances.data() + (2 * k) * count;
     float* minus = conductances.data() + (2 * k + 1) * count;
+#pragma omp parallel for schedule(static) if (count > (1 << 16))
     for (std::size_t n = 0; n < count; ++n) {
       const double w_us = scale * weights[n];
       plus[n] = static_cast<float>(
@@ -52,6 +53,7 @@ double ConductanceConverter::to_conductances(std::span<const float> weights, std
 void ConductanceConverter::to_weights(std::span<const float> conductances, double scale,
                                       std::span<float> weights) const {
   const std::size_t count = weights.size();
+#pragma omp parallel for schedule(static) if (count > (1 << 16))
   for (std::size_t n = 0; n < count; ++n) {
     double sum = 0.0;
     for (std::size_t k = 0; k < significance_.size(); ++k) {

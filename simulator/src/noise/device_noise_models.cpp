@@ -8,23 +8,33 @@
 #include <variant>
 #include <vector>
 
+#include "tessera/simulator/fast_math.hpp"
 #include "tessera/simulator/noise/device_noise_model.hpp"
 
 namespace tessera::simulator {
 namespace {
 
+// Device loops are element-wise, so splitting them over threads cannot change results.
+constexpr std::size_t kParallelDevices = 1 << 16;
+
 double g_max_of(const parameters::ConductanceConverter& converter) {
   return std::visit([](const auto& c) { return c.g_max; }, converter);
 }
 
-// sum_i c_i g_r^i
-double polynomial(const std::vector<double>& coefficients, double g_r) {
-  double value = 0.0, power = 1.0;
-  for (double c : coefficients) {
-    value += c * power;
-    power *= g_r;
+// sigma[n] = sum_i c_i (g[n] / g_max)^i * factor, by Horner's rule with the coefficient loop
+// outside so that the loop over devices vectorises.
+std::vector<float> polynomial(std::span<const float> g, double g_max, const std::vector<double>& coefficients,
+                              double factor) {
+  std::vector<float> sigma(g.size(), 0.0f);
+  const auto inv_g_max = static_cast<float>(1.0 / g_max);
+  for (auto c = coefficients.rbegin(); c != coefficients.rend(); ++c) {
+    const auto coefficient = static_cast<float>(*c);
+#pragma omp parallel for schedule(static) if (g.size() > kParallelDevices)
+    for (std::size_t n = 0; n < g.size(); ++n) sigma[n] = sigma[n] * (g[n] * inv_g_max) + coefficient;
   }
-  return value;
+  const auto scale = static_cast<float>(factor);
+  for (float& value : sigma) value *= scale;
+  return sigma;
 }
 
 std::vector<float> normals(std::size_t count, const RandomStream& stream) {
@@ -33,27 +43,29 @@ std::vector<float> normals(std::size_t count, const RandomStream& stream) {
   return draws;
 }
 
-// g = max(g_T + scale sigma(g_T) xi, 0)
-template <class Sigma>
-void add_programming_noise(std::span<const float> target, std::span<float> programmed, double scale,
-                           const RandomStream& stream, Sigma sigma) {
+// g = max(g_T + sigma xi, 0) with sigma already scaled.
+void add_programming_noise(std::span<const float> target, const std::vector<float>& sigma, std::span<float> programmed,
+                           const RandomStream& stream) {
   const std::vector<float> xi = normals(target.size(), stream);
-  for (std::size_t n = 0; n < target.size(); ++n) {
-    programmed[n] = static_cast<float>(std::max(target[n] + scale * sigma(target[n]) * xi[n], 0.0));
-  }
+#pragma omp parallel for schedule(static) if (target.size() > kParallelDevices)
+  for (std::size_t n = 0; n < target.size(); ++n)
+    programmed[n] = clamp_float(target[n] + sigma[n] * xi[n], 0.0f, 3.4e38f);
 }
 
-// Power-law drift g (t / t_0)^-nu, then read noise |g_drift| sigma_read(g) xi, clamped >= 0.
+// Power-law drift g (t / t_0)^-nu = g exp(-nu ln(t / t_0)), then read noise
+// |g_drift| read_sigma(g) sqrt(ln((t + t_read) / (2 t_read))) xi, clamped >= 0.
 template <class ReadSigma>
 void drift_with_read_noise(std::span<const float> programmed, std::span<const float> nu, double t_inference, double t_0,
                            double t_read, std::span<float> out, const RandomStream& stream, ReadSigma read_sigma) {
   const double t = t_inference + t_0;
-  const double accumulated = std::sqrt(std::log((t + t_read) / (2.0 * t_read)));
+  const auto log_time = static_cast<float>(t > t_0 ? std::log(t / t_0) : 0.0);
+  const auto accumulated = static_cast<float>(std::sqrt(std::log((t + t_read) / (2.0 * t_read))));
   const std::vector<float> xi = normals(programmed.size(), stream);
+#pragma omp parallel for schedule(static) if (programmed.size() > kParallelDevices)
   for (std::size_t n = 0; n < programmed.size(); ++n) {
-    const double g = programmed[n];
-    const double g_drift = t > t_0 ? g * std::pow(t / t_0, -static_cast<double>(nu[n])) : g;
-    out[n] = static_cast<float>(std::max(g_drift + std::abs(g_drift) * read_sigma(g) * accumulated * xi[n], 0.0));
+    const float g = programmed[n];
+    const float g_drift = g * exp_float(-nu[n] * log_time);
+    out[n] = clamp_float(g_drift + std::abs(g_drift) * read_sigma(g) * accumulated * xi[n], 0.0f, 3.4e38f);
   }
 }
 
@@ -90,33 +102,41 @@ class PcmLikeModel final : public DeviceNoiseModel {
   const parameters::ConductanceConverter& converter() const override { return config_.g_converter; }
 
   void program(std::span<const float> target, std::span<float> programmed, const RandomStream& stream) const override {
-    const double rescale = g_max_ / config_.prog_coeff_g_max_reference;
-    add_programming_noise(target, programmed, config_.prog_noise_scale, stream,
-                          [&](double g) { return polynomial(config_.prog_coeff, g / g_max_) * rescale; });
+    const double factor = config_.prog_noise_scale * g_max_ / config_.prog_coeff_g_max_reference;
+    add_programming_noise(target, polynomial(target, g_max_, config_.prog_coeff, factor), programmed, stream);
   }
 
   void drift_coefficients(std::span<const float> target, std::span<float> nu,
                           const RandomStream& stream) const override {
     const std::vector<float> xi = normals(target.size(), stream);
-    for (std::size_t n = 0; n < target.size(); ++n) {
-      double mean = 0.0, spread = 0.0;
-      if (table_) {
-        mean = interpolate(table_->nu_mean_lst, target[n]);
-        spread = interpolate(table_->nu_std_lst, target[n]);
-      } else {
-        const double log_g = std::log(std::max(std::abs(target[n] / g_max_), 1e-7));
-        mean = std::clamp(-0.0155 * log_g + 0.0244, 0.049, 0.1);
-        spread = std::clamp(-0.0125 * log_g - 0.0059, 0.008, 0.045);
+    const auto drift_scale = static_cast<float>(config_.drift_scale);
+    if (table_) {
+      for (std::size_t n = 0; n < target.size(); ++n) {
+        const double mean = interpolate(table_->nu_mean_lst, target[n]);
+        const double spread = interpolate(table_->nu_std_lst, target[n]);
+        nu[n] = static_cast<float>(std::abs(mean + spread * xi[n])) * drift_scale;
       }
-      nu[n] = static_cast<float>(std::max(std::abs(mean + spread * xi[n]), 0.0) * config_.drift_scale);
+      return;
+    }
+    const auto inv_g_max = static_cast<float>(1.0 / g_max_);
+#pragma omp parallel for schedule(static) if (target.size() > kParallelDevices)
+    for (std::size_t n = 0; n < target.size(); ++n) {
+      // ln(max(g_r, 1e-7)) as max(ln g_r, ln 1e-7): the clamp after the log vectorises.
+      const float log_g = clamp_float(log_positive(std::abs(target[n] * inv_g_max)), -16.1180957f, 88.0f);
+      const float mean = clamp_float(-0.0155f * log_g + 0.0244f, 0.049f, 0.1f);
+      const float spread = clamp_float(-0.0125f * log_g - 0.0059f, 0.008f, 0.045f);
+      nu[n] = std::abs(mean + spread * xi[n]) * drift_scale;
     }
   }
 
   void drift(std::span<const float> programmed, std::span<const float> nu, double t_inference, std::span<float> out,
              const RandomStream& stream) const override {
-    drift_with_read_noise(programmed, nu, t_inference, config_.t_0, config_.t_read, out, stream, [&](double g) {
-      const double q_s = std::min(0.0088 / std::max(std::pow(std::abs(g) / g_max_, 0.65), 1e-3), 0.2);
-      return config_.read_noise_scale * q_s;
+    const auto inv_g_max = static_cast<float>(1.0 / g_max_);
+    const auto read_noise_scale = static_cast<float>(config_.read_noise_scale);
+    drift_with_read_noise(programmed, nu, t_inference, config_.t_0, config_.t_read, out, stream, [=](float g) {
+      // Q_s = min(0.0088 / max(g_r^0.65, 1e-3), 0.2), g_r^0.65 = exp(0.65 ln g_r)
+      const float power = exp_float(0.65f * log_positive(std::abs(g) * inv_g_max));
+      return read_noise_scale * clamp_float(0.0088f / clamp_float(power, 1e-3f, 3.4e38f), 0.0f, 0.2f);
     });
   }
 
@@ -146,22 +166,22 @@ class StateIndependentModel final : public DeviceNoiseModel {
   const parameters::ConductanceConverter& converter() const override { return config_.g_converter; }
 
   void program(std::span<const float> target, std::span<float> programmed, const RandomStream& stream) const override {
-    add_programming_noise(target, programmed, config_.prog_noise_scale, stream,
-                          [&](double g) { return polynomial(config_.prog_coeff, g / g_max_); });
+    add_programming_noise(target, polynomial(target, g_max_, config_.prog_coeff, config_.prog_noise_scale), programmed,
+                          stream);
   }
   void drift_coefficients(std::span<const float> target, std::span<float> nu,
                           const RandomStream& stream) const override {
     const std::vector<float> xi = normals(target.size(), stream);
-    for (std::size_t n = 0; n < target.size(); ++n) {
-      nu[n] = static_cast<float>(std::max(std::abs(config_.drift_nu_mean + config_.drift_nu_std * xi[n]), 0.0) *
-                                 config_.drift_scale);
-    }
+    const auto mean = static_cast<float>(config_.drift_nu_mean), spread = static_cast<float>(config_.drift_nu_std);
+    const auto drift_scale = static_cast<float>(config_.drift_scale);
+    for (std::size_t n = 0; n < target.size(); ++n) nu[n] = std::abs(mean + spread * xi[n]) * drift_scale;
   }
   void drift(std::span<const float> programmed, std::span<const float> nu, double t_inference, std::span<float> out,
              const RandomStream& stream) const override {
     // Read noise std is |g_drift| / g_max * rho: relative to |g_drift| that is rho / g_max.
+    const auto relative = static_cast<float>(config_.read_noise_scale / g_max_);
     drift_with_read_noise(programmed, nu, t_inference, config_.t_0, config_.t_read, out, stream,
-                          [&](double) { return config_.read_noise_scale / g_max_; });
+                          [=](float) { return relative; });
   }
 
  private:
@@ -201,9 +221,8 @@ class ReRamWan2022Model final : public DeviceNoiseModel {
  private:
   void redraw(std::span<const float> target, const std::vector<double>& coefficients, std::span<float> out,
               const RandomStream& stream) const {
-    const double rescale = g_max_ / config_.coeff_g_max_reference;
-    add_programming_noise(target, out, config_.noise_scale, stream,
-                          [&](double g) { return polynomial(coefficients, g / g_max_) * rescale; });
+    const double factor = config_.noise_scale * g_max_ / config_.coeff_g_max_reference;
+    add_programming_noise(target, polynomial(target, g_max_, coefficients, factor), out, stream);
   }
 
   parameters::ReRamWan2022NoiseModel config_;

@@ -7,11 +7,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define TESSERA_HOST_DEVICE __host__ __device__
-#else
-#define TESSERA_HOST_DEVICE
-#endif
+#include "tessera/simulator/fast_math.hpp"
 
 namespace tessera::simulator {
 
@@ -51,26 +47,6 @@ TESSERA_HOST_DEVICE constexpr float uniform_from_bits(std::uint32_t bits) {
   return (static_cast<float>(bits >> 9) + 0.5f) * (1.0f / 8388608.0f);
 }
 
-/// Natural log of u in (0, 1], branch-free so that loops over it vectorise: u = m 2^e with m
-/// in [sqrt(1/2), sqrt(2)), log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| <= 0.172, by its
-/// series to s^9 (truncation < 1e-9). Within 2 ulp of std::log on (0, 1].
-TESSERA_HOST_DEVICE inline float log_unit_interval(float u) {
-  std::uint32_t bits = 0;
-  __builtin_memcpy(&bits, &u, sizeof bits);
-  int exponent = static_cast<int>((bits >> 23) & 0xffu) - 127;
-  std::uint32_t mantissa_bits = (bits & 0x7fffffu) | 0x3f800000u;  // m in [1, 2)
-  float m = 0.0f;
-  __builtin_memcpy(&m, &mantissa_bits, sizeof m);
-  const bool high = m > 1.41421356f;
-  m = high ? m * 0.5f : m;
-  exponent += high ? 1 : 0;
-  const float s = (m - 1.0f) / (m + 1.0f);
-  const float s2 = s * s;
-  const float series = s * (2.0f + s2 * (0.666666667f + s2 * (0.4f + s2 * (0.285714286f + s2 * 0.222222222f))));
-  const auto e = static_cast<float>(exponent);
-  return e * 0.693145751953125f + (e * 1.428606820309417e-6f + series);  // ln 2 split for accuracy
-}
-
 /// sin and cos of 2 pi t for t in [0, 1), branch-free: reduce to r in [-pi/4, pi/4] and a
 /// quadrant, then Taylor polynomials to r^9 / r^8 (truncation < 3e-9).
 TESSERA_HOST_DEVICE inline void sincos_two_pi(float t, float& sine, float& cosine) {
@@ -87,7 +63,7 @@ TESSERA_HOST_DEVICE inline void sincos_two_pi(float t, float& sine, float& cosin
 
 /// Box-Muller: two uniforms in (0, 1) -> two independent standard normals.
 TESSERA_HOST_DEVICE inline void box_muller(float u0, float u1, float& z0, float& z1) {
-  const float radius = std::sqrt(-2.0f * log_unit_interval(u0));
+  const float radius = std::sqrt(-2.0f * log_positive(u0));
   float sine = 0.0f, cosine = 0.0f;
   sincos_two_pi(u1, sine, cosine);
   z0 = radius * cosine;

@@ -69,8 +69,11 @@ class AnalogTile {
 
  private:
   struct Round;  // one bound-management round over the samples still active
+  /// `identity_input`: the input is the identity matrix (drift-compensation readout), which
+  /// lets the MVM skip the GEMM when the DAC keeps its rows one-hot.
   Tensor run_forward(const Tensor& input, std::uint64_t first_sample, const simulator::RandomStream& stream,
-                     bool digital_post_processing);
+                     bool digital_post_processing, bool identity_input = false);
+  void analog_product(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs) const;
   /// aihwkit's drift-compensation readout: mean |y| of the analog forward of the identity
   /// inputs, over everything (global) or per output (per column).
   std::vector<double> compensation_readout(const simulator::RandomStream& stream);
