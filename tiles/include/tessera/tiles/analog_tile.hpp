@@ -7,7 +7,8 @@
 //   Tensor y = tile.forward(x);       // [batch, in] -> [batch, out]
 // Randomness: every draw is addressed by (seed, tile name, purpose, sample index, element), and
 // the sample index counts all samples this tile has seen, so splitting a batch over several
-// calls, or over threads, gives bit-identical results.
+// calls, or over threads, gives bit-identical results. The one exception is AVERAGE_ABS_MAX
+// noise management, whose running average (as in aihwkit) depends on the batches seen.
 #pragma once
 
 #include <cstdint>
