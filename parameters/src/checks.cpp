@@ -3,15 +3,11 @@
 #include <sstream>
 
 namespace tessera::parameters {
-namespace {
-
-std::string number(double value) {
+std::string format_number(double value) {
   std::ostringstream out;
   out << value;
   return out.str();
 }
-
-}  // namespace
 
 std::string Check::describe(bool integer) const {
   const std::string kind = integer ? "an integer" : "a number";
@@ -19,11 +15,11 @@ std::string Check::describe(bool integer) const {
   const bool has_max = std::isfinite(max);
   std::string text;
   if (has_min && has_max) {
-    text = kind + " in [" + number(min) + ", " + number(max) + "]";
+    text = kind + " in [" + format_number(min) + ", " + format_number(max) + "]";
   } else if (has_min) {
-    text = kind + (min_exclusive ? " > " : " >= ") + number(min);
+    text = kind + (min_exclusive ? " > " : " >= ") + format_number(min);
   } else if (has_max) {
-    text = kind + " <= " + number(max);
+    text = kind + " <= " + format_number(max);
   } else {
     text = "a finite " + std::string(integer ? "integer" : "number");
   }

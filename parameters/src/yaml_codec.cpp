@@ -161,9 +161,7 @@ void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& 
 
 void check_range(double value, bool integer, const Check& check, const YAML::Node& node, const Location& where) {
   if (check.allows(value)) return;
-  std::ostringstream found;
-  found << value;
-  where.fail(node, "expected " + check.describe(integer) + ", found " + found.str());
+  where.fail(node, "expected " + check.describe(integer) + ", found " + format_number(value));
 }
 
 void decode(const YAML::Node& node, bool& value, const Location& where) {

@@ -4,6 +4,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "tessera/parameters/checks.hpp"
 #include "tessera/simulator/block_layout.hpp"
 #include "tessera/simulator/fake_quant_kernel.hpp"
 
@@ -164,7 +165,7 @@ void AffineQuantizer::set_range(std::span<const float> min, std::span<const floa
   for (std::size_t i = 0; i < count; ++i) {
     if (!std::isfinite(min[i]) || !std::isfinite(max[i]) || min[i] > max[i]) {
       throw std::invalid_argument("encoding " + std::to_string(i) + ": need finite min <= max, got [" +
-                                  std::to_string(min[i]) + ", " + std::to_string(max[i]) + "]");
+                                  parameters::format_number(min[i]) + ", " + parameters::format_number(max[i]) + "]");
     }
   }
   for (std::size_t i = 0; i < count; ++i) {
@@ -184,7 +185,7 @@ void AffineQuantizer::set_encodings(std::span<const float> scale, std::span<cons
   for (std::size_t i = 0; i < count; ++i) {
     if (!(scale[i] > 0.0f) || !std::isfinite(scale[i])) {
       throw std::invalid_argument("encoding " + std::to_string(i) + ": scale must be finite and > 0, got " +
-                                  std::to_string(scale[i]));
+                                  parameters::format_number(scale[i]));
     }
     if (zero_point[i] < grid_.qmin || zero_point[i] > grid_.qmax) {
       throw std::invalid_argument("encoding " + std::to_string(i) + ": zero point " + std::to_string(zero_point[i]) +

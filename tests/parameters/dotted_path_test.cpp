@@ -1,6 +1,7 @@
 // Dotted-path access (`forward.out_res`) used by sweeps and overrides.
 #include <gtest/gtest.h>
 
+#include "expect_error.hpp"
 #include "tessera/parameters/config_io.hpp"
 #include "tessera/parameters/quantization.hpp"
 #include "tessera/parameters/rpu_config.hpp"
@@ -72,15 +73,18 @@ TEST(DottedPath, InvalidValueLeavesTheConfigUnchanged) {
     EXPECT_NE(std::string(error.what()).find("found -3"), std::string::npos) << error.what();
   }
   EXPECT_EQ(config, before);
-  EXPECT_THROW(set_parameter(config, "forward.out_res", "[1, 2"), ConfigError);
-  EXPECT_THROW(set_parameter(config, "forward.no_such_field", "1"), ConfigError);
+  testing::expect_error<ConfigError>([&] { set_parameter(config, "forward.out_res", "[1, 2"); }, "YAML syntax error");
+  testing::expect_error<ConfigError>([&] { set_parameter(config, "forward.no_such_field", "1"); },
+                                     "forward.no_such_field: unknown key 'no_such_field' in IOParameters");
   EXPECT_EQ(config, before);
 }
 
 TEST(DottedPath, ScalarHasNoChildren) {
   InferenceRPUConfig config{};
-  EXPECT_THROW(get_parameter(config, "forward.out_res.value"), ConfigError);
-  EXPECT_THROW(get_parameter(config, "noise_model.prog_coeff.7"), ConfigError);
+  testing::expect_error<ConfigError>([&] { get_parameter(config, "forward.out_res.value"); },
+                                     "'forward.out_res' is a single value and has no field 'value'");
+  testing::expect_error<ConfigError>([&] { get_parameter(config, "noise_model.prog_coeff.7"); },
+                                     "expected a list index below 3, found '7'");
 }
 
 }  // namespace

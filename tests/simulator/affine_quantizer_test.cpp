@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "expect_error.hpp"
 #include "reference/fake_quant_reference.hpp"
 #include "tessera/simulator/random_stream.hpp"
 #include "test_seed.hpp"
@@ -27,9 +28,11 @@ TEST(QuantGrid, SignedAndUnsignedRanges) {
   EXPECT_EQ(make_grid(8, false).qmax, 255);
   EXPECT_EQ(make_grid(1, false).qmax, 1);
   EXPECT_EQ(make_grid(32, true).qmin, -(std::int64_t{1} << 31));
-  EXPECT_THROW(make_grid(0, true), std::invalid_argument);
-  EXPECT_THROW(make_grid(33, false), std::invalid_argument);
-  EXPECT_THROW(make_grid(64, false), std::invalid_argument);
+  for (int bits : {0, 33, 64}) {
+    testing::expect_error<std::invalid_argument>(
+        [&] { make_grid(bits, true); },
+        "bitwidth must be in [1, 32] (above 16 only for accumulators), got " + std::to_string(bits));
+  }
 }
 
 TEST(Encoding, FromRangeFollowsTheDocumentedFormulas) {
@@ -179,7 +182,8 @@ TEST(AffineQuantizer, CalibrationWithoutFiniteDataIsAnError) {
   QuantizeDequantize quantizer({.bitwidth = 8});
   auto calibration = quantizer.compute_encodings();
   quantizer(Tensor({2}, {std::nanf(""), std::numeric_limits<float>::infinity()}));
-  EXPECT_THROW(calibration.finish(), std::runtime_error);
+  testing::expect_error<std::runtime_error>([&] { calibration.finish(); },
+                                            "calibration ended but encoding 0 observed no finite values");
   EXPECT_FALSE(quantizer.is_initialized());
 }
 
@@ -192,16 +196,29 @@ TEST(AffineQuantizer, MisuseIsRefusedWithAReason) {
     EXPECT_NE(std::string(error.what()).find("before its encodings were set"), std::string::npos);
   }
   quantizer.set_range(std::vector<float>(4, -1.0f), std::vector<float>(4, 1.0f));
-  EXPECT_THROW(quantizer(Tensor({3, 4})), std::invalid_argument);  // 4 encodings do not fit 3 rows
-  EXPECT_THROW(quantizer.set_range(std::vector<float>(3, -1.0f), std::vector<float>(3, 1.0f)), std::invalid_argument);
-  EXPECT_THROW(quantizer.set_range(std::vector<float>(4, 1.0f), std::vector<float>(4, -1.0f)), std::invalid_argument);
-  EXPECT_THROW(quantizer.set_encodings(std::vector<float>(4, 0.0f), std::vector<std::int64_t>(4, 0)),
-               std::invalid_argument);
-  EXPECT_THROW(quantizer.set_encodings(std::vector<float>(4, 1.0f), std::vector<std::int64_t>(4, 500)),
-               std::invalid_argument);
-  EXPECT_THROW(QuantizeDequantize({.bitwidth = 0}), std::invalid_argument);
-  EXPECT_THROW(QuantizeDequantize({.bitwidth = 64}), std::invalid_argument);
-  EXPECT_THROW(QuantizeDequantize({.shape = {5, 1}, .block_size = {1}}), std::invalid_argument);
+  using testing::expect_error;
+  using Refused = std::invalid_argument;
+  expect_error<Refused>(
+      [&] {
+        quantizer(Tensor({3, 4}));
+      },
+      "encoding shape [4, 1] does not fit data of shape [3, 4]: dimension 0 must be 1 or 3");
+  expect_error<Refused>([&] { quantizer.set_range(std::vector<float>(3, -1.0f), std::vector<float>(3, 1.0f)); },
+                        "set_range needs 4 min and max values, got 3 and 3");
+  expect_error<Refused>([&] { quantizer.set_range(std::vector<float>(4, 1.0f), std::vector<float>(4, -1.0f)); },
+                        "encoding 0: need finite min <= max, got [1, -1]");
+  expect_error<Refused>([&] { quantizer.set_encodings(std::vector<float>(4, 0.0f), std::vector<std::int64_t>(4, 0)); },
+                        "encoding 0: scale must be finite and > 0, got 0");
+  expect_error<Refused>(
+      [&] { quantizer.set_encodings(std::vector<float>(4, 1.0f), std::vector<std::int64_t>(4, 500)); },
+      "encoding 0: zero point 500 outside the grid [0, 255]");
+  expect_error<Refused>([] { QuantizeDequantize({.bitwidth = 0}); }, "bitwidth must be in [1, 32]");
+  expect_error<Refused>([] { QuantizeDequantize({.bitwidth = 64}); }, "got 64");
+  expect_error<Refused>(
+      [] {
+        QuantizeDequantize({.shape = {5, 1}, .block_size = {1}});
+      },
+      "quantizer shape [5, 1] has more dimensions than block_size [1]");
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <tuple>
 #include <vector>
 
+#include "expect_error.hpp"
+
 namespace tessera::simulator {
 namespace {
 
@@ -38,16 +40,21 @@ TEST(BlockLayout, BlocksSplitRows) {
 }
 
 TEST(BlockLayout, BadShapesAreRefused) {
-  EXPECT_THROW(BlockLayout({4, 6}, {3, 1}), std::invalid_argument);            // 3 is neither 1 nor 4
-  EXPECT_THROW(BlockLayout({4, 6}, {2, 2}, {2, 2}), std::invalid_argument);    // 2 * 2 != 6
-  EXPECT_THROW(BlockLayout({4, 6}, {2, 4}, {-1, -1}), std::invalid_argument);  // 6 / 4
-  EXPECT_THROW(BlockLayout({4}, {1, 4}), std::invalid_argument);               // encoding rank > data rank
-  EXPECT_THROW(BlockLayout({4, 6}, {4, 1}, {1}), std::invalid_argument);       // block_size rank
-  try {
-    BlockLayout({4, 6}, {3, 1});
-  } catch (const std::invalid_argument& error) {
-    EXPECT_STREQ(error.what(), "encoding shape [3, 1] does not fit data of shape [4, 6]: dimension 0 must be 1 or 4");
-  }
+  using tessera::testing::expect_error;
+  using Refused = std::invalid_argument;
+  expect_error<Refused>(
+      [] {
+        BlockLayout({4, 6}, {3, 1});
+      },
+      "encoding shape [3, 1] does not fit data of shape [4, 6]: dimension 0 must be 1 or 4");
+  expect_error<Refused>(
+      [] {
+        BlockLayout({4, 6}, {2, 2}, {2, 2});
+      },
+      "dimension 1: encoding count * block size != data size");
+  expect_error<Refused>([] { BlockLayout({4, 6}, {2, 4}, {-1, -1}); }, "dimension 1 does not split into 4 blocks");
+  expect_error<Refused>([] { BlockLayout({4}, {1, 4}); }, "the encoding has more dimensions than the data");
+  expect_error<Refused>([] { BlockLayout({4, 6}, {4, 1}, {1}); }, "block_size needs one entry per data dimension");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <numeric>
 #include <vector>
 
+#include "expect_error.hpp"
 #include "tessera/simulator/noise/conductance_converter.hpp"
 #include "test_seed.hpp"
 
@@ -139,7 +140,9 @@ TEST(ReRamWan2022NoiseModel, RedrawsAtMeasuredTimesOnly) {
   const double sigma =
       (0.701 + 22.086 * g_r - 50.773 * g_r * g_r + 47.095 * std::pow(g_r, 3) - 16.458 * std::pow(g_r, 4)) * 25.0 / 40.0;
   expect_std(deviation, sigma, "1-day deviation");
-  EXPECT_THROW(model->drift(g, coefficients, 3600.0, day, RandomStream(1)), std::invalid_argument);
+  tessera::testing::expect_error<std::invalid_argument>(
+      [&] { model->drift(g, coefficients, 3600.0, day, RandomStream(1)); },
+      "ReRamWan2022NoiseModel has measurements only at t_inference = 1, 86400, 172800 s, not at 3600 s");
 }
 
 TEST(ConductanceConverter, RoundTripsAndFillsLowerPairsFirst) {

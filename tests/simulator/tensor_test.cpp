@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "expect_error.hpp"
+
 namespace tessera::simulator {
 namespace {
 
@@ -18,14 +20,20 @@ TEST(Tensor, ViewsShareTheBuffer) {
 TEST(Tensor, ShapesAreChecked) {
   EXPECT_EQ(element_count({}), 1);
   EXPECT_EQ(element_count({2, 0, 3}), 0);
-  EXPECT_THROW(element_count({2, -1}), std::invalid_argument);
-  EXPECT_THROW(Tensor({2, 2}, {1, 2, 3}), std::invalid_argument);
+  using tessera::testing::expect_error;
+  expect_error<std::invalid_argument>([] { element_count({2, -1}); }, "negative extent in shape [2, -1]");
+  expect_error<std::invalid_argument>(
+      [] {
+        Tensor({2, 2}, {1, 2, 3});
+      },
+      "tensor of shape [2, 2] needs 4 values, got 3");
   Tensor tensor({2, 3});
-  EXPECT_THROW(tensor.reshape({4, 2}), std::invalid_argument);
-  EXPECT_THROW(tensor.matrix(4, 2), std::invalid_argument);
+  expect_error<std::invalid_argument>([&] { tensor.reshape({4, 2}); }, "cannot reshape [2, 3] to [4, 2]");
+  expect_error<std::invalid_argument>([&] { tensor.matrix(4, 2); },
+                                      "cannot view tensor of shape [2, 3] as a 4x2 matrix");
   tensor.reshape({6});
-  EXPECT_THROW(tensor.matrix(), std::invalid_argument);
-  EXPECT_THROW(tensor.dim(1), std::out_of_range);
+  expect_error<std::invalid_argument>([&] { tensor.matrix(); }, "matrix() needs a rank-2 tensor, got [6]");
+  expect_error<std::out_of_range>([&] { tensor.dim(1); }, "axis 1 out of range for shape [6]");
   EXPECT_EQ(tensor.dim(-1), 6);
 }
 

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <set>
 
+#include "expect_error.hpp"
 #include "reference/matmul_reference.hpp"
 #include "tessera/tiles/analog_tile.hpp"
 #include "tiles/tile_test_helpers.hpp"
@@ -281,9 +282,15 @@ TEST(ForwardPass, BadInputIsRefusedWithAReason) {
   } catch (const std::invalid_argument& error) {
     EXPECT_STREQ(error.what(), "tile 'features.0' expects input of shape [batch, 6], got [2, 5]");
   }
-  EXPECT_THROW(tile.set_weights(Tensor({6, 4})), std::invalid_argument);
-  EXPECT_THROW(tile.set_bias(std::vector<float>(3)), std::invalid_argument);
-  EXPECT_THROW(AnalogTile(0, 4, config), std::invalid_argument);
+  using tessera::testing::expect_error;
+  expect_error<std::invalid_argument>(
+      [&] {
+        tile.set_weights(Tensor({6, 4}));
+      },
+      "tile 'features.0' expects weights of shape [4, 6], got [6, 4]");
+  expect_error<std::invalid_argument>([&] { tile.set_bias(std::vector<float>(3)); },
+                                      "tile 'features.0' expects 4 bias values, got 3");
+  expect_error<std::invalid_argument>([&] { AnalogTile(0, 4, config); }, "tile sizes must be >= 1, got 0 x 4");
   config.forward.ir_drop = 1.0;
   try {
     AnalogTile unsupported(4, 6, config);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "expect_error.hpp"
 #include "tessera/tiles/analog_tile.hpp"
 #include "tiles/tile_test_helpers.hpp"
 
@@ -98,8 +99,10 @@ TEST(DriftCompensation, PerColumnGivesOneFactorPerOutput) {
 TEST(Programming, BadTimeIsRefused) {
   AnalogTile tile(2, 2, InferenceRPUConfig{}, 1);
   tile.set_weights(Tensor({2, 2}, 0.5f));
-  EXPECT_THROW(tile.drift(-1.0), std::invalid_argument);
-  EXPECT_THROW(tile.drift(std::nan("")), std::invalid_argument);
+  tessera::testing::expect_error<std::invalid_argument>([&] { tile.drift(-1.0); },
+                                                        "t_inference must be a finite time >= 0 s, got -1");
+  tessera::testing::expect_error<std::invalid_argument>([&] { tile.drift(std::nan("")); },
+                                                        "t_inference must be a finite time >= 0 s, got nan");
 }
 
 }  // namespace

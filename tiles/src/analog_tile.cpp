@@ -141,7 +141,8 @@ void AnalogTile::program() {
 
 void AnalogTile::drift(double t_inference) {
   if (!(t_inference >= 0.0) || !std::isfinite(t_inference)) {
-    throw std::invalid_argument("t_inference must be a finite time >= 0 s, got " + std::to_string(t_inference));
+    throw std::invalid_argument("t_inference must be a finite time >= 0 s, got " +
+                                parameters::format_number(t_inference));
   }
   if (!programmed_) program();
   std::uint64_t time_key = 0;

@@ -211,9 +211,10 @@ class ReRamWan2022Model final : public DeviceNoiseModel {
     const auto found = config_.coeff_dic.find(t_inference);
     if (found == config_.coeff_dic.end()) {
       std::string times;
-      for (const auto& entry : config_.coeff_dic) times += (times.empty() ? "" : ", ") + std::to_string(entry.first);
+      for (const auto& entry : config_.coeff_dic)
+        times += (times.empty() ? "" : ", ") + parameters::format_number(entry.first);
       throw std::invalid_argument("ReRamWan2022NoiseModel has measurements only at t_inference = " + times +
-                                  " s, not at " + std::to_string(t_inference) + " s");
+                                  " s, not at " + parameters::format_number(t_inference) + " s");
     }
     redraw(target, found->second, out, stream);
   }

@@ -23,6 +23,9 @@ struct Check {
   std::string describe(bool integer) const;
 };
 
+/// A number as people write it in messages: "0.25", "30", "1e-07" (shortest round-trip-ish).
+std::string format_number(double value);
+
 inline constexpr Check kAnyValue{};
 constexpr Check at_least(double min, const char* note = nullptr) {
   return {min, std::numeric_limits<double>::infinity(), false, note};

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -17,9 +16,8 @@ namespace tessera::parameters {
 namespace detail {
 inline std::optional<FieldProblem> g_range_problem(double g_min, double g_max) {
   if (g_min < g_max) return std::nullopt;
-  std::ostringstream message;
-  message << "g_min (" << g_min << " uS) must be below g_max (" << g_max << " uS)";
-  return FieldProblem{"g_min", message.str()};
+  return FieldProblem{"g_min",
+                      "g_min (" + format_number(g_min) + " uS) must be below g_max (" + format_number(g_max) + " uS)"};
 }
 }  // namespace detail
 
