@@ -29,11 +29,12 @@ void drop_fields_of_old_alternative(YAML::Node& root, std::string_view dotted_pa
   constexpr std::string_view kTypeKey = "type";
   if (!dotted_path.ends_with(kTypeKey)) return;
   if (dotted_path.size() != kTypeKey.size() && dotted_path[dotted_path.size() - kTypeKey.size() - 1] != '.') return;
-  const std::string_view parent_path =
-      dotted_path.size() == kTypeKey.size() ? std::string_view() : dotted_path.substr(0, dotted_path.size() - 5);
+  const std::string_view parent_path = dotted_path.size() == kTypeKey.size()
+                                           ? std::string_view()
+                                           : dotted_path.substr(0, dotted_path.size() - kTypeKey.size() - 1);
   YAML::Node parent = parent_path.empty() ? root : yaml::find_path(root, parent_path, where);
   if (!parent.IsMap() || !parent["type"].IsDefined() || !value.IsScalar()) return;
-  if (yaml::equal_ignoring_case(parent["type"].Scalar(), value.Scalar())) return;
+  if (equal_ignoring_case(parent["type"].Scalar(), value.Scalar())) return;
   YAML::Node fresh(YAML::NodeType::Map);
   fresh["type"] = value;
   if (parent_path.empty()) {

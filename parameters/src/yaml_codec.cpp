@@ -103,10 +103,6 @@ void Location::fail(const YAML::Mark& mark, const std::string& message) const {
   throw ConfigError(source_, one_based(mark.line), one_based(mark.column), path_, message);
 }
 
-bool equal_ignoring_case(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && edit_distance(a, b) == 0;
-}
-
 std::string describe_node(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "nothing";
   if (node.IsMap()) return "a map";

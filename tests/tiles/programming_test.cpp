@@ -107,3 +107,31 @@ TEST(Programming, BadTimeIsRefused) {
 
 }  // namespace
 }  // namespace tessera::tiles
+
+namespace tessera::tiles {
+namespace {
+
+// Readouts for drift compensation must not disturb the tile's state: with AVERAGE_ABS_MAX
+// noise management the running value must be the one the user's batches made.
+TEST(DriftCompensation, ReadoutsLeaveNoiseManagementStateAlone) {
+  InferenceRPUConfig config = tessera::tiles::testing::ideal_config();
+  config.forward.noise_management = parameters::NoiseManagementType::AVERAGE_ABS_MAX;
+  config.forward.inp_res = 1.0 / 126.0;
+  config.forward.inp_bound = 1.0;
+  config.noise_model = parameters::NullNoiseModel{};
+  const Tensor w = tessera::tiles::testing::random_tensor({8, 16}, 8, 0.2f);
+  const Tensor x = tessera::tiles::testing::random_tensor({5, 16}, 9, 4.0f);
+  AnalogTile with_readouts(8, 16, config, 1);
+  config.drift_compensation = parameters::NoDriftCompensation{};
+  AnalogTile without_readouts(8, 16, config, 1);
+  for (AnalogTile* tile : {&with_readouts, &without_readouts}) {
+    tile->set_weights(w);
+    tile->forward(x);  // starts the running average
+    tile->drift(3600.0);
+  }
+  ASSERT_EQ(with_readouts.drift_compensation_factors(), std::vector<float>{1.0f});
+  EXPECT_EQ(with_readouts.forward(x), without_readouts.forward(x));
+}
+
+}  // namespace
+}  // namespace tessera::tiles

@@ -75,8 +75,9 @@ namespace {
 constexpr std::int64_t kParallelElements = 1 << 15;
 }  // namespace
 
-std::vector<float> AnalogTile::noise_management_scales(const Tensor& input) {
+std::vector<float> AnalogTile::noise_management_scales(const Tensor& input, bool update_state) {
   const parameters::IOParameters& io = config_.forward;
+  const auto dac_fraction = static_cast<float>(simulator::resolution_fraction(io.inp_res));
   const std::int64_t batch = input.dim(0);
   std::vector<float> scales(static_cast<std::size_t>(batch), 1.0f);
   const std::int64_t length = input.dim(1);
@@ -104,9 +105,8 @@ std::vector<float> AnalogTile::noise_management_scales(const Tensor& input) {
             positive += std::max(row(b)[j], 0.0f);
             negative -= std::min(row(b)[j], 0.0f);
           }
-          const float inp_res = simulator::converter_bin(io.inp_res, 0.5);  // as a fraction of the range
           const float by_sum = std::max(positive, negative) * static_cast<float>(io.nm_assumed_wmax / io.out_bound);
-          const float cap = inp_res > 0.0f ? value / inp_res * static_cast<float>(io.max_bm_res) : value;
+          const float cap = dac_fraction > 0.0f ? value / dac_fraction * static_cast<float>(io.max_bm_res) : value;
           value = std::max(value, std::min(cap, by_sum));
         }
         scales[static_cast<std::size_t>(b)] = value;
@@ -115,11 +115,14 @@ std::vector<float> AnalogTile::noise_management_scales(const Tensor& input) {
         // One running value for the whole batch, updated with the batch mean of max|x|.
         float mean = 0.0f;
         for (float value : scales) mean += value / static_cast<float>(batch);
-        average_abs_max_ = average_abs_max_started_ ? average_abs_max_ * static_cast<float>(1.0 - io.nm_decay) +
-                                                          static_cast<float>(io.nm_decay) * mean
-                                                    : mean;
-        average_abs_max_started_ = true;
-        std::fill(scales.begin(), scales.end(), average_abs_max_);
+        const float running = average_abs_max_started_ ? average_abs_max_ * static_cast<float>(1.0 - io.nm_decay) +
+                                                             static_cast<float>(io.nm_decay) * mean
+                                                       : mean;
+        if (update_state) {  // readouts (drift compensation) use the value but leave it alone
+          average_abs_max_ = running;
+          average_abs_max_started_ = true;
+        }
+        std::fill(scales.begin(), scales.end(), running);
       }
       break;
     case NoiseManagementType::MAX:
@@ -335,12 +338,11 @@ Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, 
     return output;
   }
 
-  const std::vector<float> nm_scales = noise_management_scales(input);
+  const std::vector<float> nm_scales = noise_management_scales(input, /*update_state=*/digital_post_processing);
   std::vector<float> reduction(static_cast<std::size_t>(batch), 1.0f);
   // aihwkit's limits: stop halving the input once the reduction passes max_bm_factor or
   // max_bm_res / inp_res (the DAC would lose all resolution).
-  const float dac_fraction =
-      io.inp_res <= 0.0 ? 0.0f : static_cast<float>(io.inp_res > 1.0 ? 1.0 / io.inp_res : io.inp_res);
+  const auto dac_fraction = static_cast<float>(simulator::resolution_fraction(io.inp_res));
   const float reduction_limit = std::min(
       static_cast<float>(io.max_bm_factor),
       dac_fraction > 0.0f ? static_cast<float>(io.max_bm_res) / dac_fraction : static_cast<float>(io.max_bm_factor));

@@ -12,6 +12,13 @@
 
 namespace tessera::parameters {
 
+/// True when a and b are equal ignoring ASCII case (enum values, type names).
+inline bool equal_ignoring_case(std::string_view a, std::string_view b) {
+  return std::ranges::equal(a, b, [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
 template <class E>
 struct EnumNames;  // specialise with: static constexpr std::array<std::pair<E, std::string_view>, N> kNames
 
@@ -31,13 +38,8 @@ constexpr std::string_view enum_name(E value) {
 /// Case-insensitive lookup: `abs_max` finds NoiseManagementType::ABS_MAX.
 template <NamedEnum E>
 std::optional<E> enum_from_name(std::string_view text) {
-  auto same = [](std::string_view a, std::string_view b) {
-    return std::ranges::equal(a, b, [](char x, char y) {
-      return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-    });
-  };
   for (const auto& [value, name] : EnumNames<E>::kNames) {
-    if (same(name, text)) return value;
+    if (equal_ignoring_case(name, text)) return value;
   }
   return std::nullopt;
 }

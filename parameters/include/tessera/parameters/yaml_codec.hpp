@@ -48,8 +48,6 @@ class Location {
   std::string path_;
 };
 
-/// True when a and b are equal ignoring ASCII case.
-bool equal_ignoring_case(std::string_view a, std::string_view b);
 /// "a map", "a list", "'abc'" or "nothing": what was found, for messages.
 std::string describe_node(const YAML::Node& node);
 /// The valid name closest to `name` by edit distance, or "" if none is plausibly meant.

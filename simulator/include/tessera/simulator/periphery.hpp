@@ -10,10 +10,15 @@
 
 namespace tessera::simulator {
 
+/// A resolution as a fraction of the full range (res, or 1 / res for a number of steps), or 0
+/// when the converter is off.
+TESSERA_HOST_DEVICE inline double resolution_fraction(double res) {
+  return res <= 0.0 ? 0.0 : (res > 1.0 ? 1.0 / res : res);
+}
+
 /// Width of one converter bin, or 0 when the converter is off.
 TESSERA_HOST_DEVICE inline float converter_bin(double res, double bound) {
-  if (res <= 0.0) return 0.0f;
-  const double fraction = res > 1.0 ? 1.0 / res : res;
+  const double fraction = resolution_fraction(res);
   return static_cast<float>(bound > 0.0 ? fraction * 2.0 * bound : fraction);
 }
 

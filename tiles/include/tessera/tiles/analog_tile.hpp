@@ -70,6 +70,8 @@ class AnalogTile {
 
  private:
   struct Round;  // one bound-management round over the samples still active
+  /// `digital_post_processing`: a user's forward (drift compensation and bias applied, the
+  /// AVERAGE_ABS_MAX running value updated); false for drift-compensation readouts.
   /// `identity_input`: the input is the identity matrix (drift-compensation readout), which
   /// lets the MVM skip the GEMM when the DAC keeps its rows one-hot.
   Tensor run_forward(const Tensor& input, std::uint64_t first_sample, const simulator::RandomStream& stream,
@@ -78,7 +80,9 @@ class AnalogTile {
   /// aihwkit's drift-compensation readout: mean |y| of the analog forward of the identity
   /// inputs, over everything (global) or per output (per column).
   std::vector<double> compensation_readout(const simulator::RandomStream& stream);
-  std::vector<float> noise_management_scales(const Tensor& input);
+  /// Per-sample noise-management scales; `update_state` = false leaves AVERAGE_ABS_MAX's
+  /// running value unchanged (readouts).
+  std::vector<float> noise_management_scales(const Tensor& input, bool update_state);
   void prepare_inputs(const Tensor& input, Round& round);
   void add_analog_noise(Round& round);
   void digitize_outputs(Round& round) const;
