@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "expect_error.hpp"
+#include "reference/statistics.hpp"
 #include "tessera/simulator/noise/conductance_converter.hpp"
 #include "test_seed.hpp"
 
@@ -18,22 +19,9 @@ namespace {
 constexpr double kZ = 5.0;
 constexpr std::size_t kDevices = 200000;
 
-struct Moments {
-  double mean;
-  double stddev;
-};
-
-Moments moments(const std::vector<double>& values) {
-  const double n = static_cast<double>(values.size());
-  const double mean = std::accumulate(values.begin(), values.end(), 0.0) / n;
-  double sum = 0.0;
-  for (double v : values) sum += (v - mean) * (v - mean);
-  return {mean, std::sqrt(sum / (n - 1))};
-}
-
 void expect_std(const std::vector<double>& values, double sigma, const char* what) {
   const double n = static_cast<double>(values.size());
-  EXPECT_NEAR(moments(values).stddev / sigma, 1.0, kZ / std::sqrt(2.0 * (n - 1))) << what;
+  EXPECT_NEAR(reference::stddev_of(values) / sigma, 1.0, kZ / std::sqrt(2.0 * (n - 1))) << what;
 }
 
 TEST(PcmLikeNoiseModel, ProgrammingNoiseStdMatchesThePolynomial) {
@@ -47,7 +35,7 @@ TEST(PcmLikeNoiseModel, ProgrammingNoiseStdMatchesThePolynomial) {
     std::vector<double> deviation(kDevices);
     for (std::size_t n = 0; n < kDevices; ++n) deviation[n] = programmed[n] - target[n];
     const double sigma = 0.26348 + 1.9650 * g_r - 1.1731 * g_r * g_r;
-    EXPECT_NEAR(moments(deviation).mean, 0.0, kZ * sigma / std::sqrt(kDevices)) << "g_r " << g_r;
+    EXPECT_NEAR(reference::mean_of(deviation), 0.0, kZ * sigma / std::sqrt(kDevices)) << "g_r " << g_r;
     expect_std(deviation, sigma, "programming noise");
   }
 }
@@ -73,8 +61,8 @@ TEST(PcmLikeNoiseModel, MeanLogDriftRatioIsMinusMeanNuTimesLogTime) {
   const double log_time = std::log((t_inference + 20.0) / 20.0);
   std::vector<double> log_ratio(kDevices);
   for (std::size_t n = 0; n < kDevices; ++n) log_ratio[n] = std::log(drifted[n] / g[n]);
-  const Moments observed = moments(log_ratio);
-  EXPECT_NEAR(observed.mean, -folded_normal_mean(mu, sigma) * log_time, kZ * observed.stddev / std::sqrt(kDevices));
+  EXPECT_NEAR(reference::mean_of(log_ratio), -folded_normal_mean(mu, sigma) * log_time,
+              kZ * reference::stddev_of(log_ratio) / std::sqrt(kDevices));
 }
 
 TEST(PcmLikeNoiseModel, ReadNoiseStdIsQsTimesSqrtLogTime) {
@@ -104,7 +92,7 @@ TEST(CustomDriftPCMLikeNoiseModel, DriftExponentsFollowTheInterpolatedTable) {
   std::vector<float> nu(kDevices);
   model->drift_coefficients(g, nu, RandomStream(tessera::testing::test_seed()));
   std::vector<double> values(nu.begin(), nu.end());
-  EXPECT_NEAR(moments(values).mean, 0.075, kZ * 0.01 / std::sqrt(kDevices));
+  EXPECT_NEAR(reference::mean_of(values), 0.075, kZ * 0.01 / std::sqrt(kDevices));
   expect_std(values, 0.01, "nu spread");
 }
 

@@ -12,6 +12,7 @@
 #include <numeric>
 #include <vector>
 
+#include "reference/statistics.hpp"
 #include "test_seed.hpp"
 
 namespace tessera::simulator {
@@ -35,16 +36,8 @@ TEST(Philox, UniformMappingIsOpenAndExact) {
   EXPECT_EQ(uniform_from_bits(0x80000000u), 0.5f + 0.5f / 8388608.0f);
 }
 
-double mean_of(const std::vector<float>& values) {
-  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
-
-double stddev_of(const std::vector<float>& values) {
-  const double mean = mean_of(values);
-  double sum = 0.0;
-  for (float v : values) sum += (v - mean) * (v - mean);
-  return std::sqrt(sum / static_cast<double>(values.size() - 1));
-}
+using reference::mean_of;
+using reference::stddev_of;
 
 // Kolmogorov-Smirnov distance between the sample and a CDF.
 template <class Cdf>

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <vector>
 
+#include "reference/statistics.hpp"
 #include "tessera/parameters/rpu_config.hpp"
 #include "tessera/simulator/random_stream.hpp"
 #include "tessera/simulator/tensor.hpp"
@@ -35,15 +36,7 @@ inline Tensor random_tensor(simulator::Shape shape, std::uint64_t stream, float 
   return tensor;
 }
 
-inline double mean_of(const std::vector<double>& values) {
-  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
-
-inline double stddev_of(const std::vector<double>& values) {
-  const double mean = mean_of(values);
-  double sum = 0.0;
-  for (double v : values) sum += (v - mean) * (v - mean);
-  return std::sqrt(sum / static_cast<double>(values.size() - 1));
-}
+using reference::mean_of;
+using reference::stddev_of;
 
 }  // namespace tessera::tiles::testing
