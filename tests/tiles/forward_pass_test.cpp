@@ -291,13 +291,9 @@ TEST(ForwardPass, BadInputIsRefusedWithAReason) {
   expect_error<std::invalid_argument>([&] { tile.set_bias(std::vector<float>(3)); },
                                       "tile 'features.0' expects 4 bias values, got 3");
   expect_error<std::invalid_argument>([&] { AnalogTile(0, 4, config); }, "tile sizes must be >= 1, got 0 x 4");
-  config.forward.ir_drop = 1.0;
-  try {
-    AnalogTile unsupported(4, 6, config);
-    FAIL();
-  } catch (const std::invalid_argument& error) {
-    EXPECT_STREQ(error.what(), "AnalogTile does not support forward.ir_drop > 0 yet");
-  }
+  config.forward.r_series = 0.1;
+  expect_error<std::invalid_argument>([&] { AnalogTile(4, 6, config); },
+                                      "AnalogTile does not support forward.r_series > 0 yet");
 }
 
 // Accuracy of an MLP-sized product degrades monotonically with output noise and ADC bits.

@@ -1,9 +1,15 @@
 #include "tessera/tiles/analog_tile.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "batch_shape_check.hpp"
+#include "tessera/simulator/matmul.hpp"
+#include "tessera/simulator/weight_clip.hpp"
+#include "tessera/simulator/weight_modifier.hpp"
 
 namespace tessera::tiles {
 namespace {
@@ -24,7 +30,6 @@ void reject_unsupported(const IOParameters& io) {
       io.bound_management == BoundManagementType::SHIFT) {
     refuse("forward.bound_management " + std::string(parameters::enum_name(io.bound_management)));
   }
-  if (io.ir_drop > 0.0) refuse("forward.ir_drop > 0");
   if (io.slope_calibration > 0.0) refuse("forward.slope_calibration > 0");
   if (io.v_offset_std > 0.0) refuse("forward.v_offset_std > 0");
   if (io.r_series > 0.0) refuse("forward.r_series > 0");
@@ -76,15 +81,53 @@ void AnalogTile::set_weights(const Tensor& weights) {
                                 simulator::shape_to_string(weights.shape()));
   }
   weights_ = weights;
-  effective_weights_ = weights;
+  mapping_scales_.clear();
+  const parameters::MappingParameter& mapping = config_.mapping;
+  if (mapping.weight_scaling_omega > 0.0) {
+    // aihwkit's weight scaling is a layerwise or channelwise remapping to omega.
+    parameters::WeightRemapParameter remap;
+    remap.remapped_wmax = mapping.weight_scaling_omega;
+    remap.type = mapping.weight_scaling_columnwise ? parameters::WeightRemapType::CHANNELWISE_SYMMETRIC
+                                                   : parameters::WeightRemapType::LAYERWISE_SYMMETRIC;
+    mapping_scales_ = simulator::remap_weights(weights_, remap);
+  }
+  target_weights_changed();
+}
+
+void AnalogTile::target_weights_changed() {
+  effective_weights_ = weights_;
   programmed_ = false;
   compensation_.clear();
+  compensation_baseline_.clear();
   effective_weights_changed();
 }
 
-void AnalogTile::effective_weights_changed() {
+Tensor AnalogTile::logical_weights() const {
+  Tensor logical = weights_;
+  for (std::size_t i = 0; i < mapping_scales_.size(); ++i) {
+    for (std::int64_t j = 0; j < in_size_; ++j)
+      logical[static_cast<std::int64_t>(i) * in_size_ + j] *= mapping_scales_[i];
+  }
+  return logical;
+}
+
+void AnalogTile::post_update_step() {
+  simulator::clip_weights(weights_, config_.clip);
+  const std::vector<float> factors = simulator::remap_weights(weights_, config_.remap);
+  if (config_.remap.type != parameters::WeightRemapType::NONE) {
+    if (mapping_scales_.empty()) mapping_scales_.assign(factors.size(), 1.0f);
+    for (std::size_t i = 0; i < factors.size(); ++i) mapping_scales_[i] *= factors[i];
+  }
+  target_weights_changed();
+}
+
+bool AnalogTile::needs_weight_magnitudes() const {
   const auto& io = config_.forward;
-  if (io.w_noise > 0.0 && io.w_noise_type == parameters::WeightNoiseType::PCM_READ) {
+  return (io.w_noise > 0.0 && io.w_noise_type == parameters::WeightNoiseType::PCM_READ) || io.ir_drop > 0.0;
+}
+
+void AnalogTile::effective_weights_changed() {
+  if (needs_weight_magnitudes()) {
     abs_effective_weights_.resize(effective_weights_.shape());
     for (std::int64_t k = 0; k < effective_weights_.size(); ++k)
       abs_effective_weights_[k] = std::abs(effective_weights_[k]);
@@ -163,7 +206,9 @@ void AnalogTile::drift(double t_inference) {
 std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStream& stream) {
   Tensor identity({in_size_, in_size_});
   for (std::int64_t j = 0; j < in_size_; ++j) identity[j * in_size_ + j] = 1.0f;
-  const Tensor readout = run_forward(identity, 0, stream, /*digital_post_processing=*/false, /*identity_input=*/true);
+  const MvmWeights weights{&effective_weights_, &abs_effective_weights_};
+  const Tensor readout =
+      run_forward(identity, weights, 0, stream, /*digital_post_processing=*/false, /*identity_input=*/true);
   const bool global = std::holds_alternative<parameters::GlobalDriftCompensation>(config_.drift_compensation);
   std::vector<double> means(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
   for (std::int64_t j = 0; j < in_size_; ++j) {
@@ -175,6 +220,64 @@ std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStre
   // aihwkit clamps the readout at 1e-4 so a dead tile does not divide by zero.
   for (double& value : means) value = std::max(value / count, 1e-4);
   return means;
+}
+
+}  // namespace tessera::tiles
+
+namespace tessera::tiles {
+
+std::vector<float> AnalogTile::output_factors(bool digital_post_processing) const {
+  std::vector<float> factors(static_cast<std::size_t>(out_size_), static_cast<float>(config_.forward.out_scale));
+  if (!digital_post_processing) return factors;
+  for (std::size_t i = 0; i < factors.size(); ++i) {
+    if (!mapping_scales_.empty()) factors[i] *= mapping_scales_[i];
+    if (!compensation_.empty()) factors[i] *= compensation_[compensation_.size() == 1 ? 0 : i];
+  }
+  return factors;
+}
+
+AnalogTile::MvmWeights AnalogTile::forward_weights(std::uint64_t first_sample) {
+  const parameters::WeightModifierParameter& modifier = config_.modifier;
+  last_forward_modified_ = simulator::modifies_weights(modifier) && (training_ || modifier.enable_during_test);
+  if (!last_forward_modified_) return {&effective_weights_, &abs_effective_weights_};
+  simulator::modify_weights(effective_weights_, modified_weights_, modifier,
+                            stream_.derive("weight_modifier").derive(first_sample));
+  if (needs_weight_magnitudes()) {
+    abs_modified_weights_.resize(modified_weights_.shape());
+    for (std::int64_t k = 0; k < modified_weights_.size(); ++k)
+      abs_modified_weights_[k] = std::abs(modified_weights_[k]);
+  }
+  return {&modified_weights_, &abs_modified_weights_};
+}
+
+Tensor AnalogTile::scale_outputs(const Tensor& grad_output) const {
+  Tensor scaled = grad_output;
+  const std::vector<float> factors = output_factors(/*digital_post_processing=*/true);
+  for (std::int64_t b = 0; b < scaled.dim(0); ++b) {
+    for (std::int64_t i = 0; i < out_size_; ++i) scaled[b * out_size_ + i] *= factors[static_cast<std::size_t>(i)];
+  }
+  return scaled;
+}
+
+Tensor AnalogTile::backward(const Tensor& grad_output) const {
+  check_batch_shape("tile '" + name_ + "'", "grad_output", grad_output, out_size_);
+  const Tensor scaled = scale_outputs(grad_output);
+  Tensor grad_input({grad_output.dim(0), in_size_});
+  simulator::matmul(scaled, last_forward_modified_ ? modified_weights_ : effective_weights_, grad_input);
+  return grad_input;
+}
+
+Tensor AnalogTile::weight_gradient(const Tensor& input, const Tensor& grad_output) const {
+  check_batch_shape("tile '" + name_ + "'", "input", input, in_size_);
+  check_batch_shape("tile '" + name_ + "'", "grad_output", grad_output, out_size_);
+  if (input.dim(0) != grad_output.dim(0)) {
+    throw std::invalid_argument("tile '" + name_ + "': input has " + std::to_string(input.dim(0)) +
+                                " samples but grad_output has " + std::to_string(grad_output.dim(0)));
+  }
+  const Tensor scaled = scale_outputs(grad_output);
+  Tensor gradient({out_size_, in_size_});
+  simulator::matmul_left_transposed(scaled, input, gradient);
+  return gradient;
 }
 
 }  // namespace tessera::tiles

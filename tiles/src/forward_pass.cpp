@@ -9,6 +9,7 @@
 #include <limits>
 #include <stdexcept>
 
+#include "batch_shape_check.hpp"
 #include "tessera/simulator/matmul.hpp"
 #include "tessera/simulator/periphery.hpp"
 #include "tessera/tiles/analog_tile.hpp"
@@ -55,6 +56,7 @@ float squared_norm(const float* row, std::int64_t length) {
 
 struct AnalogTile::Round {
   const RandomStream* stream = nullptr;  // noise of this forward call
+  MvmWeights weights;                    // what the MVM multiplies with
   int index = 0;                         // bound-management round, 0 first
   std::uint64_t first_sample = 0;        // global index of the batch's first sample
   std::vector<std::int64_t> samples;     // batch rows still active
@@ -172,6 +174,40 @@ void AnalogTile::prepare_inputs(const Tensor& input, Round& round) {
   }
 }
 
+// aihwkit's IR-drop model: the current drawn along a row lowers the voltage the inputs see,
+// more for inputs further from the driver (index j of n). Per output i:
+//   a_i = n / ir_drop_g_ratio * sum_j |w_ij| |v_j|,   c_i = a_i (a_i (0.05 a_i - 0.2) + 0.5)
+//   y_i -= ir_drop * c_i * sum_j w_ij v_j (1 - (1 - j / n)^2)
+// Two extra GEMMs over the batch (|v| with |W|, and the position-weighted v with W).
+void AnalogTile::apply_ir_drop(Round& round) {
+  const parameters::IOParameters& io = config_.forward;
+  const std::int64_t active = round.active();
+  const auto n = static_cast<float>(in_size_);
+  ir_inputs_.resize({active, in_size_});
+  ir_currents_.resize({active, out_size_});
+  ir_products_.resize({active, out_size_});
+  for (std::int64_t k = 0; k < ir_inputs_.size(); ++k) ir_inputs_[k] = std::abs(dac_outputs_[k]);
+  analog_product(round, ir_inputs_, *round.weights.magnitudes, ir_currents_);
+  std::vector<float> position(static_cast<std::size_t>(in_size_));
+  for (std::int64_t j = 0; j < in_size_; ++j) {
+    const float distance = 1.0f - static_cast<float>(j) / n;
+    position[static_cast<std::size_t>(j)] = 1.0f - distance * distance;
+  }
+  for (std::int64_t a = 0; a < active; ++a) {
+    for (std::int64_t j = 0; j < in_size_; ++j) {
+      ir_inputs_[a * in_size_ + j] = dac_outputs_[a * in_size_ + j] * position[static_cast<std::size_t>(j)];
+    }
+  }
+  analog_product(round, ir_inputs_, *round.weights.values, ir_products_);
+  const auto current_scale = static_cast<float>(in_size_ / io.ir_drop_g_ratio);
+  const auto strength = static_cast<float>(io.ir_drop);
+  for (std::int64_t k = 0; k < ir_products_.size(); ++k) {
+    const float a = current_scale * ir_currents_[k];
+    const float c = a * (a * (0.05f * a - 0.2f) + 0.5f);
+    (*round.outputs)[k] -= strength * c * ir_products_[k];
+  }
+}
+
 void AnalogTile::add_analog_noise(Round& round) {
   const parameters::IOParameters& io = config_.forward;
   const std::int64_t active = round.active();
@@ -190,7 +226,7 @@ void AnalogTile::add_analog_noise(Round& round) {
     squared_inputs_.resize({active, in_size_});
     for (std::int64_t k = 0; k < squared_inputs_.size(); ++k) squared_inputs_[k] = dac_outputs_[k] * dac_outputs_[k];
     weight_variance_.resize({active, out_size_});
-    analog_product(round, squared_inputs_, abs_effective_weights_, weight_variance_);
+    analog_product(round, squared_inputs_, *round.weights.magnitudes, weight_variance_);
   }
   // With nothing nonlinear between them, weight noise and output noise are two independent
   // Gaussians on the same output: one draw with the summed variance has the same distribution.
@@ -283,13 +319,8 @@ void AnalogTile::digitize_outputs(Round& round) const {
 }
 
 void AnalogTile::finish_outputs(Tensor& output, bool digital_post_processing) const {
-  const auto out_scale = static_cast<float>(config_.forward.out_scale);
   const std::int64_t batch = output.dim(0);
-  // Per output: out_scale times the drift-compensation factor (one global or one per column).
-  std::vector<float> factors(static_cast<std::size_t>(out_size_), out_scale);
-  if (digital_post_processing && !compensation_.empty()) {
-    for (std::size_t i = 0; i < factors.size(); ++i) factors[i] *= compensation_[compensation_.size() == 1 ? 0 : i];
-  }
+  const std::vector<float> factors = output_factors(digital_post_processing);
   const std::vector<float> no_bias;
   const std::vector<float>& bias = digital_post_processing ? bias_ : no_bias;
   for (std::int64_t b = 0; b < batch; ++b) {
@@ -300,13 +331,11 @@ void AnalogTile::finish_outputs(Tensor& output, bool digital_post_processing) co
 }
 
 Tensor AnalogTile::forward(const Tensor& input) {
-  if (input.rank() != 2 || input.dim(1) != in_size_) {
-    throw std::invalid_argument("tile '" + name_ + "' expects input of shape [batch, " + std::to_string(in_size_) +
-                                "], got " + simulator::shape_to_string(input.shape()));
-  }
+  check_batch_shape("tile '" + name_ + "'", "input", input, in_size_);
   const std::uint64_t first_sample = samples_seen_;
   samples_seen_ += static_cast<std::uint64_t>(input.dim(0));
-  return run_forward(input, first_sample, stream_.derive("forward"), /*digital_post_processing=*/true);
+  const MvmWeights weights = forward_weights(first_sample);
+  return run_forward(input, weights, first_sample, stream_.derive("forward"), /*digital_post_processing=*/true);
 }
 
 void AnalogTile::analog_product(const Round& round, const Tensor& inputs, const Tensor& weights,
@@ -327,13 +356,13 @@ void AnalogTile::analog_product(const Round& round, const Tensor& inputs, const 
   }
 }
 
-Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, const RandomStream& stream,
-                               bool digital_post_processing, bool identity_input) {
+Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uint64_t first_sample,
+                               const RandomStream& stream, bool digital_post_processing, bool identity_input) {
   const parameters::IOParameters& io = config_.forward;
   const std::int64_t batch = input.dim(0);
   Tensor output({batch, out_size_});
   if (io.is_perfect || io.mv_type == parameters::AnalogMVType::IDEAL) {
-    simulator::matmul_transposed(input, effective_weights_, output);
+    simulator::matmul_transposed(input, *weights.values, output);
     finish_outputs(output, digital_post_processing);
     return output;
   }
@@ -350,6 +379,7 @@ Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, 
 
   Round round;
   round.stream = &stream;
+  round.weights = weights;
   // The DAC maps 0 to 0, so identity rows stay one-hot unless input noise is added.
   round.one_hot = identity_input && io.inp_noise <= 0.0;
   round.first_sample = first_sample;
@@ -373,7 +403,8 @@ Tensor AnalogTile::run_forward(const Tensor& input, std::uint64_t first_sample, 
     if (!in_place) round_outputs_.resize({active, out_size_});
     round.outputs = in_place ? &output : &round_outputs_;
     prepare_inputs(input, round);
-    analog_product(round, dac_outputs_, effective_weights_, *round.outputs);
+    analog_product(round, dac_outputs_, *weights.values, *round.outputs);
+    if (io.ir_drop > 0.0) apply_ir_drop(round);
     add_analog_noise(round);
     digitize_outputs(round);
 

@@ -39,11 +39,19 @@ class AnalogTile {
   const parameters::InferenceRPUConfig& config() const { return config_; }
   const std::string& name() const { return name_; }
 
-  /// Target weights, [out_size, in_size].
+  /// Sets the layer's weights, [out_size, in_size]. With mapping.weight_scaling_omega > 0 they
+  /// are scaled so that max|W| (per row if weight_scaling_columnwise) becomes omega on the
+  /// tile, and the factor is applied digitally to the outputs (mapping_scales()).
   void set_weights(const Tensor& weights);
+  /// Target weights on the tile (after weight scaling and remapping), [out_size, in_size].
   const Tensor& weights() const { return weights_; }
   /// The weights the MVM uses (the targets until programming and drift change them).
   const Tensor& effective_weights() const { return effective_weights_; }
+  /// Digital factor per output row that maps tile weights back to the layer's weights (weight
+  /// scaling, remapping); empty when every factor is 1.
+  const std::vector<float>& mapping_scales() const { return mapping_scales_; }
+  /// The layer's weights: weights() with each row times its mapping scale.
+  Tensor logical_weights() const;
 
   /// Digital bias added after the ADC (out_size values); empty = no bias.
   void set_bias(std::span<const float> bias);
@@ -62,20 +70,43 @@ class AnalogTile {
   /// column), or none.
   const std::vector<float>& drift_compensation_factors() const { return compensation_; }
 
-  /// Runs a batch [batch, in_size] -> [batch, out_size].
+  /// Runs a batch [batch, in_size] -> [batch, out_size]. In training mode (or with
+  /// modifier.enable_during_test) the MVM uses the effective weights perturbed by
+  /// config.modifier, drawn afresh for every call (addressed by the call's first sample).
   Tensor forward(const Tensor& input);
+  void set_training(bool training) { training_ = training; }
+  bool is_training() const { return training_; }
+
+  /// Ideal backward pass of the last forward call: the input gradient [batch, in_size] of
+  /// y = f * (W x) for the weights that call used (modified in training), where f is the
+  /// digital factor per output (out_scale, mapping scale, drift compensation). Periphery
+  /// effects (DAC, ADC, noise) are treated as identity, as in straight-through training.
+  Tensor backward(const Tensor& grad_output) const;
+  /// Gradient of the loss with respect to weights() for a batch: (f * grad_output)^T input.
+  Tensor weight_gradient(const Tensor& input, const Tensor& grad_output) const;
+  /// What aihwkit does after each optimizer step: clip (config.clip), then remap
+  /// (config.remap, whose factors join the mapping scales) the target weights.
+  void post_update_step();
   /// Where the sample count of the next forward call starts (noise depends on it).
   void set_sample_counter(std::uint64_t next_sample) { samples_seen_ = next_sample; }
   std::uint64_t sample_counter() const { return samples_seen_; }
 
  private:
   struct Round;  // one bound-management round over the samples still active
+  /// The weights one forward call multiplies with, and |W| where the noise or IR drop needs it.
+  struct MvmWeights {
+    const Tensor* values = nullptr;
+    const Tensor* magnitudes = nullptr;
+  };
   /// `digital_post_processing`: a user's forward (drift compensation and bias applied, the
   /// AVERAGE_ABS_MAX running value updated); false for drift-compensation readouts.
   /// `identity_input`: the input is the identity matrix (drift-compensation readout), which
   /// lets the MVM skip the GEMM when the DAC keeps its rows one-hot.
-  Tensor run_forward(const Tensor& input, std::uint64_t first_sample, const simulator::RandomStream& stream,
-                     bool digital_post_processing, bool identity_input = false);
+  Tensor run_forward(const Tensor& input, MvmWeights weights, std::uint64_t first_sample,
+                     const simulator::RandomStream& stream, bool digital_post_processing, bool identity_input = false);
+  /// The weights a user's forward call multiplies with (drawing the modifier in training).
+  MvmWeights forward_weights(std::uint64_t first_sample);
+  bool needs_weight_magnitudes() const;
   void analog_product(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs) const;
   /// aihwkit's drift-compensation readout: mean |y| of the analog forward of the identity
   /// inputs, over everything (global) or per output (per column).
@@ -84,10 +115,18 @@ class AnalogTile {
   /// running value unchanged (readouts).
   std::vector<float> noise_management_scales(const Tensor& input, bool update_state);
   void prepare_inputs(const Tensor& input, Round& round);
+  void apply_ir_drop(Round& round);
   void add_analog_noise(Round& round);
   void digitize_outputs(Round& round) const;
+  /// Digital factor per output: out_scale, times the mapping scale and drift compensation for
+  /// a user's forward (`digital_post_processing`).
+  std::vector<float> output_factors(bool digital_post_processing) const;
   void finish_outputs(Tensor& output, bool digital_post_processing) const;
+  /// grad_output times the digital output factors (the chain rule through them).
+  Tensor scale_outputs(const Tensor& grad_output) const;
   void set_effective_from_conductances(std::span<const float> conductances);
+  /// The target weights changed: effective = targets again, programming and compensation reset.
+  void target_weights_changed();
   /// Recomputes what depends on the effective weights (|W| for PCM_READ weight noise).
   void effective_weights_changed();
 
@@ -99,12 +138,17 @@ class AnalogTile {
   Tensor weights_;
   Tensor effective_weights_;
   std::vector<float> bias_;
+  std::vector<float> mapping_scales_;
+  bool training_ = false;
+  bool last_forward_modified_ = false;  ///< the last forward used modified_weights_
+  Tensor modified_weights_;
+  Tensor abs_modified_weights_;
   std::vector<float> output_noise_std_;     ///< per output: out_noise with its device spread
   std::vector<float> output_nonlinearity_;  ///< per output: n_i of y / (1 + n_i |y|)
   float average_abs_max_ = 0.0f;            ///< AVERAGE_ABS_MAX running value
   bool average_abs_max_started_ = false;
   std::uint64_t samples_seen_ = 0;
-  Tensor abs_effective_weights_;  ///< |W|, for PCM_READ weight noise
+  Tensor abs_effective_weights_;  ///< |W|, for PCM_READ weight noise and IR drop
   // Programming and drift state.
   std::unique_ptr<simulator::DeviceNoiseModel> noise_model_;
   simulator::ConductanceConverter converter_;
@@ -119,6 +163,9 @@ class AnalogTile {
   Tensor round_outputs_;
   Tensor squared_inputs_;
   Tensor weight_variance_;
+  Tensor ir_inputs_;
+  Tensor ir_currents_;
+  Tensor ir_products_;
 };
 
 }  // namespace tessera::tiles
