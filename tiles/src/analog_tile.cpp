@@ -148,10 +148,10 @@ void AnalogTile::set_effective_from_conductances(std::span<const float> conducta
 }
 
 void AnalogTile::program() {
-  std::vector<float> targets;
+  std::vector<float>& targets = conductance_workspace_;
   conductance_scale_ = converter_.to_conductances(weights_.values(), targets);
-  programmed_conductances_.assign(targets.size(), 0.0f);
-  drift_coefficients_.assign(targets.size(), 0.0f);
+  programmed_conductances_.resize(targets.size());
+  drift_coefficients_.resize(targets.size());
   noise_model_->program(targets, programmed_conductances_, stream_.derive("programming"));
   noise_model_->drift_coefficients(targets, drift_coefficients_, stream_.derive("drift_coefficients"));
   programmed_ = true;
@@ -190,10 +190,10 @@ void AnalogTile::drift(double t_inference) {
   if (!programmed_) program();
   std::uint64_t time_key = 0;
   std::memcpy(&time_key, &t_inference, sizeof time_key);  // noise depends on the time only
-  std::vector<float> conductances(programmed_conductances_.size());
-  noise_model_->drift(programmed_conductances_, drift_coefficients_, t_inference, conductances,
+  conductance_workspace_.resize(programmed_conductances_.size());
+  noise_model_->drift(programmed_conductances_, drift_coefficients_, t_inference, conductance_workspace_,
                       stream_.derive("read_noise").derive(time_key));
-  set_effective_from_conductances(conductances);
+  set_effective_from_conductances(conductance_workspace_);
   if (compensation_baseline_.empty()) return;
   compensation_.clear();
   const std::vector<double> current = compensation_readout(stream_.derive("drift_compensation").derive(time_key));
@@ -204,16 +204,23 @@ void AnalogTile::drift(double t_inference) {
 }
 
 std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStream& stream) {
-  Tensor identity({in_size_, in_size_});
-  for (std::int64_t j = 0; j < in_size_; ++j) identity[j * in_size_ + j] = 1.0f;
-  const MvmWeights weights{&effective_weights_, &abs_effective_weights_};
-  const Tensor readout =
-      run_forward(identity, weights, 0, stream, /*digital_post_processing=*/false, /*identity_input=*/true);
   const bool global = std::holds_alternative<parameters::GlobalDriftCompensation>(config_.drift_compensation);
   std::vector<double> means(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
-  for (std::int64_t j = 0; j < in_size_; ++j) {
-    for (std::int64_t i = 0; i < out_size_; ++i) {
-      means[global ? 0 : static_cast<std::size_t>(i)] += std::abs(readout[j * out_size_ + i]);
+  const MvmWeights weights{&effective_weights_, &abs_effective_weights_};
+  // The identity goes through in blocks of rows (the noise is addressed by row, so the result
+  // is the same as one pass) to keep the workspaces small.
+  constexpr std::int64_t kRowsPerBlock = 256;
+  for (std::int64_t first = 0; first < in_size_; first += kRowsPerBlock) {
+    const std::int64_t rows = std::min(kRowsPerBlock, in_size_ - first);
+    readout_inputs_.resize({rows, in_size_});
+    std::fill(readout_inputs_.values().begin(), readout_inputs_.values().end(), 0.0f);
+    for (std::int64_t r = 0; r < rows; ++r) readout_inputs_[r * in_size_ + first + r] = 1.0f;
+    const Tensor readout = run_forward(readout_inputs_, weights, static_cast<std::uint64_t>(first), stream,
+                                       /*digital_post_processing=*/false, /*identity_input=*/true);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      for (std::int64_t i = 0; i < out_size_; ++i) {
+        means[global ? 0 : static_cast<std::size_t>(i)] += std::abs(readout[r * out_size_ + i]);
+      }
     }
   }
   const double count = static_cast<double>(global ? in_size_ * out_size_ : in_size_);

@@ -63,7 +63,7 @@ struct AnalogTile::Round {
   std::vector<float> input_scales;       // per active sample: 1 / (nm * reduction)
   std::vector<float> output_scales;      // per active sample: nm * reduction
   Tensor* outputs = nullptr;             // [active, out]: the output itself in a full first round
-  bool one_hot = false;                  // DAC row a is zero except at column samples[a]
+  bool one_hot = false;                  // DAC row a is zero except at column global_sample(a)
   std::vector<char> saturated;           // per active sample: ADC bound exceeded
 
   std::int64_t active() const { return static_cast<std::int64_t>(samples.size()); }
@@ -344,15 +344,23 @@ void AnalogTile::analog_product(const Round& round, const Tensor& inputs, const 
     simulator::matmul_transposed(inputs, weights, outputs);
     return;
   }
-  // One-hot rows: outputs[a, i] = inputs[a, b] * weights[i, b] with b = samples[a], exactly what
+  // One-hot rows: outputs[a, i] = inputs[a, b] * weights[i, b] with b = global_sample(a), exactly what
   // the GEMM computes (the other products are zeros), in O(out) per row instead of O(out * in).
+  // This reads W by columns, so it goes in square blocks (a transpose) to reuse cache lines.
+  constexpr std::int64_t kBlock = 64;
   const std::int64_t active = round.active();
 #pragma omp parallel for schedule(static) if (active * out_size_ > kParallelElements)
-  for (std::int64_t a = 0; a < active; ++a) {
-    const std::int64_t b = round.samples[static_cast<std::size_t>(a)];
-    const float value = inputs[a * in_size_ + b];
-    float* row = outputs.data() + a * out_size_;
-    for (std::int64_t i = 0; i < out_size_; ++i) row[i] = value * weights[i * in_size_ + b];
+  for (std::int64_t a0 = 0; a0 < active; a0 += kBlock) {
+    const std::int64_t a_end = std::min(a0 + kBlock, active);
+    for (std::int64_t i0 = 0; i0 < out_size_; i0 += kBlock) {
+      const std::int64_t i_end = std::min(i0 + kBlock, out_size_);
+      for (std::int64_t a = a0; a < a_end; ++a) {
+        const auto b = static_cast<std::int64_t>(round.global_sample(a));
+        const float value = inputs[a * in_size_ + b];
+        float* row = outputs.data() + a * out_size_;
+        for (std::int64_t i = i0; i < i_end; ++i) row[i] = value * weights[i * in_size_ + b];
+      }
+    }
   }
 }
 

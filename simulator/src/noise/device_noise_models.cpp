@@ -5,6 +5,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -21,35 +22,60 @@ double g_max_of(const parameters::ConductanceConverter& converter) {
   return std::visit([](const auto& c) { return c.g_max; }, converter);
 }
 
-// sigma[n] = sum_i c_i (g[n] / g_max)^i * factor, by Horner's rule with the coefficient loop
-// outside so that the loop over devices vectorises.
-std::vector<float> polynomial(std::span<const float> g, double g_max, const std::vector<double>& coefficients,
-                              double factor) {
-  std::vector<float> sigma(g.size(), 0.0f);
+// Runs body(first, count, xi) over blocks of devices [first, first + count) in parallel, with
+// xi the standard normals of those devices from `stream`. The normals are addressed by device
+// index, so they are the same as one fill of the whole range, without a device-sized buffer.
+template <class Body>
+void for_each_block(std::size_t size, const RandomStream& stream, Body body) {
+  constexpr std::size_t kBlock = 4096;  // a multiple of the stream's 64-number chunks
+  const std::size_t blocks = (size + kBlock - 1) / kBlock;
+#pragma omp parallel if (size > kParallelDevices)
+  {
+    std::vector<float> xi(kBlock);
+#pragma omp for schedule(static)
+    for (std::size_t b = 0; b < blocks; ++b) {
+      const std::size_t first = b * kBlock;
+      const std::size_t count = std::min(kBlock, size - first);
+      stream.fill_normal(std::span<float>(xi.data(), count), first);
+      body(first, count, xi.data());
+    }
+  }
+}
+
+// sigma[k] = factor * sum_i c_i (g[k] / g_max)^i for one block, by Horner's rule with the
+// coefficient loop outside so that the loop over devices vectorises.
+void polynomial(const float* g, std::size_t count, double g_max, const std::vector<double>& coefficients, double factor,
+                float* sigma) {
+  std::fill(sigma, sigma + count, 0.0f);
   const auto inv_g_max = static_cast<float>(1.0 / g_max);
   for (auto c = coefficients.rbegin(); c != coefficients.rend(); ++c) {
     const auto coefficient = static_cast<float>(*c);
-#pragma omp parallel for schedule(static) if (g.size() > kParallelDevices)
-    for (std::size_t n = 0; n < g.size(); ++n) sigma[n] = sigma[n] * (g[n] * inv_g_max) + coefficient;
+    for (std::size_t k = 0; k < count; ++k) sigma[k] = sigma[k] * (g[k] * inv_g_max) + coefficient;
   }
   const auto scale = static_cast<float>(factor);
-  for (float& value : sigma) value *= scale;
-  return sigma;
+  for (std::size_t k = 0; k < count; ++k) sigma[k] *= scale;
 }
 
-std::vector<float> normals(std::size_t count, const RandomStream& stream) {
-  std::vector<float> draws(count);
-  stream.fill_normal(draws);
-  return draws;
+// g = max(g_T + sigma xi, 0) with sigma = factor * poly(coefficients, g_T / g_max).
+void add_programming_noise(std::span<const float> target, double g_max, const std::vector<double>& coefficients,
+                           double factor, std::span<float> programmed, const RandomStream& stream) {
+  for_each_block(target.size(), stream, [&](std::size_t first, std::size_t count, const float* xi) {
+    float* out = programmed.data() + first;
+    polynomial(target.data() + first, count, g_max, coefficients, factor, out);  // sigma, in place
+    for (std::size_t k = 0; k < count; ++k) out[k] = clamp_float(target[first + k] + out[k] * xi[k], 0.0f, 3.4e38f);
+  });
 }
 
-// g = max(g_T + sigma xi, 0) with sigma already scaled.
-void add_programming_noise(std::span<const float> target, const std::vector<float>& sigma, std::span<float> programmed,
-                           const RandomStream& stream) {
-  const std::vector<float> xi = normals(target.size(), stream);
-#pragma omp parallel for schedule(static) if (target.size() > kParallelDevices)
-  for (std::size_t n = 0; n < target.size(); ++n)
-    programmed[n] = clamp_float(target[n] + sigma[n] * xi[n], 0.0f, 3.4e38f);
+// nu = |mean(g) + spread(g) xi| * scale for every device.
+template <class MeanAndSpread>
+void draw_drift_coefficients(std::span<const float> target, std::span<float> nu, float scale,
+                             const RandomStream& stream, MeanAndSpread mean_and_spread) {
+  for_each_block(target.size(), stream, [&](std::size_t first, std::size_t count, const float* xi) {
+    for (std::size_t k = 0; k < count; ++k) {
+      const auto [mean, spread] = mean_and_spread(target[first + k]);
+      nu[first + k] = std::abs(mean + spread * xi[k]) * scale;
+    }
+  });
 }
 
 // Power-law drift g (t / t_0)^-nu = g exp(-nu ln(t / t_0)), then read noise
@@ -60,13 +86,13 @@ void drift_with_read_noise(std::span<const float> programmed, std::span<const fl
   const double t = t_inference + t_0;
   const auto log_time = static_cast<float>(t > t_0 ? std::log(t / t_0) : 0.0);
   const auto accumulated = static_cast<float>(std::sqrt(std::log((t + t_read) / (2.0 * t_read))));
-  const std::vector<float> xi = normals(programmed.size(), stream);
-#pragma omp parallel for schedule(static) if (programmed.size() > kParallelDevices)
-  for (std::size_t n = 0; n < programmed.size(); ++n) {
-    const float g = programmed[n];
-    const float g_drift = g * exp_float(-nu[n] * log_time);
-    out[n] = clamp_float(g_drift + std::abs(g_drift) * read_sigma(g) * accumulated * xi[n], 0.0f, 3.4e38f);
-  }
+  for_each_block(programmed.size(), stream, [&](std::size_t first, std::size_t count, const float* xi) {
+    for (std::size_t k = 0; k < count; ++k) {
+      const float g = programmed[first + k];
+      const float g_drift = g * exp_float(-nu[first + k] * log_time);
+      out[first + k] = clamp_float(g_drift + std::abs(g_drift) * read_sigma(g) * accumulated * xi[k], 0.0f, 3.4e38f);
+    }
+  });
 }
 
 class NullModel final : public DeviceNoiseModel {
@@ -103,30 +129,26 @@ class PcmLikeModel final : public DeviceNoiseModel {
 
   void program(std::span<const float> target, std::span<float> programmed, const RandomStream& stream) const override {
     const double factor = config_.prog_noise_scale * g_max_ / config_.prog_coeff_g_max_reference;
-    add_programming_noise(target, polynomial(target, g_max_, config_.prog_coeff, factor), programmed, stream);
+    add_programming_noise(target, g_max_, config_.prog_coeff, factor, programmed, stream);
   }
 
   void drift_coefficients(std::span<const float> target, std::span<float> nu,
                           const RandomStream& stream) const override {
-    const std::vector<float> xi = normals(target.size(), stream);
     const auto drift_scale = static_cast<float>(config_.drift_scale);
     if (table_) {
-      for (std::size_t n = 0; n < target.size(); ++n) {
-        const double mean = interpolate(table_->nu_mean_lst, target[n]);
-        const double spread = interpolate(table_->nu_std_lst, target[n]);
-        nu[n] = static_cast<float>(std::abs(mean + spread * xi[n])) * drift_scale;
-      }
+      draw_drift_coefficients(target, nu, drift_scale, stream, [this](float g) {
+        return std::pair{static_cast<float>(interpolate(table_->nu_mean_lst, g)),
+                         static_cast<float>(interpolate(table_->nu_std_lst, g))};
+      });
       return;
     }
     const auto inv_g_max = static_cast<float>(1.0 / g_max_);
-#pragma omp parallel for schedule(static) if (target.size() > kParallelDevices)
-    for (std::size_t n = 0; n < target.size(); ++n) {
+    draw_drift_coefficients(target, nu, drift_scale, stream, [inv_g_max](float g) {
       // ln(max(g_r, 1e-7)) as max(ln g_r, ln 1e-7): the clamp after the log vectorises.
-      const float log_g = clamp_float(log_positive(std::abs(target[n] * inv_g_max)), -16.1180957f, 88.0f);
-      const float mean = clamp_float(-0.0155f * log_g + 0.0244f, 0.049f, 0.1f);
-      const float spread = clamp_float(-0.0125f * log_g - 0.0059f, 0.008f, 0.045f);
-      nu[n] = std::abs(mean + spread * xi[n]) * drift_scale;
-    }
+      const float log_g = clamp_float(log_positive(std::abs(g * inv_g_max)), -16.1180957f, 88.0f);
+      return std::pair{clamp_float(-0.0155f * log_g + 0.0244f, 0.049f, 0.1f),
+                       clamp_float(-0.0125f * log_g - 0.0059f, 0.008f, 0.045f)};
+    });
   }
 
   void drift(std::span<const float> programmed, std::span<const float> nu, double t_inference, std::span<float> out,
@@ -166,15 +188,14 @@ class StateIndependentModel final : public DeviceNoiseModel {
   const parameters::ConductanceConverter& converter() const override { return config_.g_converter; }
 
   void program(std::span<const float> target, std::span<float> programmed, const RandomStream& stream) const override {
-    add_programming_noise(target, polynomial(target, g_max_, config_.prog_coeff, config_.prog_noise_scale), programmed,
-                          stream);
+    add_programming_noise(target, g_max_, config_.prog_coeff, config_.prog_noise_scale, programmed, stream);
   }
   void drift_coefficients(std::span<const float> target, std::span<float> nu,
                           const RandomStream& stream) const override {
-    const std::vector<float> xi = normals(target.size(), stream);
     const auto mean = static_cast<float>(config_.drift_nu_mean), spread = static_cast<float>(config_.drift_nu_std);
-    const auto drift_scale = static_cast<float>(config_.drift_scale);
-    for (std::size_t n = 0; n < target.size(); ++n) nu[n] = std::abs(mean + spread * xi[n]) * drift_scale;
+    draw_drift_coefficients(target, nu, static_cast<float>(config_.drift_scale), stream, [=](float) {
+      return std::pair{mean, spread};
+    });
   }
   void drift(std::span<const float> programmed, std::span<const float> nu, double t_inference, std::span<float> out,
              const RandomStream& stream) const override {
@@ -223,7 +244,7 @@ class ReRamWan2022Model final : public DeviceNoiseModel {
   void redraw(std::span<const float> target, const std::vector<double>& coefficients, std::span<float> out,
               const RandomStream& stream) const {
     const double factor = config_.noise_scale * g_max_ / config_.coeff_g_max_reference;
-    add_programming_noise(target, polynomial(target, g_max_, coefficients, factor), out, stream);
+    add_programming_noise(target, g_max_, coefficients, factor, out, stream);
   }
 
   parameters::ReRamWan2022NoiseModel config_;

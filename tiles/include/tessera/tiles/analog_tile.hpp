@@ -100,8 +100,9 @@ class AnalogTile {
   };
   /// `digital_post_processing`: a user's forward (drift compensation and bias applied, the
   /// AVERAGE_ABS_MAX running value updated); false for drift-compensation readouts.
-  /// `identity_input`: the input is the identity matrix (drift-compensation readout), which
-  /// lets the MVM skip the GEMM when the DAC keeps its rows one-hot.
+  /// `identity_input`: row a of the input is one-hot at column first_sample + a (a block of the
+  /// identity matrix: a drift-compensation readout), which lets the MVM skip the GEMM when the
+  /// DAC keeps its rows one-hot.
   Tensor run_forward(const Tensor& input, MvmWeights weights, std::uint64_t first_sample,
                      const simulator::RandomStream& stream, bool digital_post_processing, bool identity_input = false);
   /// The weights a user's forward call multiplies with (drawing the modifier in training).
@@ -166,6 +167,8 @@ class AnalogTile {
   Tensor ir_inputs_;
   Tensor ir_currents_;
   Tensor ir_products_;
+  Tensor readout_inputs_;
+  std::vector<float> conductance_workspace_;
 };
 
 }  // namespace tessera::tiles
