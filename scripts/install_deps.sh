@@ -2,15 +2,18 @@
 # Installs the Debian packages tessera needs, skipping those already present.
 # Usage: scripts/install_deps.sh [build|reference|all]   (default: build)
 #   build      compilers and libraries to build and test tessera
-#   reference  also python3-torch + OpenBLAS, to regenerate the torch reference
-#              vectors under tests/data (scripts/make_torch_reference.py)
+#   reference  also python3-torch, python3-onnx + OpenBLAS, to regenerate the torch
+#              reference vectors under tests/data (scripts/make_torch_reference.py) and
+#              the Fashion-MNIST model (scripts/train_fashion_mnist.py)
 set -euo pipefail
 
 build_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libeigen3-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libonnx-dev libprotobuf-dev zlib1g-dev
+  libonnx-testdata dataset-fashion-mnist
 )
-reference_packages=(python3 python3-numpy python3-torch libopenblas0-openmp)
+reference_packages=(python3 python3-numpy python3-torch python3-onnx libopenblas0-openmp)
 
 case "${1:-build}" in
   build) wanted=("${build_packages[@]}") ;;

@@ -1,0 +1,75 @@
+// A model: a graph of ONNX nodes grouped into named modules (the dotted names of a PyTorch
+// state dict, e.g. "features.0"), executed on batches. Converters replace the operators of
+// chosen modules (analog tiles, quantized layers) and keep the graph.
+//   nn::Model model = nn::load_onnx("fmnist_cnn.onnx");
+//   Tensor logits = model.forward(images);            // [N, 1, 28, 28] -> [N, 10]
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tessera/nn/graph.hpp"
+#include "tessera/nn/operator.hpp"
+
+namespace tessera::nn {
+
+struct Graph {
+  std::string source;                         ///< file name, for messages
+  int opset = 13;                             ///< default-domain opset
+  std::vector<Node> nodes;                    ///< topological order
+  std::map<std::string, Value> initializers;  ///< constant tensors by name (weights)
+  std::vector<std::string> inputs;            ///< graph inputs that are not initializers
+  std::vector<std::string> outputs;           ///< graph outputs
+};
+
+/// One named module: the nodes that belong to it and what it holds.
+struct ModuleInfo {
+  std::string name;                  ///< dotted name, e.g. "features.0"
+  std::string type;                  ///< PyTorch-style type: Linear, Conv2d, ReLU, BatchNorm2d, ...
+  std::vector<std::size_t> nodes;    ///< indices into graph().nodes
+  std::vector<std::string> weights;  ///< initializer names it uses (weight first)
+  std::int64_t parameter_count = 0;  ///< elements in those initializers
+};
+
+class Model {
+ public:
+  /// Checks the graph (every input defined before use) and builds its operators; throws
+  /// ModelError / UnsupportedError naming the node.
+  explicit Model(Graph graph);
+  Model(Model&&) = default;
+  Model& operator=(Model&&) = default;
+
+  const Graph& graph() const { return graph_; }
+  /// Modules in order of first appearance.
+  const std::vector<ModuleInfo>& modules() const { return modules_; }
+  const ModuleInfo* find_module(const std::string& name) const;
+
+  /// Runs the graph: one value per graph input, returns one per graph output.
+  std::vector<Value> run(const std::vector<Value>& inputs);
+  /// Single float input and first output.
+  Tensor forward(const Tensor& input);
+
+  /// Programs every analog layer (programming noise drawn from the conversion seed).
+  void program();
+  /// Drifts every analog layer to t_inference seconds after programming (programs first).
+  void drift(double t_inference);
+  /// Calibration of every quantizer that observes activations (AIMET's compute_encodings):
+  /// `feed` runs the calibration batches through the model.
+  void compute_encodings(const std::function<void(Model&)>& feed);
+
+  /// Swaps in another implementation of a node (conversion).
+  void replace_operator(std::size_t node, std::unique_ptr<Operator> op);
+  /// Every operator implementing a node.
+  Operator& operator_of(std::size_t node) { return *operators_[node]; }
+
+ private:
+  Graph graph_;
+  std::vector<std::unique_ptr<Operator>> operators_;
+  std::vector<ModuleInfo> modules_;
+  std::vector<std::vector<std::string>> released_after_;  ///< values no later node reads
+};
+
+}  // namespace tessera::nn

@@ -1,0 +1,36 @@
+// An executable operator: built once from a node (attributes checked then), run per batch.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "tessera/nn/graph.hpp"
+
+namespace tessera::nn {
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  /// inputs[i] is null for an omitted optional input. Throws ModelError on bad shapes.
+  virtual std::vector<Value> run(std::span<const Value* const> inputs) = 0;
+
+  // Lifecycle hooks a Model forwards to every operator; float operators ignore them.
+  /// Analog layers: map weights to conductances with programming noise.
+  virtual void program() {}
+  /// Analog layers: drift and read noise t_inference seconds after programming.
+  virtual void drift(double /*t_inference*/) {}
+  /// Quantized layers: observe data to fix activation encodings (between begin and end).
+  virtual void begin_calibration() {}
+  virtual void end_calibration() {}
+};
+
+/// Builds the float operator for a node of the given opset. Throws UnsupportedError for an op
+/// type or attribute value that is not implemented, ModelError for an invalid one.
+std::unique_ptr<Operator> make_operator(const Node& node, int opset);
+
+/// The op types make_operator knows (sorted).
+std::vector<std::string_view> supported_op_types();
+
+}  // namespace tessera::nn

@@ -1,0 +1,137 @@
+// Analog layers: the layer's weights live on a tile array; the MVM goes through its periphery.
+//   Linear (Gemm / MatMul with a constant weight): y = tiles(x) + bias
+//   Conv: im2col patches of every group through that group's tile array, then the bias.
+#include <optional>
+
+#include "layers.hpp"
+#include "ops/conv.hpp"
+#include "ops/linear.hpp"
+#include "ops/op_support.hpp"
+#include "tessera/tiles/tile_array.hpp"
+
+namespace tessera::nn {
+namespace {
+
+using ops::invalid;
+using ops::unsupported;
+using tiles::AnalogTileArray;
+
+const Tensor* constant_input(const Node& node, const Graph& graph, std::size_t index) {
+  if (index >= node.inputs.size()) return nullptr;
+  const auto found = graph.initializers.find(node.inputs[index]);
+  return found == graph.initializers.end() ? nullptr : &found->second.tensor;
+}
+
+class AnalogLinear final : public Operator {
+ public:
+  AnalogLinear(const Node& node, const Graph& graph, const parameters::InferenceRPUConfig& config, std::uint64_t seed)
+      : node_(node) {
+    const Tensor* weight = constant_input(node, graph, 1);
+    if (weight == nullptr || weight->rank() != 2) unsupported(node, "an analog layer needs a constant 2-D weight");
+    Tensor logical;
+    if (node.op_type == "Gemm") {
+      if (node.attributes.get_int("transA", 0) != 0) unsupported(node, "transA = 1 cannot be mapped to a tile");
+      const float alpha = node.attributes.get_float("alpha", 1.0f);
+      logical = node.attributes.get_int("transB", 0) != 0 ? *weight : ops::transpose_matrix(*weight);
+      for (float& w : logical.values()) w *= alpha;
+      if (const Tensor* bias = constant_input(node, graph, 2)) {
+        if (bias->size() != logical.dim(0)) unsupported(node, "only a per-output bias can be added digitally");
+        const float beta = node.attributes.get_float("beta", 1.0f);
+        bias_.assign(bias->values().begin(), bias->values().end());
+        for (float& b : bias_) b *= beta;
+      } else if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+        unsupported(node, "the bias C must be a constant");
+      }
+    } else {
+      logical = ops::transpose_matrix(*weight);  // MatMul: x [.., in] * W [in, out]
+    }
+    tiles_.emplace(logical.dim(0), logical.dim(1), config, seed, node.module);
+    tiles_->set_weights(logical);
+    tiles_->set_bias(bias_);
+  }
+
+  std::vector<Value> run(std::span<const Value* const> inputs) override {
+    const Tensor& x = ops::input(inputs, 0, node_).tensor;
+    if (x.rank() < 1 || x.dim(x.rank() - 1) != tiles_->in_size()) {
+      invalid(node_, "expects inputs with " + std::to_string(tiles_->in_size()) + " features, got " +
+                         simulator::shape_to_string(x.shape()));
+    }
+    Tensor rows = x;
+    rows.reshape({x.size() / tiles_->in_size(), tiles_->in_size()});
+    Tensor y = tiles_->forward(rows);
+    Shape shape = x.shape();
+    shape.back() = tiles_->out_size();
+    y.reshape(shape);
+    return {Value::floats(std::move(y))};
+  }
+  void program() override { tiles_->program(); }
+  void drift(double t) override { tiles_->drift(t); }
+
+ private:
+  const Node& node_;
+  std::vector<float> bias_;
+  std::optional<AnalogTileArray> tiles_;
+};
+
+class AnalogConv final : public Operator {
+ public:
+  AnalogConv(const Node& node, const Graph& graph, const parameters::InferenceRPUConfig& config, std::uint64_t seed)
+      : node_(node) {
+    const Tensor* weight = constant_input(node, graph, 1);
+    if (weight == nullptr || weight->rank() < 3) unsupported(node, "an analog convolution needs a constant weight");
+    weight_shape_ = weight->shape();
+    groups_ = node.attributes.get_int("group", 1);
+    if (groups_ < 1 || weight_shape_[0] % groups_ != 0) invalid(node, "group does not divide the output channels");
+    if (const Tensor* bias = constant_input(node, graph, 2)) {
+      bias_ = *bias;
+    } else if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
+      unsupported(node, "the bias must be a constant");
+    }
+    // One tile array per group: [out_per_group, in_per_group * kernel].
+    const std::int64_t rows = weight_shape_[0] / groups_, width = weight->size() / weight_shape_[0];
+    for (std::int64_t g = 0; g < groups_; ++g) {
+      const std::string name = groups_ == 1 ? node.module : node.module + ".group" + std::to_string(g);
+      tiles_.emplace_back(rows, width, config, seed, name);
+      Tensor block({rows, width});
+      std::copy(weight->data() + g * rows * width, weight->data() + (g + 1) * rows * width, block.data());
+      tiles_.back().set_weights(block);
+    }
+  }
+
+  std::vector<Value> run(std::span<const Value* const> inputs) override {
+    const Tensor& x = ops::input(inputs, 0, node_).tensor;
+    const ops::ConvShape shape = ops::conv_shape(node_, x.shape(), weight_shape_);
+    Tensor output(ops::conv_output_shape(shape));
+    for (std::int64_t g = 0; g < groups_; ++g) {
+      ops::scatter_conv_rows(tiles_[static_cast<std::size_t>(g)].forward(ops::conv_patches(x, shape, g)), shape, g,
+                             output);
+    }
+    if (bias_.size() > 0) ops::add_channel_bias(output, bias_);
+    return {Value::floats(std::move(output))};
+  }
+  void program() override {
+    for (auto& t : tiles_) t.program();
+  }
+  void drift(double t) override {
+    for (auto& tiles : tiles_) tiles.drift(t);
+  }
+
+ private:
+  const Node& node_;
+  Shape weight_shape_;
+  std::int64_t groups_ = 1;
+  Tensor bias_;
+  std::vector<AnalogTileArray> tiles_;
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> make_analog_layer(const Node& node, const Graph& graph,
+                                            const parameters::InferenceRPUConfig& config, std::uint64_t seed) {
+  if (node.op_type == "Gemm" || node.op_type == "MatMul")
+    return std::make_unique<AnalogLinear>(node, graph, config, seed);
+  if (node.op_type == "Conv") return std::make_unique<AnalogConv>(node, graph, config, seed);
+  ops::unsupported(node, "has no analog implementation");
+}
+
+}  // namespace tessera::nn

@@ -1,0 +1,42 @@
+// Convolution as a matrix product: the input's sliding windows become rows of a patch matrix
+// (im2col), so a float GEMM, an analog tile or an integer kernel all compute a convolution the
+// same way. Shared by the float Conv and the converted (analog, quantized) convolutions.
+#pragma once
+
+#include "ops/window.hpp"
+#include "tessera/nn/graph.hpp"
+
+namespace tessera::nn::ops {
+
+struct ConvShape {
+  std::int64_t batch = 0;
+  std::int64_t in_channels = 0;
+  std::int64_t out_channels = 0;
+  std::int64_t groups = 1;
+  WindowGeometry window;
+
+  std::int64_t in_per_group() const { return in_channels / groups; }
+  std::int64_t out_per_group() const { return out_channels / groups; }
+  /// Columns of a patch row: in_per_group * window size.
+  std::int64_t patch_size() const { return in_per_group() * window.window_size(); }
+};
+
+/// Checks input [N, C, ...] against weight [M, C / groups, k...] and reads the geometry.
+ConvShape conv_shape(const Node& node, const Shape& input, const Shape& weight);
+
+/// The patch matrix of group `group`: [N * positions, patch_size], row n * positions + p.
+Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t group);
+
+/// Scatters a group's rows [N * positions, out_per_group] into the output [N, M, out...].
+void scatter_conv_rows(const Tensor& rows, const ConvShape& shape, std::int64_t group, Tensor& output);
+
+/// Output shape [N, M, out...].
+Shape conv_output_shape(const ConvShape& shape);
+
+/// Weight rows of one group as a matrix [out_per_group, patch_size].
+Tensor conv_group_weights(const Tensor& weight, const ConvShape& shape, std::int64_t group);
+
+/// output[n, m, ...] += bias[m].
+void add_channel_bias(Tensor& output, const Tensor& bias);
+
+}  // namespace tessera::nn::ops

@@ -1,0 +1,121 @@
+// MaxPool, AveragePool (N-d, pads, auto_pad, ceil_mode, dilations) and the global pools.
+#include <limits>
+
+#include "ops/op_support.hpp"
+#include "ops/window.hpp"
+
+namespace tessera::nn::ops {
+namespace {
+
+enum class PoolKind { kMax, kAverage };
+
+// Visits every output element of a window op: reduce(plane, taps) with the flat input
+// offsets of the taps that fall inside the input, and how many fell inside the padded box.
+Tensor pool(const Tensor& x, const Node& node, PoolKind kind, bool count_include_pad) {
+  if (x.rank() < 3) invalid(node, "expects input [N, C, spatial...], got " + simulator::shape_to_string(x.shape()));
+  const std::vector<std::int64_t> spatial(x.shape().begin() + 2, x.shape().end());
+  const std::vector<std::int64_t> kernel = node.attributes.get_ints("kernel_shape");
+  if (kernel.empty()) invalid(node, "kernel_shape is required");
+  const WindowGeometry w = window_geometry(node, spatial, kernel);
+  const std::vector<std::int64_t> pads = node.attributes.get_ints("pads", std::vector<std::int64_t>(2 * w.rank(), 0));
+  Shape out_shape{x.dim(0), x.dim(1)};
+  out_shape.insert(out_shape.end(), w.output.begin(), w.output.end());
+  Tensor out(out_shape);
+  std::int64_t in_plane = 1;
+  for (std::int64_t extent : spatial) in_plane *= extent;
+  const std::int64_t out_plane = w.output_size(), taps = w.window_size(), rank = static_cast<std::int64_t>(w.rank());
+  const std::int64_t planes = x.dim(0) * x.dim(1);
+#pragma omp parallel for schedule(static) if (planes * out_plane * taps > (1 << 16))
+  for (std::int64_t plane = 0; plane < planes; ++plane) {
+    const float* source = x.data() + plane * in_plane;
+    std::vector<std::int64_t> position(static_cast<std::size_t>(rank), 0), tap(static_cast<std::size_t>(rank), 0);
+    for (std::int64_t p = 0; p < out_plane; ++p) {
+      float best = -std::numeric_limits<float>::infinity();
+      double sum = 0.0;
+      std::int64_t inside_count = 0, padded_count = 0;
+      std::fill(tap.begin(), tap.end(), 0);
+      for (std::int64_t k = 0; k < taps; ++k) {
+        std::int64_t offset = 0;
+        bool inside = true, in_padded_box = true;
+        for (std::size_t d = 0; d < static_cast<std::size_t>(rank); ++d) {
+          const std::int64_t c = position[d] * w.strides[d] - w.pad_begin[d] + tap[d] * w.dilations[d];
+          inside = inside && c >= 0 && c < w.input[d];
+          // The explicit end padding counts for count_include_pad; ceil_mode overhang does not.
+          in_padded_box =
+              in_padded_box && c >= -w.pad_begin[d] && c < w.input[d] + pads[d + static_cast<std::size_t>(rank)];
+          offset = offset * w.input[d] + c;
+        }
+        if (inside) {
+          best = std::max(best, source[offset]);
+          sum += source[offset];
+          ++inside_count;
+        }
+        padded_count += in_padded_box;
+        for (std::int64_t d = rank - 1; d >= 0; --d) {
+          if (++tap[static_cast<std::size_t>(d)] < w.kernel[static_cast<std::size_t>(d)]) break;
+          tap[static_cast<std::size_t>(d)] = 0;
+        }
+      }
+      const std::int64_t divisor = count_include_pad ? padded_count : inside_count;
+      out[plane * out_plane + p] =
+          kind == PoolKind::kMax ? best
+                                 : static_cast<float>(sum / static_cast<double>(std::max<std::int64_t>(divisor, 1)));
+      for (std::int64_t d = rank - 1; d >= 0; --d) {
+        if (++position[static_cast<std::size_t>(d)] < w.output[static_cast<std::size_t>(d)]) break;
+        position[static_cast<std::size_t>(d)] = 0;
+      }
+    }
+  }
+  return out;
+}
+
+Kernel max_pool(const Node& node, int) {
+  if (node.outputs.size() > 1 && !node.outputs[1].empty()) unsupported(node, "the Indices output is not supported");
+  return [&node](Inputs inputs) {
+    return std::vector<Value>{Value::floats(pool(input(inputs, 0, node).tensor, node, PoolKind::kMax, false))};
+  };
+}
+
+Kernel average_pool(const Node& node, int) {
+  const bool include_pad = node.attributes.get_int("count_include_pad", 0) != 0;
+  return [&node, include_pad](Inputs inputs) {
+    return std::vector<Value>{
+        Value::floats(pool(input(inputs, 0, node).tensor, node, PoolKind::kAverage, include_pad))};
+  };
+}
+
+Factory global_pool(PoolKind kind) {
+  return [kind](const Node& node, int) -> Kernel {
+    return [&node, kind](Inputs inputs) {
+      const Tensor& x = input(inputs, 0, node).tensor;
+      if (x.rank() < 3) invalid(node, "expects input [N, C, spatial...], got " + simulator::shape_to_string(x.shape()));
+      Shape shape(x.shape().size(), 1);
+      shape[0] = x.dim(0);
+      shape[1] = x.dim(1);
+      Tensor out(shape);
+      const std::int64_t plane = x.size() / (x.dim(0) * x.dim(1));
+      for (std::int64_t c = 0; c < x.dim(0) * x.dim(1); ++c) {
+        const float* source = x.data() + c * plane;
+        double sum = 0.0;
+        float best = -std::numeric_limits<float>::infinity();
+        for (std::int64_t k = 0; k < plane; ++k) {
+          sum += source[k];
+          best = std::max(best, source[k]);
+        }
+        out[c] = kind == PoolKind::kMax ? best : static_cast<float>(sum / static_cast<double>(plane));
+      }
+      return std::vector<Value>{Value::floats(std::move(out))};
+    };
+  };
+}
+
+}  // namespace
+
+void register_pool_ops(Registry& registry) {
+  registry["MaxPool"] = max_pool;
+  registry["AveragePool"] = average_pool;
+  registry["GlobalAveragePool"] = global_pool(PoolKind::kAverage);
+  registry["GlobalMaxPool"] = global_pool(PoolKind::kMax);
+}
+
+}  // namespace tessera::nn::ops

@@ -1,0 +1,100 @@
+// Fake-quantized layers: quantize-dequantize around the float operator (the seeds'
+// FakeQuantizationMixin). The weight is quantized once, from its own range; activation
+// quantizers get their encodings from calibration data (Model::compute_encodings).
+#include <optional>
+
+#include "layers.hpp"
+#include "ops/op_support.hpp"
+#include "tessera/simulator/affine_quantizer.hpp"
+
+namespace tessera::nn {
+namespace {
+
+using simulator::QuantizeDequantize;
+using simulator::QuantizerOptions;
+
+std::unique_ptr<QuantizeDequantize> activation_quantizer(const parameters::ActivationQuantConfig* config) {
+  if (config == nullptr || config->n_bits <= 0) return nullptr;
+  QuantizerOptions options;
+  options.bitwidth = config->n_bits;
+  options.symmetric = config->symmetric;
+  options.range_estimator = config->range_estimator;
+  options.range_estimator_params = config->range_estimator_params;
+  return std::make_unique<QuantizeDequantize>(options);
+}
+
+// The axis of a weight that indexes output channels.
+int output_axis(const Node& node) {
+  if (node.op_type == "Gemm") return node.attributes.get_int("transB", 0) != 0 ? 0 : 1;
+  if (node.op_type == "MatMul") return 1;
+  return 0;  // Conv: [M, C/g, k...]
+}
+
+class QuantizedLayer final : public Operator {
+ public:
+  QuantizedLayer(const Node& node, const Graph& graph, std::unique_ptr<Operator> inner,
+                 const QuantizedNodeConfig& config)
+      : node_(node),
+        inner_(std::move(inner)),
+        input_quantizer_(activation_quantizer(config.input)),
+        output_quantizer_(activation_quantizer(config.output)) {
+    if (config.weight == nullptr || config.weight->n_bits <= 0) return;
+    const auto found = node.inputs.size() > 1 ? graph.initializers.find(node.inputs[1]) : graph.initializers.end();
+    if (found == graph.initializers.end()) ops::unsupported(node, "weight quantization needs a constant weight");
+    const Tensor& weight = found->second.tensor;
+    QuantizerOptions options;
+    options.bitwidth = config.weight->n_bits;
+    options.symmetric = config.weight->symmetric;
+    options.range_estimator = config.weight->range_estimator;
+    options.range_estimator_params = config.weight->range_estimator_params;
+    if (config.weight->per_channel) options.shape = simulator::per_channel_shape(weight.shape(), output_axis(node));
+    QuantizeDequantize quantizer(options);
+    {
+      auto calibration = quantizer.compute_encodings();
+      quantizer(weight);
+      calibration.finish();
+    }
+    quantized_weight_ = Value::floats(quantizer(weight));
+  }
+
+  std::vector<Value> run(std::span<const Value* const> inputs) override {
+    std::vector<const Value*> arguments(inputs.begin(), inputs.end());
+    std::optional<Value> quantized_input;
+    if (input_quantizer_ && !arguments.empty() && arguments[0] != nullptr) {
+      quantized_input = Value::floats((*input_quantizer_)(arguments[0]->tensor));
+      arguments[0] = &*quantized_input;
+    }
+    if (quantized_weight_) arguments[1] = &*quantized_weight_;
+    std::vector<Value> outputs = inner_->run(arguments);
+    if (output_quantizer_) outputs[0].tensor = (*output_quantizer_)(outputs[0].tensor);
+    return outputs;
+  }
+  void program() override { inner_->program(); }
+  void drift(double t) override { inner_->drift(t); }
+  void begin_calibration() override {
+    for (auto* q : {input_quantizer_.get(), output_quantizer_.get()}) {
+      if (q != nullptr) q->begin_calibration();
+    }
+  }
+  void end_calibration() override {
+    for (auto* q : {input_quantizer_.get(), output_quantizer_.get()}) {
+      if (q != nullptr && q->is_calibrating()) q->end_calibration();
+    }
+  }
+
+ private:
+  const Node& node_;
+  std::unique_ptr<Operator> inner_;
+  std::unique_ptr<QuantizeDequantize> input_quantizer_;
+  std::unique_ptr<QuantizeDequantize> output_quantizer_;
+  std::optional<Value> quantized_weight_;
+};
+
+}  // namespace
+
+std::unique_ptr<Operator> make_quantized_layer(const Node& node, const Graph& graph, std::unique_ptr<Operator> inner,
+                                               const QuantizedNodeConfig& config) {
+  return std::make_unique<QuantizedLayer>(node, graph, std::move(inner), config);
+}
+
+}  // namespace tessera::nn
