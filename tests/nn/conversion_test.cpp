@@ -1,0 +1,185 @@
+// convert_to_quantized's priority rules (excluded > instance > type > unchanged, inputs) and
+// convert_to_analog's exclusions and per-instance configs, on the bundled Fashion-MNIST CNN
+// (modules features.0-5, classifier.0-3).
+#include "tessera/nn/conversion.hpp"
+
+#include <gtest/gtest.h>
+
+#include "expect_error.hpp"
+#include "tessera/nn/errors.hpp"
+#include "tessera/nn/onnx_import.hpp"
+
+namespace tessera::nn {
+namespace {
+
+using tessera::testing::expect_error;
+const std::string kModel = TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx";
+
+parameters::QuantizedModuleConfig bits(int weight_bits, int activation_bits = 0) {
+  parameters::QuantizedModuleConfig config;
+  config.module_qconfig.weight_quant.n_bits = weight_bits;
+  config.module_qconfig.activation_quant.n_bits = activation_bits;
+  return config;
+}
+
+const ConversionEntry& entry_of(const ConversionReport& report, const std::string& module) {
+  for (const ConversionEntry& e : report.entries) {
+    if (e.module == module) return e;
+  }
+  throw std::runtime_error("no report entry for " + module);
+}
+
+Tensor sample_input() {
+  Tensor x({2, 1, 28, 28});
+  for (std::int64_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>((k * 37) % 101) / 50.0f - 1.0f;
+  return x;
+}
+
+TEST(QuantizationMapRules, ModulesAreNamedAfterTheStateDict) {
+  const Model model = load_onnx(kModel);
+  ASSERT_EQ(model.modules().size(), 10u);
+  EXPECT_EQ(model.modules()[0].name, "features.0");
+  EXPECT_EQ(model.modules()[0].type, "Conv2d");
+  EXPECT_EQ(model.modules()[0].parameter_count, 16 * 9 + 16);
+  EXPECT_EQ(model.modules()[1].type, "ReLU");
+  EXPECT_EQ(model.modules()[7].name, "classifier.1");
+  EXPECT_EQ(model.modules()[7].type, "Linear");
+}
+
+TEST(QuantizationMapRules, ExclusionBeatsInstanceAndPrunesTheSubtree) {
+  parameters::QuantizationMap map;
+  map.excluded_modules = {"features"};
+  map.instance_qconfig_map["features.0"] = bits(4);
+  map.module_qconfig_map["Conv2d"] = bits(4);
+  map.module_qconfig_map["Linear"] = bits(4);
+  ConversionReport report;
+  convert_to_quantized(load_onnx(kModel), map, &report);
+  EXPECT_EQ(entry_of(report, "features.0").became, "unchanged");
+  EXPECT_EQ(entry_of(report, "features.0").rule, "excluded_modules: features");
+  EXPECT_EQ(entry_of(report, "features.3").rule, "excluded_modules: features");
+  EXPECT_EQ(entry_of(report, "classifier.1").became, "QuantLinear");
+}
+
+TEST(QuantizationMapRules, InstanceBeatsType) {
+  parameters::QuantizationMap map;
+  map.module_qconfig_map["Conv2d"] = bits(4);
+  map.instance_qconfig_map["features.3"] = bits(8);
+  map.instance_qconfig_map["features.3"].quantized_module = "MyQuantConv";
+  ConversionReport report;
+  convert_to_quantized(load_onnx(kModel), map, &report);
+  EXPECT_EQ(entry_of(report, "features.0").rule, "module_qconfig_map[Conv2d]");
+  EXPECT_EQ(entry_of(report, "features.3").rule, "instance_qconfig_map");
+  EXPECT_EQ(entry_of(report, "features.3").became, "MyQuantConv");
+  EXPECT_EQ(entry_of(report, "classifier.1").rule, "no rule");  // type must match exactly
+}
+
+TEST(QuantizationMapRules, InputActivationWrapsTheModule) {
+  parameters::QuantizationMap map;
+  map.input_activation_qconfig_map["features.0"].n_bits = 8;
+  map.module_qconfig_map["Linear"] = bits(8);
+  map.input_activation_qconfig_map["classifier.1"].n_bits = 8;
+  ConversionReport report;
+  convert_to_quantized(load_onnx(kModel), map, &report);
+  EXPECT_EQ(entry_of(report, "features.0").became, "QuantizedInputModule(Conv2d)");
+  EXPECT_EQ(entry_of(report, "features.0").rule, "input_activation_qconfig_map");
+  EXPECT_EQ(entry_of(report, "classifier.1").became, "QuantizedInputModule(QuantLinear)");
+  EXPECT_EQ(entry_of(report, "classifier.1").rule, "module_qconfig_map[Linear], input_activation_qconfig_map");
+}
+
+TEST(QuantizationMapRules, ZeroBitsMeansNotQuantized) {
+  Model model = load_onnx(kModel);
+  parameters::QuantizationMap map;
+  map.module_qconfig_map["Conv2d"] = bits(0, 0);
+  map.module_qconfig_map["Linear"] = bits(-1, 0);
+  Model converted = convert_to_quantized(model, map);
+  const Tensor x = sample_input();
+  EXPECT_EQ(converted.forward(x), model.forward(x));
+}
+
+TEST(QuantizationMapRules, FewerWeightBitsChangeTheOutputMore) {
+  Model model = load_onnx(kModel);
+  const Tensor x = sample_input();
+  const Tensor reference = model.forward(x);
+  double previous = 0.0;
+  for (int n_bits : {8, 4, 2}) {
+    parameters::QuantizationMap map;
+    map.module_qconfig_map["Conv2d"] = bits(n_bits);
+    map.module_qconfig_map["Linear"] = bits(n_bits);
+    const Tensor y = convert_to_quantized(model, map).forward(x);
+    double error = 0.0;
+    for (std::int64_t k = 0; k < y.size(); ++k) error += std::abs(y[k] - reference[k]);
+    EXPECT_GT(error, previous) << n_bits << " bits";
+    previous = error;
+  }
+}
+
+TEST(QuantizationMapRules, UnknownNamesAreReportedByName) {
+  const Model model = load_onnx(kModel);
+  parameters::QuantizationMap map;
+  map.instance_qconfig_map["features.9"] = bits(8);
+  expect_error<ModelError>([&] { convert_to_quantized(model, map); },
+                           "instance_qconfig_map: 'features.9' is not a module of");
+  map.instance_qconfig_map.clear();
+  map.instance_qconfig_map["features"] = bits(8);
+  expect_error<ModelError>([&] { convert_to_quantized(model, map); },
+                           "instance_qconfig_map: 'features' is a container; name its layers instead");
+  map.instance_qconfig_map.clear();
+  map.excluded_modules = {"head"};
+  expect_error<ModelError>([&] { convert_to_quantized(model, map); }, "excluded_modules: 'head' is not a module of");
+}
+
+TEST(QuantizationMapRules, ActivationQuantizersNeedCalibration) {
+  parameters::QuantizationMap map;
+  map.module_qconfig_map["ReLU"] = bits(0, 8);
+  Model converted = convert_to_quantized(load_onnx(kModel), map);
+  EXPECT_THROW(converted.forward(sample_input()), std::exception);
+  converted.compute_encodings([](Model& m) { m.forward(sample_input()); });
+  EXPECT_NO_THROW(converted.forward(sample_input()));
+}
+
+TEST(AnalogConversion, IdealTilesReproduceTheFloatModel) {
+  Model model = load_onnx(kModel);
+  AnalogConversion conversion;
+  conversion.rpu_config.forward.is_perfect = true;
+  conversion.rpu_config.mapping.max_input_size = 100;  // classifier.1 (1568 inputs) spans 16 tiles
+  ConversionReport report;
+  Model analog = convert_to_analog(model, conversion, &report);
+  EXPECT_EQ(entry_of(report, "features.0").became, "AnalogConv2d");
+  EXPECT_EQ(entry_of(report, "classifier.3").became, "AnalogLinear");
+  EXPECT_EQ(entry_of(report, "features.1").rule, "type not converted");
+  const Tensor x = sample_input();
+  const Tensor expected = model.forward(x);
+  const Tensor y = analog.forward(x);
+  for (std::int64_t k = 0; k < y.size(); ++k) EXPECT_NEAR(y[k], expected[k], 1e-4f * (1.0f + std::abs(expected[k])));
+}
+
+TEST(AnalogConversion, ExclusionAndInstanceConfigs) {
+  Model model = load_onnx(kModel);
+  AnalogConversion conversion;
+  conversion.exclude = {"classifier"};
+  conversion.instance_rpu_configs["features.3"].forward.is_perfect = true;
+  ConversionReport report;
+  convert_to_analog(model, conversion, &report);
+  EXPECT_EQ(entry_of(report, "features.0").rule, "module type");
+  EXPECT_EQ(entry_of(report, "features.3").rule, "instance_rpu_configs");
+  EXPECT_EQ(entry_of(report, "classifier.1").became, "unchanged");
+  EXPECT_EQ(entry_of(report, "classifier.1").rule, "exclude: classifier");
+  conversion.exclude = {"classifer"};
+  expect_error<ModelError>([&] { convert_to_analog(model, conversion); }, "exclude: 'classifer' is not a module of");
+}
+
+TEST(AnalogConversion, SameSeedSameResultOtherSeedOtherResult) {
+  Model model = load_onnx(kModel);
+  auto run = [&](std::uint64_t seed) {
+    AnalogConversion conversion;
+    conversion.seed = seed;
+    Model analog = convert_to_analog(model, conversion);
+    analog.drift(3600.0);
+    return analog.forward(sample_input());
+  };
+  EXPECT_EQ(run(3), run(3));
+  EXPECT_NE(run(3), run(4));
+}
+
+}  // namespace
+}  // namespace tessera::nn
