@@ -31,6 +31,12 @@ Tensor spread_weights() {
   return w;
 }
 
+std::vector<double> differences(const Tensor& out, const Tensor& w) {
+  std::vector<double> values;
+  for (std::int64_t k = 0; k < w.size(); ++k) values.push_back(double{out[k]} - w[k]);
+  return values;
+}
+
 Tensor modified(const Tensor& w, const WeightModifierParameter& modifier, std::uint64_t stream = 1) {
   Tensor out;
   modify_weights(w, out, modifier, RandomStream(tessera::testing::test_seed(), stream));
@@ -66,8 +72,7 @@ TEST(WeightModifier, AddNormalAddsNoiseScaledByAmax) {
   modifier.type = WeightModifierType::ADD_NORMAL;
   modifier.std_dev = 0.05;
   const Tensor out = modified(w, modifier);
-  std::vector<double> residuals;
-  for (std::int64_t k = 0; k < w.size(); ++k) residuals.push_back(out[k] - w[k]);
+  const std::vector<double> residuals = differences(out, w);
   const double n = static_cast<double>(residuals.size());
   const double expected = 0.05 * 3.0;
   EXPECT_NEAR(mean_of(residuals), 0.0, kZ * expected / std::sqrt(n));
@@ -82,8 +87,7 @@ TEST(WeightModifier, AssumedWmaxReplacesTheActualMaximum) {
   modifier.rel_to_actual_wmax = false;
   modifier.assumed_wmax = 4.0;
   const Tensor out = modified(w, modifier);
-  std::vector<double> residuals;
-  for (std::int64_t k = 0; k < w.size(); ++k) residuals.push_back(out[k] - w[k]);
+  const std::vector<double> residuals = differences(out, w);
   EXPECT_NEAR(stddev_of(residuals), 0.2, kZ * 0.2 / std::sqrt(2.0 * static_cast<double>(residuals.size())));
 }
 
@@ -191,12 +195,12 @@ TEST(WeightModifier, SameStreamSameResultOtherStreamOtherResult) {
   const Tensor a = modified(w, modifier, 5);
   const Tensor b = modified(w, modifier, 5);
   const Tensor c = modified(w, modifier, 6);
-  int differences = 0;
+  int changed = 0;
   for (std::int64_t k = 0; k < w.size(); ++k) {
     ASSERT_EQ(a[k], b[k]);
-    differences += a[k] != c[k];
+    changed += a[k] != c[k];
   }
-  EXPECT_GT(differences, w.size() / 2);
+  EXPECT_GT(changed, w.size() / 2);
 }
 
 TEST(WeightModifier, PerBatchSampleIsRefused) {

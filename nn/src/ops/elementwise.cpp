@@ -7,18 +7,6 @@
 namespace tessera::nn::ops {
 namespace {
 
-template <class F>
-Factory unary(F f) {
-  return [f](const Node& node, int) -> Kernel {
-    return [f, &node](Inputs inputs) {
-      const Value& x = input(inputs, 0, node);
-      Value out{x.type, Tensor(x.tensor.shape())};
-      for (std::int64_t k = 0; k < x.tensor.size(); ++k) out.tensor[k] = f(x.tensor[k]);
-      return std::vector<Value>{std::move(out)};
-    };
-  };
-}
-
 /// A unary op with float attributes read when the node is built.
 template <class Make>
 Factory unary_with(Make make) {
@@ -31,6 +19,11 @@ Factory unary_with(Make make) {
       return std::vector<Value>{std::move(out)};
     };
   };
+}
+
+template <class F>
+Factory unary(F f) {
+  return unary_with([f](const Attributes&) { return f; });
 }
 
 template <class F>
