@@ -323,6 +323,7 @@ void AnalogTile::finish_outputs(Tensor& output, bool digital_post_processing) co
   const std::vector<float> factors = output_factors(digital_post_processing);
   const std::vector<float> no_bias;
   const std::vector<float>& bias = digital_post_processing ? bias_ : no_bias;
+#pragma omp parallel for schedule(static) if (batch * out_size_ > kParallelElements)
   for (std::int64_t b = 0; b < batch; ++b) {
     float* y = output.data() + b * out_size_;
     for (std::int64_t i = 0; i < out_size_; ++i) y[i] *= factors[static_cast<std::size_t>(i)];
@@ -416,16 +417,25 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     add_analog_noise(round);
     digitize_outputs(round);
 
+    // Samples whose outputs still saturated go again with their input halved; the others are
+    // done: scaled back by nm * reduction into their output rows.
     std::vector<std::int64_t> again;
+    std::vector<std::int64_t> done;
     for (std::int64_t a = 0; a < active; ++a) {
       const auto b = static_cast<std::size_t>(round.samples[static_cast<std::size_t>(a)]);
       if (bound_management && round.saturated[static_cast<std::size_t>(a)] && reduction[b] <= reduction_limit) {
         reduction[b] *= 2.0f;
         again.push_back(static_cast<std::int64_t>(b));
-        continue;
+      } else {
+        done.push_back(a);
       }
+    }
+    const auto finished = static_cast<std::int64_t>(done.size());
+#pragma omp parallel for schedule(static) if (finished * out_size_ > kParallelElements)
+    for (std::int64_t d = 0; d < finished; ++d) {
+      const std::int64_t a = done[static_cast<std::size_t>(d)];
       const float* source = round.outputs->data() + a * out_size_;
-      float* target = output.data() + static_cast<std::int64_t>(b) * out_size_;
+      float* target = output.data() + round.samples[static_cast<std::size_t>(a)] * out_size_;
       const float scale = round.output_scales[static_cast<std::size_t>(a)];
       for (std::int64_t i = 0; i < out_size_; ++i) target[i] = source[i] * scale;
     }
