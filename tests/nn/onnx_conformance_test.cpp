@@ -99,8 +99,8 @@ void run_suite(const std::string& suite, int minimum_passed) {
   EXPECT_GE(counts[Outcome::kPassed], minimum_passed);
 }
 
-TEST(OnnxConformance, NodeCases) { run_suite("node", 270); }
-TEST(OnnxConformance, PytorchConvertedCases) { run_suite("pytorch-converted", 78); }
+TEST(OnnxConformance, NodeCases) { run_suite("node", 280); }
+TEST(OnnxConformance, PytorchConvertedCases) { run_suite("pytorch-converted", 82); }
 
 }  // namespace
 }  // namespace tessera::nn

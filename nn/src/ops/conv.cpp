@@ -140,8 +140,117 @@ Kernel conv(const Node& node, int) {
   };
 }
 
+// ConvTranspose: every input position spreads W's taps over the output (col2im of x^T W).
+Kernel conv_transpose(const Node& node, int) {
+  return [&node](Inputs inputs) {
+    const Tensor& x = input(inputs, 0, node).tensor;
+    const Tensor& w = input(inputs, 1, node).tensor;
+    const Attributes& a = node.attributes;
+    if (x.rank() < 3 || w.rank() != x.rank() || w.dim(0) != x.dim(1)) {
+      invalid(node, "expects input [N, C, spatial...] and weight [C, M/groups, kernel...], got " +
+                        simulator::shape_to_string(x.shape()) + " and " + simulator::shape_to_string(w.shape()));
+    }
+    const std::int64_t groups = a.get_int("group", 1);
+    if (groups < 1 || x.dim(1) % groups != 0) invalid(node, "group does not divide the input channels");
+    const std::size_t rank = static_cast<std::size_t>(x.rank() - 2);
+    const std::vector<std::int64_t> kernel(w.shape().begin() + 2, w.shape().end());
+    const std::vector<std::int64_t> strides = a.get_ints("strides", std::vector<std::int64_t>(rank, 1));
+    const std::vector<std::int64_t> dilations = a.get_ints("dilations", std::vector<std::int64_t>(rank, 1));
+    const std::vector<std::int64_t> output_padding = a.get_ints("output_padding", std::vector<std::int64_t>(rank, 0));
+    std::vector<std::int64_t> pads = a.get_ints("pads", std::vector<std::int64_t>(2 * rank, 0));
+    const std::vector<std::int64_t> output_shape = a.get_ints("output_shape");
+    const std::string auto_pad = a.get_string("auto_pad", "NOTSET");
+    if (strides.size() != rank || dilations.size() != rank || output_padding.size() != rank ||
+        pads.size() != 2 * rank) {
+      invalid(node, "strides, dilations, output_padding and pads must match the spatial axes");
+    }
+    std::vector<std::int64_t> in(rank), out(rank);
+    for (std::size_t d = 0; d < rank; ++d) {
+      in[d] = x.dim(static_cast<int>(d + 2));
+      const std::int64_t full = strides[d] * (in[d] - 1) + output_padding[d] + (kernel[d] - 1) * dilations[d] + 1;
+      const bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+      if (!output_shape.empty() || same) {
+        const std::int64_t target =
+            output_shape.empty() ? in[d] * strides[d] : output_shape[output_shape.size() - rank + d];
+        // ONNX's rule with floor division: a larger output_shape gives negative end padding
+        // (extra output rows at the end).
+        const std::int64_t total = full - target;
+        const std::int64_t half = total >= 0 ? total / 2 : -((1 - total) / 2);
+        pads[d] = auto_pad == "SAME_UPPER" ? half : total - half;
+        pads[d + rank] = total - pads[d];
+      } else if (auto_pad == "VALID") {
+        pads[d] = pads[d + rank] = 0;
+      }
+      out[d] = full - pads[d] - pads[d + rank];
+      if (out[d] < 1) invalid(node, "the padding removes the whole output along spatial axis " + std::to_string(d));
+    }
+    const std::int64_t channels = x.dim(1) / groups, per_group = w.dim(1), out_channels = per_group * groups;
+    std::int64_t positions = 1, taps = 1, out_positions = 1;
+    for (std::size_t d = 0; d < rank; ++d) {
+      positions *= in[d];
+      taps *= kernel[d];
+      out_positions *= out[d];
+    }
+    Shape shape{x.dim(0), out_channels};
+    shape.insert(shape.end(), out.begin(), out.end());
+    Tensor output(shape);
+    // For every (input position, tap): the flat output offset, or -1 when it falls outside.
+    std::vector<std::int64_t> target(static_cast<std::size_t>(positions * taps));
+    std::vector<std::int64_t> p_index(rank, 0);
+    for (std::int64_t p = 0; p < positions; ++p) {
+      std::vector<std::int64_t> k_index(rank, 0);
+      for (std::int64_t k = 0; k < taps; ++k) {
+        std::int64_t offset = 0;
+        bool inside = true;
+        for (std::size_t d = 0; d < rank; ++d) {
+          const std::int64_t c = p_index[d] * strides[d] - pads[d] + k_index[d] * dilations[d];
+          inside = inside && c >= 0 && c < out[d];
+          offset = offset * out[d] + c;
+        }
+        target[static_cast<std::size_t>(p * taps + k)] = inside ? offset : -1;
+        for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
+          if (++k_index[static_cast<std::size_t>(d)] < kernel[static_cast<std::size_t>(d)]) break;
+          k_index[static_cast<std::size_t>(d)] = 0;
+        }
+      }
+      for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
+        if (++p_index[static_cast<std::size_t>(d)] < in[static_cast<std::size_t>(d)]) break;
+        p_index[static_cast<std::size_t>(d)] = 0;
+      }
+    }
+    Tensor x_group({channels, positions}), w_group({channels, per_group * taps}), cols({positions, per_group * taps});
+    for (std::int64_t n = 0; n < x.dim(0); ++n) {
+      for (std::int64_t g = 0; g < groups; ++g) {
+        const float* xs = x.data() + (n * x.dim(1) + g * channels) * positions;
+        std::copy(xs, xs + channels * positions, x_group.data());
+        std::copy(w.data() + g * channels * per_group * taps, w.data() + (g + 1) * channels * per_group * taps,
+                  w_group.data());
+        simulator::matmul_left_transposed(x_group, w_group, cols);  // [positions, per_group * taps]
+        for (std::int64_t p = 0; p < positions; ++p) {
+          for (std::int64_t m = 0; m < per_group; ++m) {
+            float* plane = output.data() + (n * out_channels + g * per_group + m) * out_positions;
+            const float* row = cols.data() + p * per_group * taps + m * taps;
+            for (std::int64_t k = 0; k < taps; ++k) {
+              const std::int64_t t = target[static_cast<std::size_t>(p * taps + k)];
+              if (t >= 0) plane[t] += row[k];
+            }
+          }
+        }
+      }
+    }
+    if (const Value* bias = optional_input(inputs, 2); bias != nullptr) {
+      if (bias->tensor.size() != out_channels) invalid(node, "bias must have one value per output channel");
+      add_channel_bias(output, bias->tensor);
+    }
+    return std::vector<Value>{Value::floats(std::move(output))};
+  };
+}
+
 }  // namespace
 
-void register_conv_ops(Registry& registry) { registry["Conv"] = conv; }
+void register_conv_ops(Registry& registry) {
+  registry["Conv"] = conv;
+  registry["ConvTranspose"] = conv_transpose;
+}
 
 }  // namespace tessera::nn::ops
