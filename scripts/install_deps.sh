@@ -10,7 +10,7 @@ set -euo pipefail
 build_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libeigen3-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libonnx-dev libprotobuf-dev zlib1g-dev
+  libonnx-dev libprotobuf-dev zlib1g-dev nlohmann-json3-dev
   libonnx-testdata dataset-fashion-mnist
 )
 reference_packages=(python3 python3-numpy python3-torch python3-onnx libopenblas0-openmp)

@@ -48,13 +48,13 @@ class QuantizedLayer final : public Operator {
     options.range_estimator = config.weight->range_estimator;
     options.range_estimator_params = config.weight->range_estimator_params;
     if (config.weight->per_channel) options.shape = simulator::per_channel_shape(weight.shape(), output_axis(node));
-    QuantizeDequantize quantizer(options);
+    weight_quantizer_ = std::make_unique<QuantizeDequantize>(options);
     {
-      auto calibration = quantizer.compute_encodings();
-      quantizer(weight);
+      auto calibration = weight_quantizer_->compute_encodings();
+      (*weight_quantizer_)(weight);
       calibration.finish();
     }
-    quantized_weight_ = Value::floats(quantizer(weight));
+    quantized_weight_ = Value::floats((*weight_quantizer_)(weight));
   }
 
   std::vector<Value> run(std::span<const Value* const> inputs) override {
@@ -71,6 +71,11 @@ class QuantizedLayer final : public Operator {
   }
   void program() override { inner_->program(); }
   void drift(double t) override { inner_->drift(t); }
+  void list_encodings(std::vector<TensorEncoding>& out) const override {
+    if (input_quantizer_) out.push_back({node_.inputs[0], false, input_quantizer_.get()});
+    if (weight_quantizer_) out.push_back({node_.inputs[1], true, weight_quantizer_.get()});
+    if (output_quantizer_) out.push_back({node_.outputs[0], false, output_quantizer_.get()});
+  }
   void begin_calibration() override {
     for (auto* q : {input_quantizer_.get(), output_quantizer_.get()}) {
       if (q != nullptr) q->begin_calibration();
@@ -87,6 +92,7 @@ class QuantizedLayer final : public Operator {
   std::unique_ptr<Operator> inner_;
   std::unique_ptr<QuantizeDequantize> input_quantizer_;
   std::unique_ptr<QuantizeDequantize> output_quantizer_;
+  std::unique_ptr<QuantizeDequantize> weight_quantizer_;
   std::optional<Value> quantized_weight_;
 };
 

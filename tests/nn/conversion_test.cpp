@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include "expect_error.hpp"
+#include "tessera/nn/encodings.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/nn/onnx_import.hpp"
 
@@ -135,6 +138,30 @@ TEST(QuantizationMapRules, ActivationQuantizersNeedCalibration) {
   EXPECT_THROW(converted.forward(sample_input()), std::exception);
   converted.compute_encodings([](Model& m) { m.forward(sample_input()); });
   EXPECT_NO_THROW(converted.forward(sample_input()));
+}
+
+TEST(QuantizationMapRules, EncodingsExportInAimetsLayout) {
+  parameters::QuantizationMap map;
+  map.module_qconfig_map["Conv2d"] = bits(8);
+  map.module_qconfig_map["Conv2d"].module_qconfig.weight_quant.per_channel = true;
+  map.module_qconfig_map["ReLU"] = bits(0, 8);
+  Model converted = convert_to_quantized(load_onnx(kModel), map);
+  expect_error<ModelError>([&] { encodings_json(converted); },
+                           "has no encodings yet; run compute_encodings with calibration data first");
+  converted.compute_encodings([](Model& m) { m.forward(sample_input()); });
+  const nlohmann::json document = nlohmann::json::parse(encodings_json(converted));
+  EXPECT_EQ(document["version"], "tessera-encodings/1");
+  const auto& weight = document["param_encodings"]["features.0.weight"];
+  ASSERT_EQ(weight.size(), 16u);  // one per output channel
+  for (const auto& channel : weight) {
+    EXPECT_EQ(channel["bitwidth"], 8);
+    EXPECT_EQ(channel["is_symmetric"], true);
+    const double scale = channel["scale"], low = channel["min"], high = channel["max"];
+    EXPECT_GT(scale, 0.0);
+    EXPECT_NEAR(high - low, 255.0 * scale, 1e-6);
+  }
+  EXPECT_EQ(document["activation_encodings"].size(), 3u);  // the three ReLU outputs
+  EXPECT_EQ(document["activation_encodings"]["/features/features.1/Relu_output_0"].size(), 1u);
 }
 
 TEST(AnalogConversion, IdealTilesReproduceTheFloatModel) {

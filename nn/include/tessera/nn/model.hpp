@@ -64,6 +64,7 @@ class Model {
   void replace_operator(std::size_t node, std::unique_ptr<Operator> op);
   /// Every operator implementing a node.
   Operator& operator_of(std::size_t node) { return *operators_[node]; }
+  const Operator& operator_of(std::size_t node) const { return *operators_[node]; }
 
  private:
   Graph graph_;

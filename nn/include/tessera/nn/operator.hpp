@@ -7,8 +7,16 @@
 #include <vector>
 
 #include "tessera/nn/graph.hpp"
+#include "tessera/simulator/affine_quantizer.hpp"
 
 namespace tessera::nn {
+
+/// A quantizer attached to a named tensor of the graph (for exporting encodings).
+struct TensorEncoding {
+  std::string tensor;      ///< value or initializer name
+  bool parameter = false;  ///< a weight (param_encodings) rather than an activation
+  const simulator::AffineQuantizer* quantizer = nullptr;
+};
 
 class Operator {
  public:
@@ -24,6 +32,8 @@ class Operator {
   /// Quantized layers: observe data to fix activation encodings (between begin and end).
   virtual void begin_calibration() {}
   virtual void end_calibration() {}
+  /// Quantized layers: the quantizers they apply and the tensors those quantize.
+  virtual void list_encodings(std::vector<TensorEncoding>& /*out*/) const {}
 };
 
 /// Builds the float operator for a node of the given opset. Throws UnsupportedError for an op
