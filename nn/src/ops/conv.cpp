@@ -37,31 +37,42 @@ Shape conv_output_shape(const ConvShape& shape) {
 
 namespace {
 
-// For every (output position, kernel tap): the flat spatial offset it reads, or -1 in padding.
-std::vector<std::int64_t> tap_offsets(const WindowGeometry& w) {
-  const std::size_t rank = w.rank();
-  const std::int64_t positions = w.output_size(), taps = w.window_size();
+// For every (position p on the `positions` grid, kernel tap k): the flat offset of
+// p * stride - pad + k * dilation on the `bounds` grid, or -1 where that falls outside it.
+// Conv walks output positions and reads the input (bounds = input); ConvTranspose walks input
+// positions and writes the output (bounds = output).
+std::vector<std::int64_t> tap_offsets(const std::vector<std::int64_t>& positions_grid,
+                                      const std::vector<std::int64_t>& kernel, const std::vector<std::int64_t>& strides,
+                                      const std::vector<std::int64_t>& pad_begin,
+                                      const std::vector<std::int64_t>& dilations,
+                                      const std::vector<std::int64_t>& bounds) {
+  const std::size_t rank = positions_grid.size();
+  std::int64_t positions = 1, taps = 1;
+  for (std::size_t d = 0; d < rank; ++d) {
+    positions *= positions_grid[d];
+    taps *= kernel[d];
+  }
   std::vector<std::int64_t> offsets(static_cast<std::size_t>(positions * taps));
-  std::vector<std::int64_t> out_index(rank, 0);
+  std::vector<std::int64_t> position(rank, 0);
   for (std::int64_t p = 0; p < positions; ++p) {
     std::vector<std::int64_t> tap(rank, 0);
     for (std::int64_t k = 0; k < taps; ++k) {
       std::int64_t offset = 0;
       bool inside = true;
       for (std::size_t d = 0; d < rank; ++d) {
-        const std::int64_t coordinate = out_index[d] * w.strides[d] - w.pad_begin[d] + tap[d] * w.dilations[d];
-        inside = inside && coordinate >= 0 && coordinate < w.input[d];
-        offset = offset * w.input[d] + coordinate;
+        const std::int64_t coordinate = position[d] * strides[d] - pad_begin[d] + tap[d] * dilations[d];
+        inside = inside && coordinate >= 0 && coordinate < bounds[d];
+        offset = offset * bounds[d] + coordinate;
       }
       offsets[static_cast<std::size_t>(p * taps + k)] = inside ? offset : -1;
       for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
-        if (++tap[static_cast<std::size_t>(d)] < w.kernel[static_cast<std::size_t>(d)]) break;
+        if (++tap[static_cast<std::size_t>(d)] < kernel[static_cast<std::size_t>(d)]) break;
         tap[static_cast<std::size_t>(d)] = 0;
       }
     }
     for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
-      if (++out_index[static_cast<std::size_t>(d)] < w.output[static_cast<std::size_t>(d)]) break;
-      out_index[static_cast<std::size_t>(d)] = 0;
+      if (++position[static_cast<std::size_t>(d)] < positions_grid[static_cast<std::size_t>(d)]) break;
+      position[static_cast<std::size_t>(d)] = 0;
     }
   }
   return offsets;
@@ -73,7 +84,9 @@ Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t gr
   const std::int64_t positions = shape.window.output_size(), taps = shape.window.window_size();
   std::int64_t spatial = 1;
   for (std::int64_t extent : shape.window.input) spatial *= extent;
-  const std::vector<std::int64_t> offsets = tap_offsets(shape.window);
+  const WindowGeometry& w = shape.window;
+  const std::vector<std::int64_t> offsets =
+      tap_offsets(w.output, w.kernel, w.strides, w.pad_begin, w.dilations, w.input);
   const std::int64_t channels = shape.in_per_group(), width = shape.patch_size();
   Tensor patches({shape.batch * positions, width});
 #pragma omp parallel for schedule(static) if (shape.batch * positions * width > (1 << 16))
@@ -194,30 +207,7 @@ Kernel conv_transpose(const Node& node, int) {
     Shape shape{x.dim(0), out_channels};
     shape.insert(shape.end(), out.begin(), out.end());
     Tensor output(shape);
-    // For every (input position, tap): the flat output offset, or -1 when it falls outside.
-    std::vector<std::int64_t> target(static_cast<std::size_t>(positions * taps));
-    std::vector<std::int64_t> p_index(rank, 0);
-    for (std::int64_t p = 0; p < positions; ++p) {
-      std::vector<std::int64_t> k_index(rank, 0);
-      for (std::int64_t k = 0; k < taps; ++k) {
-        std::int64_t offset = 0;
-        bool inside = true;
-        for (std::size_t d = 0; d < rank; ++d) {
-          const std::int64_t c = p_index[d] * strides[d] - pads[d] + k_index[d] * dilations[d];
-          inside = inside && c >= 0 && c < out[d];
-          offset = offset * out[d] + c;
-        }
-        target[static_cast<std::size_t>(p * taps + k)] = inside ? offset : -1;
-        for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
-          if (++k_index[static_cast<std::size_t>(d)] < kernel[static_cast<std::size_t>(d)]) break;
-          k_index[static_cast<std::size_t>(d)] = 0;
-        }
-      }
-      for (int d = static_cast<int>(rank) - 1; d >= 0; --d) {
-        if (++p_index[static_cast<std::size_t>(d)] < in[static_cast<std::size_t>(d)]) break;
-        p_index[static_cast<std::size_t>(d)] = 0;
-      }
-    }
+    const std::vector<std::int64_t> target = tap_offsets(in, kernel, strides, pads, dilations, out);
     Tensor x_group({channels, positions}), w_group({channels, per_group * taps}), cols({positions, per_group * taps});
     for (std::int64_t n = 0; n < x.dim(0); ++n) {
       for (std::int64_t g = 0; g < groups; ++g) {
