@@ -49,26 +49,36 @@ void modify_weights(const Tensor& weights, Tensor& out, const parameters::Weight
   }
   if (amax <= 0.0) amax = 1.0;  // all-zero weights: any scale gives the same result
 
-  std::vector<float> normals(static_cast<std::size_t>(rows * columns));
-  std::vector<float> uniforms(normals.size());
-  stream.derive("normal").fill_normal(normals);
-  stream.derive("uniform").fill_uniform(uniforms);
-  const std::vector<float> drops = [&] {
-    std::vector<float> values(modifier.pdrop > 0.0 ? normals.size() : 0);
-    stream.derive("drop").fill_uniform(values);
+  // Draw only what this modifier uses: it runs on every training forward.
+  const WeightModifierType type = modifier.type;
+  const bool discretizes = type == WeightModifierType::DISCRETIZE ||
+                           type == WeightModifierType::DISCRETIZE_ADD_NORMAL || type == WeightModifierType::DOREFA;
+  const bool adds_noise = type != WeightModifierType::NONE && type != WeightModifierType::DROP_CONNECT &&
+                          type != WeightModifierType::DISCRETIZE && type != WeightModifierType::DOREFA;
+  const auto count = static_cast<std::size_t>(rows * columns);
+  auto draws = [&](bool needed, const char* purpose, bool normal) {
+    std::vector<float> values(needed ? count : 0);
+    if (normal) {
+      stream.derive(purpose).fill_normal(values);
+    } else {
+      stream.derive(purpose).fill_uniform(values);
+    }
     return values;
-  }();
+  };
+  const std::vector<float> normals = draws(adds_noise, "normal", true);
+  const std::vector<float> uniforms = draws(discretizes && modifier.sto_round, "uniform", false);
+  const std::vector<float> drops = draws(modifier.pdrop > 0.0, "drop", false);
 
   auto discretize = [&](double w, double range, std::size_t k) {
     const float bin = converter_bin(modifier.res, range);
-    return double{round_to_bin(static_cast<float>(w), bin, modifier.sto_round, uniforms[k])};
+    return double{round_to_bin(static_cast<float>(w), bin, modifier.sto_round, uniforms.empty() ? 0.0f : uniforms[k])};
   };
   const double std_dev = modifier.std_dev;
   for (std::int64_t k = 0; k < weights.size(); ++k) {
     if (!is_modified(k)) continue;
     const auto index = static_cast<std::size_t>(k);
     const double w = weights[k];
-    const double xi = normals[index];
+    const double xi = normals.empty() ? 0.0 : normals[index];
     double value = w;
     switch (modifier.type) {
       case WeightModifierType::NONE:

@@ -32,6 +32,12 @@ const ConversionEntry& entry_of(const ConversionReport& report, const std::strin
   throw std::runtime_error("no report entry for " + module);
 }
 
+ConversionReport report_of(const parameters::QuantizationMap& map) {
+  ConversionReport report;
+  convert_to_quantized(load_onnx(kModel), map, &report);
+  return report;
+}
+
 Tensor sample_input() {
   Tensor x({2, 1, 28, 28});
   for (std::int64_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>((k * 37) % 101) / 50.0f - 1.0f;
@@ -55,8 +61,7 @@ TEST(QuantizationMapRules, ExclusionBeatsInstanceAndPrunesTheSubtree) {
   map.instance_qconfig_map["features.0"] = bits(4);
   map.module_qconfig_map["Conv2d"] = bits(4);
   map.module_qconfig_map["Linear"] = bits(4);
-  ConversionReport report;
-  convert_to_quantized(load_onnx(kModel), map, &report);
+  const ConversionReport report = report_of(map);
   EXPECT_EQ(entry_of(report, "features.0").became, "unchanged");
   EXPECT_EQ(entry_of(report, "features.0").rule, "excluded_modules: features");
   EXPECT_EQ(entry_of(report, "features.3").rule, "excluded_modules: features");
@@ -68,8 +73,7 @@ TEST(QuantizationMapRules, InstanceBeatsType) {
   map.module_qconfig_map["Conv2d"] = bits(4);
   map.instance_qconfig_map["features.3"] = bits(8);
   map.instance_qconfig_map["features.3"].quantized_module = "MyQuantConv";
-  ConversionReport report;
-  convert_to_quantized(load_onnx(kModel), map, &report);
+  const ConversionReport report = report_of(map);
   EXPECT_EQ(entry_of(report, "features.0").rule, "module_qconfig_map[Conv2d]");
   EXPECT_EQ(entry_of(report, "features.3").rule, "instance_qconfig_map");
   EXPECT_EQ(entry_of(report, "features.3").became, "MyQuantConv");
@@ -81,8 +85,7 @@ TEST(QuantizationMapRules, InputActivationWrapsTheModule) {
   map.input_activation_qconfig_map["features.0"].n_bits = 8;
   map.module_qconfig_map["Linear"] = bits(8);
   map.input_activation_qconfig_map["classifier.1"].n_bits = 8;
-  ConversionReport report;
-  convert_to_quantized(load_onnx(kModel), map, &report);
+  const ConversionReport report = report_of(map);
   EXPECT_EQ(entry_of(report, "features.0").became, "QuantizedInputModule(Conv2d)");
   EXPECT_EQ(entry_of(report, "features.0").rule, "input_activation_qconfig_map");
   EXPECT_EQ(entry_of(report, "classifier.1").became, "QuantizedInputModule(QuantLinear)");

@@ -148,11 +148,12 @@ Tensor AnalogTileArray::weight_gradient(const Tensor& input, const Tensor& grad_
   check_batch_shape("tile array '" + name_ + "'", "input", input, in_size_);
   check_batch_shape("tile array '" + name_ + "'", "grad_output", grad_output, out_size_);
   Tensor gradient({out_size_, in_size_});
+  std::vector<Tensor> input_parts;  // sliced once, used by every output block
+  for (const Block& block : input_blocks_) input_parts.push_back(columns_of(input, block));
   for (std::size_t r = 0; r < output_blocks_.size(); ++r) {
     const Tensor grad_part = columns_of(grad_output, output_blocks_[r]);
     for (std::size_t c = 0; c < input_blocks_.size(); ++c) {
-      place_block(gradient, output_blocks_[r], input_blocks_[c],
-                  tile(r, c).weight_gradient(columns_of(input, input_blocks_[c]), grad_part));
+      place_block(gradient, output_blocks_[r], input_blocks_[c], tile(r, c).weight_gradient(input_parts[c], grad_part));
     }
   }
   return gradient;

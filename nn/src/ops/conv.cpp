@@ -5,36 +5,6 @@
 
 namespace tessera::nn::ops {
 
-ConvShape conv_shape(const Node& node, const Shape& input, const Shape& weight) {
-  if (input.size() < 3 || weight.size() != input.size()) {
-    invalid(node, "expects input [N, C, spatial...] and weight [M, C/groups, kernel...] of the same rank, got " +
-                      simulator::shape_to_string(input) + " and " + simulator::shape_to_string(weight));
-  }
-  ConvShape s;
-  s.batch = input[0];
-  s.in_channels = input[1];
-  s.out_channels = weight[0];
-  s.groups = node.attributes.get_int("group", 1);
-  if (s.groups < 1 || s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 ||
-      weight[1] != s.in_channels / s.groups) {
-    invalid(node, "input channels " + std::to_string(s.in_channels) + ", weight " + simulator::shape_to_string(weight) +
-                      " and group " + std::to_string(s.groups) + " do not fit together");
-  }
-  const std::vector<std::int64_t> spatial(input.begin() + 2, input.end());
-  const std::vector<std::int64_t> kernel(weight.begin() + 2, weight.end());
-  if (node.attributes.has("kernel_shape") && node.attributes.get_ints("kernel_shape") != kernel) {
-    invalid(node, "kernel_shape does not match the weight's shape " + simulator::shape_to_string(weight));
-  }
-  s.window = window_geometry(node, spatial, kernel);
-  return s;
-}
-
-Shape conv_output_shape(const ConvShape& shape) {
-  Shape out{shape.batch, shape.out_channels};
-  out.insert(out.end(), shape.window.output.begin(), shape.window.output.end());
-  return out;
-}
-
 namespace {
 
 // For every (position p on the `positions` grid, kernel tap k): the flat offset of
@@ -80,13 +50,43 @@ std::vector<std::int64_t> tap_offsets(const std::vector<std::int64_t>& positions
 
 }  // namespace
 
+ConvShape conv_shape(const Node& node, const Shape& input, const Shape& weight) {
+  if (input.size() < 3 || weight.size() != input.size()) {
+    invalid(node, "expects input [N, C, spatial...] and weight [M, C/groups, kernel...] of the same rank, got " +
+                      simulator::shape_to_string(input) + " and " + simulator::shape_to_string(weight));
+  }
+  ConvShape s;
+  s.batch = input[0];
+  s.in_channels = input[1];
+  s.out_channels = weight[0];
+  s.groups = node.attributes.get_int("group", 1);
+  if (s.groups < 1 || s.in_channels % s.groups != 0 || s.out_channels % s.groups != 0 ||
+      weight[1] != s.in_channels / s.groups) {
+    invalid(node, "input channels " + std::to_string(s.in_channels) + ", weight " + simulator::shape_to_string(weight) +
+                      " and group " + std::to_string(s.groups) + " do not fit together");
+  }
+  const std::vector<std::int64_t> spatial(input.begin() + 2, input.end());
+  const std::vector<std::int64_t> kernel(weight.begin() + 2, weight.end());
+  if (node.attributes.has("kernel_shape") && node.attributes.get_ints("kernel_shape") != kernel) {
+    invalid(node, "kernel_shape does not match the weight's shape " + simulator::shape_to_string(weight));
+  }
+  s.window = window_geometry(node, spatial, kernel);
+  const WindowGeometry& w = s.window;
+  s.tap_offsets = tap_offsets(w.output, w.kernel, w.strides, w.pad_begin, w.dilations, w.input);
+  return s;
+}
+
+Shape conv_output_shape(const ConvShape& shape) {
+  Shape out{shape.batch, shape.out_channels};
+  out.insert(out.end(), shape.window.output.begin(), shape.window.output.end());
+  return out;
+}
+
 Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t group) {
   const std::int64_t positions = shape.window.output_size(), taps = shape.window.window_size();
   std::int64_t spatial = 1;
   for (std::int64_t extent : shape.window.input) spatial *= extent;
-  const WindowGeometry& w = shape.window;
-  const std::vector<std::int64_t> offsets =
-      tap_offsets(w.output, w.kernel, w.strides, w.pad_begin, w.dilations, w.input);
+  const std::vector<std::int64_t>& offsets = shape.tap_offsets;
   const std::int64_t channels = shape.in_per_group(), width = shape.patch_size();
   Tensor patches({shape.batch * positions, width});
 #pragma omp parallel for schedule(static) if (shape.batch * positions * width > (1 << 16))

@@ -14,6 +14,9 @@ struct ConvShape {
   std::int64_t out_channels = 0;
   std::int64_t groups = 1;
   WindowGeometry window;
+  /// Per (output position, kernel tap): the flat input offset it reads, -1 in padding.
+  /// Computed once by conv_shape and shared by every group and sample.
+  std::vector<std::int64_t> tap_offsets;
 
   std::int64_t in_per_group() const { return in_channels / groups; }
   std::int64_t out_per_group() const { return out_channels / groups; }
