@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <cstdio>
 #include <memory>
 #include <stdexcept>
 
@@ -27,8 +28,9 @@ IdxArray read_idx(const std::string& path) {
   if (!read_exact(file.get(), magic, 4)) throw std::runtime_error(path + ": too short for an IDX header");
   if (magic[0] != 0 || magic[1] != 0) throw std::runtime_error(path + ": not an IDX file (bad magic number)");
   if (magic[2] != 0x08) {
-    throw std::runtime_error(path + ": IDX element type 0x" + std::to_string(magic[2]) +
-                             " is not supported (unsigned bytes, 0x08, are)");
+    char code[8];
+    std::snprintf(code, sizeof code, "0x%02X", magic[2]);
+    throw std::runtime_error(path + ": IDX element type " + code + " is not supported (unsigned bytes, 0x08, are)");
   }
   const int rank = magic[3];
   if (rank < 1 || rank > 4) throw std::runtime_error(path + ": IDX rank " + std::to_string(rank) + " is not 1 to 4");

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "expect_error.hpp"
+#include "tessera/nn/encodings.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/nn/onnx_import.hpp"
 
@@ -66,6 +67,28 @@ TEST(ModelErrors, CorruptedBytesNeverCrash) {
       ADD_FAILURE() << "flip " << flip << ": unexpected exception type: " << error.what();
     }
   }
+}
+
+// Small files from scripts/make_bad_onnx_models.py.
+std::string bad_model(const std::string& name) { return std::string(TESSERA_TEST_DATA_DIR) + "/onnx/" + name; }
+
+TEST(ModelErrors, UnsupportedFilesSayWhy) {
+  expect_error<UnsupportedError>([] { load_onnx(bad_model("opset18.onnx")); },
+                                 "opset18.onnx: opset 18 is outside the supported 6-17");
+  expect_error<UnsupportedError>([] { load_onnx(bad_model("custom_domain.onnx")); },
+                                 "node 'fancy' (Fancy): operators of domain 'com.example' are not supported");
+  expect_error<UnsupportedError>(
+      [] { load_onnx(bad_model("sequence_input.onnx")); },
+      "graph input 'x' is not a tensor (sequence, map and optional values are not supported)");
+  expect_error<UnsupportedError>(
+      [] { load_onnx(bad_model("double_initializer.onnx")); },
+      "initializer 'w': element type DOUBLE is not supported (float, int64, int32 and bool are)");
+}
+
+TEST(ModelErrors, EncodingsCannotBeWrittenToAMissingFolder) {
+  const Model model = load_onnx(kModel);
+  expect_error<ModelError>([&] { save_encodings_json(model, "/nonexistent/folder/encodings.json"); },
+                           "/nonexistent/folder/encodings.json: cannot write the encodings file");
 }
 
 TEST(ModelErrors, UnsupportedOperatorNamesTheNode) {

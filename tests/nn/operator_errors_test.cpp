@@ -1,0 +1,138 @@
+// Operators refuse inconsistent inputs and attributes with a message naming the node.
+#include <gtest/gtest.h>
+
+#include "expect_error.hpp"
+#include "tessera/nn/errors.hpp"
+#include "tessera/nn/model.hpp"
+
+namespace tessera::nn {
+namespace {
+
+using tessera::testing::expect_error;
+
+/// A one-node model: inputs "a", "b"... (as many as given), output "y".
+std::vector<Value> run_node(const std::string& op, std::vector<Value> inputs, Attributes attributes = {},
+                            int opset = 13) {
+  Graph graph;
+  graph.source = "test.onnx";
+  graph.opset = opset;
+  graph.outputs = {"y"};
+  Node node{"node_0", op, {}, {"y"}, std::move(attributes), ""};
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::string name(1, static_cast<char>('a' + i));
+    graph.inputs.push_back(name);
+    node.inputs.push_back(name);
+  }
+  graph.nodes.push_back(std::move(node));
+  Model model(std::move(graph));
+  return model.run(inputs);
+}
+
+Value floats(Shape shape) { return Value::floats(Tensor(std::move(shape), 1.0f)); }
+
+TEST(OperatorErrors, BroadcastMismatch) {
+  expect_error<ModelError>(
+      [] {
+        run_node("Add", {floats({2, 3}), floats({4})});
+      },
+      "node 'node_0' (Add): cannot broadcast shapes [2, 3] and [4]");
+}
+
+TEST(OperatorErrors, MatMulInnerDimensions) {
+  expect_error<ModelError>(
+      [] {
+        run_node("MatMul", {floats({2, 3}), floats({4, 5})});
+      },
+      "node 'node_0' (MatMul): cannot multiply [2, 3] by [4, 5]");
+}
+
+TEST(OperatorErrors, ReshapeToAnotherElementCount) {
+  expect_error<ModelError>(
+      [] {
+        run_node("Reshape", {floats({2, 3}), Value::ints({4, 2})});
+      },
+      "node 'node_0' (Reshape): cannot reshape [2, 3] to [4, 2]");
+  expect_error<ModelError>(
+      [] {
+        run_node("Reshape", {floats({2, 3}), Value::ints({-1, -1})});
+      },
+      "at most one -1 is allowed in the shape");
+}
+
+TEST(OperatorErrors, ConcatShapesOutsideTheAxis) {
+  Attributes axis;
+  axis.set("axis", std::int64_t{1});
+  expect_error<ModelError>(
+      [&] {
+        run_node("Concat", {floats({2, 3}), floats({3, 3})}, axis);
+      },
+      "inputs [2, 3] and [3, 3] differ outside the concat axis");
+}
+
+TEST(OperatorErrors, GatherIndexOutOfRange) {
+  expect_error<ModelError>(
+      [] {
+        run_node("Gather", {floats({3, 2}), Value::ints({5})});
+      },
+      "index 5 is out of range for axis length 3");
+}
+
+TEST(OperatorErrors, AxisOutOfRange) {
+  Attributes axis;
+  axis.set("axis", std::int64_t{4});
+  expect_error<ModelError>([&] { run_node("Softmax", {floats({2, 3})}, axis); }, "axis 4 is out of range for rank 2");
+}
+
+TEST(OperatorErrors, ConvWindowLargerThanTheInput) {
+  expect_error<ModelError>(
+      [] {
+        run_node("Conv", {floats({1, 1, 2, 2}), floats({1, 1, 3, 3})});
+      },
+      "the window is larger than the padded input along spatial axis 0");
+  Attributes pad;
+  pad.set("auto_pad", std::string("SAME"));
+  expect_error<ModelError>(
+      [&] {
+        run_node("Conv", {floats({1, 1, 4, 4}), floats({1, 1, 3, 3})}, pad);
+      },
+      "auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID, got 'SAME'");
+}
+
+TEST(OperatorErrors, PoolingNeedsItsKernel) {
+  expect_error<ModelError>(
+      [] {
+        run_node("MaxPool", {floats({1, 1, 4, 4})});
+      },
+      "node 'node_0' (MaxPool): kernel_shape is required");
+}
+
+TEST(OperatorErrors, BatchNormStatisticsPerChannel) {
+  expect_error<ModelError>(
+      [] {
+        run_node("BatchNormalization", {floats({1, 3, 2, 2}), floats({3}), floats({3}), floats({2}), floats({3})});
+      },
+      "scale, B, mean and var must have one value per channel of [1, 3, 2, 2]");
+}
+
+TEST(OperatorErrors, MissingRequiredInput) {
+  expect_error<ModelError>([] { run_node("Gemm", {floats({2, 2})}); }, "input 1 is required but missing");
+}
+
+TEST(OperatorErrors, WrongAttributeType) {
+  Attributes alpha;
+  alpha.set("alpha", std::string("big"));
+  expect_error<ModelError>([&] { run_node("LeakyRelu", {floats({2})}, alpha); },
+                           "node 'node_0' (LeakyRelu): attribute 'alpha' should be a float");
+}
+
+TEST(OperatorErrors, UnsupportedAttributeValues) {
+  Attributes mode;
+  mode.set("mode", std::string("wrap"));
+  expect_error<UnsupportedError>([&] { run_node("Pad", {floats({2}), Value::ints({1, 1})}, mode); }, "pad mode 'wrap'");
+  Attributes to;
+  to.set("to", std::int64_t{11});
+  expect_error<UnsupportedError>([&] { run_node("Cast", {floats({2})}, to); }, "cast to element type 11");
+}
+
+}  // namespace
+}  // namespace tessera::nn
