@@ -68,9 +68,13 @@ bool has_constant_weight(const Node& node, const Graph& graph) {
 }  // namespace
 
 Model convert_to_analog(const Model& model, const AnalogConversion& conversion, ConversionReport* report) {
+  return convert_to_analog(Model(model.graph()), conversion, report);
+}
+
+Model convert_to_analog(Model&& model, const AnalogConversion& conversion, ConversionReport* report) {
   check_names(model, "exclude", conversion.exclude, true);
   check_names(model, "instance_rpu_configs", keys_of(conversion.instance_rpu_configs), false);
-  Model converted(model.graph());
+  Model converted = std::move(model);
   const Graph& graph = converted.graph();
   ConversionReport local;
   for (const ModuleInfo& module : converted.modules()) {
@@ -96,10 +100,14 @@ Model convert_to_analog(const Model& model, const AnalogConversion& conversion, 
 }
 
 Model convert_to_quantized(const Model& model, const parameters::QuantizationMap& map, ConversionReport* report) {
+  return convert_to_quantized(Model(model.graph()), map, report);
+}
+
+Model convert_to_quantized(Model&& model, const parameters::QuantizationMap& map, ConversionReport* report) {
   check_names(model, "excluded_modules", map.excluded_modules, true);
   check_names(model, "instance_qconfig_map", keys_of(map.instance_qconfig_map), false);
   check_names(model, "input_activation_qconfig_map", keys_of(map.input_activation_qconfig_map), false);
-  Model converted(model.graph());
+  Model converted = std::move(model);
   const Graph& graph = converted.graph();
   ConversionReport local;
   for (const ModuleInfo& module : converted.modules()) {

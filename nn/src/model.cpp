@@ -108,7 +108,7 @@ const ModuleInfo* Model::find_module(const std::string& name) const {
   return nullptr;
 }
 
-std::vector<Value> Model::run(const std::vector<Value>& inputs) {
+std::vector<Value> Model::run(const std::vector<Value>& inputs, const NodeObserver& observe) {
   if (inputs.size() != graph_.inputs.size()) {
     throw ModelError(graph_.source + ": the model takes " + std::to_string(graph_.inputs.size()) + " inputs, got " +
                      std::to_string(inputs.size()));
@@ -135,6 +135,7 @@ std::vector<Value> Model::run(const std::vector<Value>& inputs) {
     } catch (const std::exception& error) {
       throw ModelError(graph_.source + ": " + node.describe() + ": " + error.what());
     }
+    if (observe) observe(n, outputs);
     for (std::size_t o = 0; o < node.outputs.size() && o < outputs.size(); ++o) {
       if (!node.outputs[o].empty()) values[node.outputs[o]] = std::move(outputs[o]);
     }

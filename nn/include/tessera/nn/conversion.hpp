@@ -40,13 +40,18 @@ struct AnalogConversion {
   std::uint64_t seed = 0;  ///< noise seed; each layer derives its streams from its name
 };
 
-/// Throws ModelError for names (exclusions, instance configs) that match no module.
+/// Throws ModelError for names (exclusions, instance configs) that match no module. The
+/// const& overloads start from the model's float operators; the && overloads keep the
+/// operators a model already has, so conversions chain:
+///   convert_to_analog(convert_to_quantized(model, map), conversion)
 Model convert_to_analog(const Model& model, const AnalogConversion& conversion, ConversionReport* report = nullptr);
+Model convert_to_analog(Model&& model, const AnalogConversion& conversion, ConversionReport* report = nullptr);
 
 /// Throws ModelError for map entries that name no module, or a module type that cannot be
 /// quantized as asked.
 Model convert_to_quantized(const Model& model, const parameters::QuantizationMap& map,
                            ConversionReport* report = nullptr);
+Model convert_to_quantized(Model&& model, const parameters::QuantizationMap& map, ConversionReport* report = nullptr);
 
 /// True when `name` is `root` or lies in its subtree ("features" covers "features.0").
 bool in_subtree(const std::string& name, const std::string& root);

@@ -47,8 +47,11 @@ class Model {
   const std::vector<ModuleInfo>& modules() const { return modules_; }
   const ModuleInfo* find_module(const std::string& name) const;
 
+  /// Called after each node with its index and outputs (e.g. to compare layer outputs).
+  using NodeObserver = std::function<void(std::size_t node, const std::vector<Value>& outputs)>;
+
   /// Runs the graph: one value per graph input, returns one per graph output.
-  std::vector<Value> run(const std::vector<Value>& inputs);
+  std::vector<Value> run(const std::vector<Value>& inputs, const NodeObserver& observe = {});
   /// Single float input and first output.
   Tensor forward(const Tensor& input);
 

@@ -1,0 +1,204 @@
+// The `tessera` command line: run and check sweep files, list presets, inspect models.
+//   tessera sweep examples/fashion_mnist/sweep.yaml
+//   tessera validate my_sweep.yaml
+//   tessera presets list | tessera presets show pcm_inference
+//   tessera info model.onnx --hardware my_sweep.yaml
+#include <omp.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "tessera/experiments/hardware_model.hpp"
+#include "tessera/experiments/presets.hpp"
+#include "tessera/experiments/sweep_runner.hpp"
+#include "tessera/experiments/sweep_spec.hpp"
+#include "tessera/nn/onnx_import.hpp"
+#include "tessera/parameters/config_io.hpp"
+
+namespace {
+namespace fs = std::filesystem;
+using namespace tessera;
+using namespace tessera::experiments;
+
+struct SweepCommand {
+  std::string file;
+  std::string output;
+  std::string shard;
+  int threads = 0;
+  bool quiet = false;
+  bool verbose = false;
+};
+
+// "i/N" with 1 <= i <= N.
+void parse_shard(const std::string& text, SweepOptions& options) {
+  const std::size_t slash = text.find('/');
+  int index = 0, count = 0;
+  try {
+    if (slash == std::string::npos) throw std::invalid_argument("");
+    std::size_t used_i = 0, used_n = 0;
+    index = std::stoi(text.substr(0, slash), &used_i);
+    count = std::stoi(text.substr(slash + 1), &used_n);
+    if (used_i != slash || used_n != text.size() - slash - 1) throw std::invalid_argument("");
+  } catch (const std::exception&) {
+    throw std::invalid_argument("--shard expects i/N, e.g. 2/8, found '" + text + "'");
+  }
+  if (count < 1 || index < 1 || index > count) {
+    throw std::invalid_argument("--shard " + text + ": expected 1 <= i <= N");
+  }
+  options.shard_index = index - 1;
+  options.shard_count = count;
+}
+
+int run_sweep_command(const SweepCommand& command) {
+  SweepOptions options;
+  if (!command.shard.empty()) parse_shard(command.shard, options);
+  if (!command.output.empty()) options.output_directory = command.output;
+  if (command.threads > 0) omp_set_num_threads(command.threads);
+  options.progress = !command.quiet && isatty(STDERR_FILENO);
+  if (command.verbose) options.log = &std::cout;
+  const SweepSpec spec = load_sweep_file(command.file);
+  check_sweep_inputs(spec);
+  const SweepSummary summary = run_sweep(spec, options);
+  for (const std::string& repair : summary.repairs) std::cerr << "repaired: " << repair << "\n";
+  std::cout << summary.runs << " runs (" << spec.points.size() << " points x " << spec.seeds.size() << " seeds)";
+  if (options.shard_count > 1) std::cout << ", shard " << command.shard;
+  std::cout << ": " << summary.computed << " computed, " << summary.already_done << " already done";
+  if (summary.missing > 0) std::cout << ", " << summary.missing << " still missing (other shards)";
+  std::cout << "\n";
+  for (const std::string& path : summary.outputs) std::cout << "wrote " << path << "\n";
+  return 0;
+}
+
+int validate_command(const std::vector<std::string>& files) {
+  for (const std::string& file : files) {
+    const SweepSpec spec = load_sweep_file(file);
+    check_sweep_inputs(spec);
+    std::cout << file << ": ok (" << spec.points.size() << " points x " << spec.seeds.size()
+              << " seeds = " << spec.points.size() * spec.seeds.size() << " runs; hardware:";
+    for (const Hardware& h : spec.hardware) std::cout << " " << h.name;
+    std::cout << ")\n";
+  }
+  return 0;
+}
+
+int presets_command(const std::string& action, const std::string& name) {
+  if (action == "list") {
+    for (const std::string& preset_name : preset_names()) {
+      const Preset preset = load_preset(preset_name);
+      std::printf("%-24s %-13s %s\n", preset_name.c_str(), preset.analog ? "analog" : "quantization",
+                  preset.description.c_str());
+    }
+    return 0;
+  }
+  if (name.empty()) throw std::invalid_argument("presets show needs a preset name (see: tessera presets list)");
+  const Preset preset = load_preset(name);
+  std::cout << "# " << preset.name << ": " << preset.description << "\n# " << preset.file.string()
+            << ", resolved with every field\n";
+  if (preset.analog) {
+    std::cout << "analog:  # InferenceRPUConfig\n" << parameters::save_config(*preset.analog);
+  } else {
+    std::cout << "quantization:  # QuantizationMap\n" << parameters::save_config(*preset.quantization);
+  }
+  return 0;
+}
+
+int info_command(const std::string& model_file, const std::string& hardware_file) {
+  const nn::Model model = nn::load_onnx(model_file);
+  std::cout << model_file << ": opset " << model.graph().opset << ", " << model.graph().nodes.size() << " nodes, "
+            << model.modules().size() << " modules\n";
+  std::int64_t total = 0;
+  std::printf("%-28s %-20s %12s  %s\n", "module", "type", "parameters", "weight shape");
+  for (const nn::ModuleInfo& module : model.modules()) {
+    std::string shape;
+    if (!module.weights.empty()) {
+      shape = simulator::shape_to_string(model.graph().initializers.at(module.weights.front()).tensor.shape());
+    }
+    std::printf("%-28s %-20s %12lld  %s\n", module.name.c_str(), module.type.c_str(),
+                static_cast<long long>(module.parameter_count), shape.c_str());
+    total += module.parameter_count;
+  }
+  std::cout << "total parameters: " << total << "\n";
+  if (hardware_file.empty()) return 0;
+  std::vector<Hardware> hardware;
+  if (find_preset(hardware_file)) {
+    const Preset preset = load_preset(hardware_file);
+    Hardware h{preset.name, {}, {}};
+    if (preset.analog) h.analog = AnalogHardware{preset.name, *preset.analog};
+    if (preset.quantization) h.quantization = QuantizationHardware{preset.name, *preset.quantization};
+    hardware.push_back(h);
+  } else {
+    hardware = load_sweep_file(hardware_file).hardware;
+  }
+  for (const Hardware& h : hardware) {
+    nn::ConversionReport report;
+    convert_for_hardware(model, h, 0, &report);
+    std::cout << "\nhardware '" << h.name << "':\n" << report.to_string();
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "tessera: accuracy of neural networks on simulated analog in-memory-compute tiles and low-precision "
+      "digital hardware, over sweeps of noise, drift, converter resolution and bit widths."};
+  app.require_subcommand(1);
+  app.footer("Run 'tessera COMMAND --help' for a command's options and examples.");
+
+  SweepCommand sweep;
+  CLI::App* sweep_app = app.add_subcommand("sweep", "Run a sweep file; finished runs are kept and skipped on rerun");
+  sweep_app->add_option("file", sweep.file, "sweep file (YAML)")->required()->check(CLI::ExistingFile);
+  sweep_app->add_option("-o,--output", sweep.output, "output folder (default: the file's output.directory)");
+  sweep_app->add_option("--shard", sweep.shard, "run only shard i of N (1-based, e.g. 3/8) for job arrays");
+  sweep_app->add_option("-j,--threads", sweep.threads, "OpenMP threads (default: all cores)")
+      ->check(CLI::PositiveNumber);
+  sweep_app->add_flag("-q,--quiet", sweep.quiet, "no progress line on stderr");
+  sweep_app->add_flag("-v,--verbose", sweep.verbose, "print every finished run with its metrics");
+  sweep_app->footer(
+      "Examples:\n"
+      "  tessera sweep examples/fashion_mnist/sweep.yaml\n"
+      "  tessera sweep sweep.yaml -o results/run2 --threads 4\n"
+      "  tessera sweep sweep.yaml --shard $SLURM_ARRAY_TASK_ID/16   # then once more without --shard to merge\n"
+      "Writes points.jsonl (the journal), results.csv, aggregate.csv and plot.png in the output folder.\n"
+      "Interrupted? Run the same command again: finished runs are skipped.");
+
+  std::vector<std::string> validate_files;
+  CLI::App* validate_app = app.add_subcommand("validate", "Check sweep files and the model and data they name");
+  validate_app->add_option("files", validate_files, "sweep files")->required();
+  validate_app->footer(
+      "Example:\n  tessera validate examples/fashion_mnist/sweep.yaml\n"
+      "Errors name the file, line:column and key path; the exit status is 1.");
+
+  std::string preset_action, preset_name;
+  CLI::App* presets_app = app.add_subcommand("presets", "List hardware presets or show one with every field");
+  presets_app->add_option("action", preset_action, "list or show")->required()->check(CLI::IsMember({"list", "show"}));
+  presets_app->add_option("name", preset_name, "preset to show");
+  presets_app->footer(
+      "Examples:\n  tessera presets list\n  tessera presets show pcm_inference\n"
+      "Presets live in " +
+      presets_directory().string() + " (or $TESSERA_PRESETS_DIR).");
+
+  std::string info_model, info_hardware;
+  CLI::App* info_app = app.add_subcommand("info", "Show a model's modules, types and parameter counts");
+  info_app->add_option("model", info_model, "ONNX file")->required()->check(CLI::ExistingFile);
+  info_app->add_option("--hardware", info_hardware, "a sweep file or preset: also show what each module becomes");
+  info_app->footer(
+      "Examples:\n  tessera info examples/fashion_mnist/fmnist_cnn.onnx\n"
+      "  tessera info model.onnx --hardware examples/fashion_mnist/sweep.yaml\n"
+      "  tessera info model.onnx --hardware digital_int8");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*sweep_app) return run_sweep_command(sweep);
+    if (*validate_app) return validate_command(validate_files);
+    if (*presets_app) return presets_command(preset_action, preset_name);
+    if (*info_app) return info_command(info_model, info_hardware);
+  } catch (const std::exception& error) {
+    std::cerr << "tessera: error: " << error.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,36 @@
+// Metrics of a classifier over a labelled data set, in batches:
+//   top1, top5, top<k>  fraction of samples whose label is among the k largest outputs
+//   loss                mean cross-entropy of the outputs taken as logits (nats)
+//   snr                 per converted module, 10 log10(sum y_float^2 / sum (y - y_float)^2) in dB:
+//                       the module's output in the simulated model against the float model's,
+//                       errors of earlier layers included; columns "snr_db.<module>"
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tessera/experiments/idx_dataset.hpp"
+#include "tessera/nn/model.hpp"
+
+namespace tessera::experiments {
+
+using MetricValues = std::vector<std::pair<std::string, double>>;
+
+struct EvaluationRequest {
+  std::vector<std::string> metrics{"top1"};
+  std::int64_t batch_size = 256;
+  nn::Model* reference = nullptr;        ///< the float model, for snr
+  std::vector<std::string> snr_modules;  ///< modules whose output SNR is reported
+};
+
+/// Runs `model` over `data`; values in the order of `request.metrics` (snr expands to one per
+/// module). Throws std::invalid_argument for outputs that are not [N, classes] or labels out
+/// of range.
+MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationRequest& request);
+
+/// Samples [first, first + count) of a batch-major tensor.
+simulator::Tensor batch_of(const simulator::Tensor& samples, std::int64_t first, std::int64_t count);
+
+}  // namespace tessera::experiments

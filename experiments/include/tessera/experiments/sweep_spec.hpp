@@ -1,0 +1,116 @@
+// A sweep file: one YAML file naming a model, its data, the simulated hardware and a grid of
+// parameters to run it over (the commented example is examples/fashion_mnist/sweep.yaml).
+//   SweepSpec spec = load_sweep_file("sweep.yaml");       // checks everything, runs nothing
+//   for (const SweepPoint& point : spec.points)
+//     ResolvedPoint hardware = resolve_point(spec, point);
+// Every error is a parameters::ConfigError naming the file, line:column and key path.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tessera/experiments/dataset.hpp"
+#include "tessera/parameters/quantization.hpp"
+#include "tessera/parameters/rpu_config.hpp"
+
+namespace tessera::experiments {
+
+/// Analog tiles for some modules (convert_to_analog).
+struct AnalogHardware {
+  std::string preset;                                                          ///< "" = InferenceRPUConfig defaults
+  parameters::InferenceRPUConfig rpu_config{};                                 ///< the preset plus overrides
+  std::set<std::string> module_types{"Linear", "Conv1d", "Conv2d", "Conv3d"};  ///< exact types converted
+  std::vector<std::string> exclude{};                                          ///< subtrees left digital
+  std::map<std::string, parameters::InferenceRPUConfig> instances{};           ///< per-module configs
+};
+
+/// Digital quantization for some modules (convert_to_quantized).
+struct QuantizationHardware {
+  std::string preset;                 ///< "" = an empty map
+  parameters::QuantizationMap map{};  ///< the preset plus overrides
+};
+
+/// One named hardware description of a sweep file's `hardware` section.
+struct Hardware {
+  std::string name;
+  std::optional<AnalogHardware> analog;
+  std::optional<QuantizationHardware> quantization;
+};
+
+/// One swept setting: a dotted parameter path and a YAML scalar, with where it was written.
+struct SweepValue {
+  std::string path;      ///< "t_inference", "hardware", "analog.forward.out_res", "quantization...."
+  std::string text;      ///< the value as written (seconds for t_inference)
+  std::string key_path;  ///< where in the file, e.g. "sweep.grids[0].product.t_inference[2]"
+  int line = 0;          ///< 1-based
+  int column = 0;
+};
+
+/// One point of the grid, without its seed.
+struct SweepPoint {
+  std::string hardware;                                 ///< the name of a Hardware entry
+  std::vector<SweepValue> values;                       ///< its settings, in axis order
+  std::string value_of(const std::string& path) const;  ///< "" when the point does not set it
+};
+
+struct PlotSpec {
+  bool enabled = true;
+  std::string x;  ///< swept path on the x axis; "" = chosen from the grid
+  std::string y = "top1";
+  std::string lines;   ///< swept path that separates lines; "" = every other swept value
+  bool log_x = false;  ///< also chosen automatically for t_inference
+};
+
+/// Line and column (1-based) of a key in the sweep file.
+struct Position {
+  int line = 0;
+  int column = 0;
+};
+
+struct SweepSpec {
+  std::filesystem::path file;
+  std::map<std::string, Position> positions;  ///< of "model", "data", "calibration", "hardware.<name>"
+  std::filesystem::path model;                ///< resolved against the sweep file's folder
+  DataSource data;
+  std::int64_t batch_size = 256;
+  std::optional<DataSource> calibration;  ///< required when some hardware quantizes
+  std::vector<Hardware> hardware;         ///< in file order
+  double t_inference = 0.0;               ///< seconds after programming, unless swept
+  std::vector<SweepPoint> points;         ///< the whole grid
+  std::vector<std::string> columns;       ///< swept paths, in order of first appearance
+  std::vector<std::uint64_t> seeds{0};
+  std::vector<std::string> metrics{"top1", "loss"};
+  std::filesystem::path output_directory = "results";
+  PlotSpec plot;
+
+  const Hardware& hardware_named(const std::string& name) const;
+  /// Throws ConfigError at the position of `key` (one of those in `positions`).
+  [[noreturn]] void fail_at(const std::string& key, const std::string& message) const;
+};
+
+/// The hardware and drift time of one point, after applying its swept values.
+struct ResolvedPoint {
+  Hardware hardware;
+  double t_inference = 0.0;
+};
+
+/// Reads, checks and expands a sweep file, resolving every point so that bad values are
+/// reported now, with their position, not halfway through a run.
+SweepSpec load_sweep_file(const std::filesystem::path& file);
+SweepSpec load_sweep_string(const std::string& text, const std::filesystem::path& file);
+
+/// Applies a point's values to its hardware; throws ConfigError at the offending value.
+ResolvedPoint resolve_point(const SweepSpec& spec, const SweepPoint& point);
+
+/// Seconds from a number or a number with a unit: s, min, h, d, w, y (365 d); false if neither.
+bool parse_duration(const std::string& text, double& seconds);
+
+/// Most points a sweep file may describe (points x seeds); more is refused up front.
+inline constexpr std::int64_t kMaxSweepRuns = 1'000'000;
+
+}  // namespace tessera::experiments

@@ -1,0 +1,124 @@
+#include "tessera/experiments/evaluation.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <stdexcept>
+
+namespace tessera::experiments {
+using simulator::Tensor;
+
+namespace {
+
+int top_k_of(const std::string& metric) { return metric.starts_with("top") ? std::stoi(metric.substr(3)) : 0; }
+
+// The node whose first output is each module's output (its last node), by node index.
+std::map<std::size_t, std::string> module_outputs(const nn::Model& model, const std::vector<std::string>& modules) {
+  std::map<std::size_t, std::string> outputs;
+  for (const std::string& name : modules) {
+    const nn::ModuleInfo* module = model.find_module(name);
+    if (module == nullptr || module->nodes.empty()) throw std::invalid_argument("snr: no module named '" + name + "'");
+    outputs[module->nodes.back()] = name;
+  }
+  return outputs;
+}
+
+struct SnrSums {
+  double signal = 0.0;
+  double noise = 0.0;
+};
+
+}  // namespace
+
+Tensor batch_of(const Tensor& samples, std::int64_t first, std::int64_t count) {
+  simulator::Shape shape = samples.shape();
+  shape[0] = count;
+  const std::int64_t per_sample = samples.dim(0) == 0 ? 0 : samples.size() / samples.dim(0);
+  Tensor batch(shape);
+  std::copy(samples.data() + first * per_sample, samples.data() + (first + count) * per_sample, batch.data());
+  return batch;
+}
+
+MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationRequest& request) {
+  const std::int64_t n = data.images.dim(0);
+  if (n == 0) throw std::invalid_argument("the data set is empty");
+  const bool snr = std::find(request.metrics.begin(), request.metrics.end(), "snr") != request.metrics.end() &&
+                   request.reference != nullptr;
+  const std::map<std::size_t, std::string> observed =
+      snr ? module_outputs(model, request.snr_modules) : std::map<std::size_t, std::string>{};
+  std::map<std::string, SnrSums> sums;
+  std::map<std::size_t, Tensor> reference_outputs;
+  std::map<int, std::int64_t> hits;  // by k
+  for (const std::string& metric : request.metrics) {
+    if (int k = top_k_of(metric)) hits[k] = 0;
+  }
+  double loss_sum = 0.0;
+
+  for (std::int64_t first = 0; first < n; first += request.batch_size) {
+    const std::int64_t count = std::min(request.batch_size, n - first);
+    const Tensor batch = batch_of(data.images, first, count);
+    if (snr) {
+      reference_outputs.clear();
+      request.reference->run({nn::Value::floats(batch)}, [&](std::size_t node, const std::vector<nn::Value>& out) {
+        if (observed.contains(node) && !out.empty()) reference_outputs[node] = out.front().tensor;
+      });
+    }
+    const std::vector<nn::Value> outputs =
+        model.run({nn::Value::floats(batch)}, [&](std::size_t node, const std::vector<nn::Value>& out) {
+          const auto name = observed.find(node);
+          if (name == observed.end() || out.empty()) return;
+          const Tensor& y = out.front().tensor;
+          const Tensor& y_float = reference_outputs.at(node);
+          SnrSums& s = sums[name->second];
+          for (std::int64_t i = 0; i < y.size() && i < y_float.size(); ++i) {
+            const double d = static_cast<double>(y[i]) - y_float[i];
+            s.signal += static_cast<double>(y_float[i]) * y_float[i];
+            s.noise += d * d;
+          }
+        });
+    const Tensor& logits = outputs.front().tensor;
+    if (logits.rank() != 2 || logits.dim(0) != count) {
+      throw std::invalid_argument("the model's output has shape " + simulator::shape_to_string(logits.shape()) +
+                                  "; classification metrics need [batch, classes]");
+    }
+    const std::int64_t classes = logits.dim(1);
+    for (std::int64_t b = 0; b < count; ++b) {
+      const std::int64_t label = data.labels[static_cast<std::size_t>(first + b)];
+      if (label < 0 || label >= classes) {
+        throw std::invalid_argument("label " + std::to_string(label) + " of sample " + std::to_string(first + b) +
+                                    " is not one of the model's " + std::to_string(classes) + " classes");
+      }
+      const float* row = logits.data() + b * classes;
+      const float target = row[label];
+      // Rank of the label: outputs strictly above it, ties counted in the label's favour.
+      // A NaN output is never a hit.
+      std::int64_t above = 0;
+      for (std::int64_t c = 0; c < classes; ++c) above += row[c] > target;
+      for (auto& [k, count_k] : hits) count_k += !std::isnan(target) && above < k;
+      const float max = *std::max_element(row, row + classes);
+      double total = 0.0;
+      for (std::int64_t c = 0; c < classes; ++c) total += std::exp(static_cast<double>(row[c]) - max);
+      loss_sum += std::log(total) + max - target;
+    }
+  }
+
+  MetricValues values;
+  for (const std::string& metric : request.metrics) {
+    if (int k = top_k_of(metric)) {
+      values.emplace_back(metric, static_cast<double>(hits[k]) / static_cast<double>(n));
+    } else if (metric == "loss") {
+      values.emplace_back(metric, loss_sum / static_cast<double>(n));
+    } else if (metric == "snr" && snr) {
+      for (const std::string& module : request.snr_modules) {
+        const SnrSums& s = sums[module];
+        const double db =
+            s.noise == 0.0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(s.signal / s.noise);
+        values.emplace_back("snr_db." + module, db);
+      }
+    }
+  }
+  return values;
+}
+
+}  // namespace tessera::experiments
