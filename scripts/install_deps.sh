@@ -4,16 +4,17 @@
 #   build      compilers and libraries to build and test tessera
 #   reference  also python3-torch, python3-onnx + OpenBLAS, to regenerate the torch
 #              reference vectors under tests/data (scripts/make_torch_reference.py) and
-#              the Fashion-MNIST model (scripts/train_fashion_mnist.py)
+#              the Fashion-MNIST model (scripts/train_fashion_mnist.py); console-setup-linux
+#              holds the font scripts/make_plot_font.py converts
 set -euo pipefail
 
 build_packages=(
   build-essential cmake ninja-build ccache pkg-config
   libeigen3-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libonnx-dev libprotobuf-dev zlib1g-dev nlohmann-json3-dev
+  libonnx-dev libprotobuf-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   libonnx-testdata dataset-fashion-mnist
 )
-reference_packages=(python3 python3-numpy python3-torch python3-onnx libopenblas0-openmp)
+reference_packages=(python3 python3-numpy python3-torch python3-onnx libopenblas0-openmp console-setup-linux)
 
 case "${1:-build}" in
   build) wanted=("${build_packages[@]}") ;;

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 
 #include "tessera/experiments/hardware_model.hpp"
@@ -104,6 +105,16 @@ int presets_command(const std::string& action, const std::string& name) {
   return 0;
 }
 
+// A sweep file has a top-level `hardware:` section; a preset file has `analog:` or
+// `quantization:` instead.
+bool is_sweep_file(const std::string& name_or_path) {
+  std::ifstream in(name_or_path);
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("hardware:")) return true;
+  }
+  return false;
+}
+
 int info_command(const std::string& model_file, const std::string& hardware_file) {
   const nn::Model model = nn::load_onnx(model_file);
   std::cout << model_file << ": opset " << model.graph().opset << ", " << model.graph().nodes.size() << " nodes, "
@@ -122,7 +133,7 @@ int info_command(const std::string& model_file, const std::string& hardware_file
   std::cout << "total parameters: " << total << "\n";
   if (hardware_file.empty()) return 0;
   std::vector<Hardware> hardware;
-  if (find_preset(hardware_file)) {
+  if (!is_sweep_file(hardware_file)) {
     const Preset preset = load_preset(hardware_file);
     Hardware h{preset.name, {}, {}};
     if (preset.analog) h.analog = AnalogHardware{preset.name, *preset.analog};

@@ -21,7 +21,9 @@ nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& har
     try {
       model = nn::convert_to_analog(std::move(model), conversion, &analog);
     } catch (const nn::ModelError& error) {
-      throw nn::ModelError("hardware '" + hardware.name + "' analog: " + error.what());
+      std::string message = error.what();  // in a sweep file, instance_rpu_configs are "instances"
+      if (message.starts_with("instance_rpu_configs:")) message.replace(0, 20, "instances");
+      throw nn::ModelError("hardware '" + hardware.name + "' analog: " + message);
     }
   }
   nn::ConversionReport merged;

@@ -29,7 +29,7 @@ std::string scalar(const YAML::Node& node, const Location& where, const std::str
 }
 
 fs::path existing_file(const YAML::Node& node, const Location& where, const fs::path& base) {
-  const fs::path path = base / scalar(node, where, "a file path");
+  const fs::path path = (base / scalar(node, where, "a file path")).lexically_normal();
   std::error_code error;
   if (!fs::is_regular_file(path, error)) where.fail(node, "no such file: " + path.string());
   return path;

@@ -114,12 +114,21 @@ LinePlot sweep_plot(const SweepSpec& spec, const std::vector<ResultRow>& aggrega
 
 std::vector<std::string> write_sweep_report(const SweepSpec& spec, const std::vector<ResultRow>& rows,
                                             const fs::path& directory) {
-  std::vector<std::string> leading{"point_id"};
-  leading.insert(leading.end(), spec.columns.begin(), spec.columns.end());
+  // The settings first, as people read the table; the journal key stays in the last column.
+  std::vector<std::string> leading = spec.columns;
   leading.push_back("seed");
+  for (const std::string& metric : spec.metrics) {
+    if (metric != "snr") leading.push_back(metric);
+  }
   std::vector<std::string> written;
   const fs::path results = directory / "results.csv";
-  write_file_atomically(results, to_csv(rows, leading));
+  std::vector<ResultRow> table = rows;
+  for (ResultRow& row : table) {
+    const ResultRow id = row["point_id"];
+    row.erase("point_id");
+    row["point_id"] = id;
+  }
+  write_file_atomically(results, to_csv(table, leading));
   written.push_back(results.string());
 
   const std::vector<ResultRow> aggregated = aggregate_over_seeds(rows, spec.columns, kNotMetrics);

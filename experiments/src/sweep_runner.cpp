@@ -66,7 +66,11 @@ ResultRow json_value(const std::string& text) {
   } catch (const std::exception&) {
     used = 0;
   }
-  if (used == text.size() && std::isfinite(number)) return number;
+  if (used == text.size() && std::isfinite(number)) {
+    // Whole numbers stay whole (62, not 62.0) in the CSV.
+    if (number == std::trunc(number) && std::abs(number) < 9.0e15) return static_cast<std::int64_t>(number);
+    return number;
+  }
   return text;
 }
 

@@ -1,0 +1,149 @@
+// Sweep files: how grids expand into points (order, columns, hardware), how a point's values
+// are applied to its hardware, and the duration syntax of t_inference.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "tessera/experiments/sweep_spec.hpp"
+#include "tessera/parameters/config_error.hpp"
+
+namespace tessera::experiments {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kTinySweep = fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "tiny.yaml";
+
+// What a point sets, as "path=value" joined by spaces, for compact expectations.
+std::string describe(const SweepPoint& point) {
+  std::string text;
+  for (const SweepValue& value : point.values) text += (text.empty() ? "" : " ") + value.path + "=" + value.text;
+  return text;
+}
+
+// A sweep file around `sweep_and_hardware`, with model and data that exist.
+std::string sweep_text(const std::string& body) {
+  return "model: ../../../examples/fashion_mnist/fmnist_cnn.onnx\n"
+         "data:\n"
+         "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+         "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n" +
+         body;
+}
+
+TEST(SweepFile, TheTinySweepExpandsProductsFirstAxisSlowest) {
+  const SweepSpec spec = load_sweep_file(kTinySweep);
+  ASSERT_EQ(spec.points.size(), 5u);
+  EXPECT_EQ(describe(spec.points[0]), "hardware=pcm t_inference=0 analog.forward.out_res=62");
+  EXPECT_EQ(describe(spec.points[1]), "hardware=pcm t_inference=0 analog.forward.out_res=254");
+  EXPECT_EQ(describe(spec.points[2]), "hardware=pcm t_inference=86400 analog.forward.out_res=62");
+  EXPECT_EQ(describe(spec.points[3]), "hardware=pcm t_inference=86400 analog.forward.out_res=254");
+  EXPECT_EQ(describe(spec.points[4]), "hardware=int8");
+  EXPECT_EQ(spec.points[4].hardware, "int8");
+  EXPECT_EQ(spec.columns, (std::vector<std::string>{"hardware", "t_inference", "analog.forward.out_res"}));
+  EXPECT_EQ(spec.seeds, (std::vector<std::uint64_t>{0, 1}));
+  EXPECT_EQ(spec.metrics, (std::vector<std::string>{"top1", "top3", "loss", "snr"}));
+  EXPECT_EQ(spec.data.limit, 64);
+  EXPECT_EQ(spec.batch_size, 32);
+  ASSERT_TRUE(spec.calibration.has_value());
+  EXPECT_EQ(spec.output_directory, "tiny_results");
+  // Paths in the file are taken from the file's folder.
+  EXPECT_TRUE(fs::exists(spec.model)) << spec.model;
+  EXPECT_EQ(spec.model.filename(), "fmnist_cnn.onnx");
+}
+
+TEST(SweepFile, ValuesKnowWhereTheyWereWritten) {
+  const SweepSpec spec = load_sweep_file(kTinySweep);
+  const SweepValue& out_res = spec.points[1].values[2];
+  EXPECT_EQ(out_res.key_path, "sweep.grids[0].product.analog.forward.out_res[1]");
+  EXPECT_EQ(out_res.line, 24);
+  EXPECT_GT(out_res.column, 1);
+}
+
+TEST(SweepFile, ResolvingAPointAppliesItsValuesToItsHardware) {
+  const SweepSpec spec = load_sweep_file(kTinySweep);
+  const ResolvedPoint point = resolve_point(spec, spec.points[3]);
+  ASSERT_TRUE(point.hardware.analog.has_value());
+  EXPECT_FALSE(point.hardware.quantization.has_value());
+  EXPECT_DOUBLE_EQ(point.hardware.analog->rpu_config.forward.out_res, 254.0);
+  EXPECT_DOUBLE_EQ(point.t_inference, 86400.0);
+  // The spec's own hardware is left as the file describes it.
+  EXPECT_NE(spec.hardware_named("pcm").analog->rpu_config.forward.out_res, 254.0);
+
+  const ResolvedPoint digital = resolve_point(spec, spec.points[4]);
+  EXPECT_TRUE(digital.hardware.quantization.has_value());
+  EXPECT_FALSE(digital.hardware.analog.has_value());
+  EXPECT_DOUBLE_EQ(digital.t_inference, 0.0);
+}
+
+TEST(SweepFile, ZippedAxesAdvanceTogetherInsideTheProduct) {
+  const SweepSpec spec = load_sweep_string(sweep_text("hardware:\n"
+                                                      "  a: {analog: {preset: ideal}}\n"
+                                                      "sweep:\n"
+                                                      "  seeds: [7, 3]\n"
+                                                      "  product: {t_inference: [1s, 2min]}\n"
+                                                      "  zip:\n"
+                                                      "    analog.forward.inp_res: [62, 126, 254]\n"
+                                                      "    analog.forward.out_res: [254, 510, 1022]\n"),
+                                           fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "inline.yaml");
+  ASSERT_EQ(spec.points.size(), 6u);
+  EXPECT_EQ(describe(spec.points[0]), "t_inference=1 analog.forward.inp_res=62 analog.forward.out_res=254");
+  EXPECT_EQ(describe(spec.points[2]), "t_inference=1 analog.forward.inp_res=254 analog.forward.out_res=1022");
+  EXPECT_EQ(describe(spec.points[4]), "t_inference=120 analog.forward.inp_res=126 analog.forward.out_res=510");
+  // A grid that does not set hardware runs on every entry; the one entry here is "a".
+  for (const SweepPoint& point : spec.points) EXPECT_EQ(point.hardware, "a");
+  EXPECT_EQ(spec.seeds, (std::vector<std::uint64_t>{7, 3}));
+  EXPECT_EQ(spec.columns,
+            (std::vector<std::string>{"hardware", "t_inference", "analog.forward.inp_res", "analog.forward.out_res"}));
+}
+
+TEST(SweepFile, AGridWithoutHardwareRunsEveryHardwareInFileOrder) {
+  const SweepSpec spec = load_sweep_string(sweep_text("hardware:\n"
+                                                      "  second: {analog: {preset: ideal}}\n"
+                                                      "  first: {analog: {preset: pcm_inference}}\n"
+                                                      "sweep:\n"
+                                                      "  product: {t_inference: [0, 1h]}\n"),
+                                           fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "inline.yaml");
+  ASSERT_EQ(spec.points.size(), 4u);
+  EXPECT_EQ(spec.points[0].hardware, "second");
+  EXPECT_EQ(spec.points[1].hardware, "second");
+  EXPECT_EQ(spec.points[2].hardware, "first");
+  EXPECT_EQ(spec.points[3].value_of("t_inference"), "3600");
+  EXPECT_EQ(spec.seeds, (std::vector<std::uint64_t>{0}));
+}
+
+TEST(SweepFile, DurationsAcceptSecondsAndUnits) {
+  const std::vector<std::pair<std::string, double>> cases{
+      {"0", 0.0},       {"12.5", 12.5},    {"3s", 3.0},        {"2min", 120.0}, {"1h", 3600.0},  {"1 d", 86400.0},
+      {"30d", 2592000}, {"2w", 1209600.0}, {"1y", 31536000.0}, {"1e3", 1000.0}, {"0.5h", 1800.0}};
+  for (const auto& [text, expected] : cases) {
+    double seconds = -1.0;
+    EXPECT_TRUE(parse_duration(text, seconds)) << text;
+    EXPECT_DOUBLE_EQ(seconds, expected) << text;
+  }
+  for (const std::string text : {"", "h", "1 month", "1hour", "nan", "inf", "1 d x", "--1"}) {
+    double seconds = 0.0;
+    EXPECT_FALSE(parse_duration(text, seconds)) << "'" << text << "'";
+  }
+}
+
+TEST(SweepFile, ASweepOfAbsurdSizeIsRefusedBeforeExpanding) {
+  // 10^3 x 10^3 x 10^3 points would be 10^9 runs: refused by counting, not by allocating.
+  std::string axis = "[";
+  for (int i = 0; i < 1000; ++i) axis += (i ? ", " : "") + std::to_string(i + 1);
+  axis += "]";
+  const std::string text = sweep_text(
+      "hardware:\n  a: {analog: {preset: ideal}}\nsweep:\n  product:\n"
+      "    t_inference: " +
+      axis + "\n    analog.forward.out_res: " + axis + "\n    analog.forward.inp_res: " + axis + "\n");
+  try {
+    load_sweep_string(text, fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "huge.yaml");
+    FAIL() << "a 10^9-run sweep was accepted";
+  } catch (const parameters::ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("the grid describes 1000000000 points x 1 seeds; at most 1000000"),
+              std::string::npos)
+        << error.what();
+  }
+}
+
+}  // namespace
+}  // namespace tessera::experiments

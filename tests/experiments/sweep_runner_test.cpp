@@ -1,0 +1,207 @@
+// Running sweeps end to end on tests/data/sweeps/tiny.yaml (5 points x 2 seeds on the bundled
+// Fashion-MNIST CNN, 64 images): every run once, a rerun computes nothing, SIGKILL at several
+// moments and resuming gives exactly the rows of an uninterrupted run, whatever the thread
+// count; shards merge to the single-process result; the ideal preset reproduces torch.
+#include "tessera/experiments/sweep_runner.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "experiments/cli_runner.hpp"
+#include "tessera/experiments/dataset.hpp"
+
+namespace tessera::experiments {
+namespace {
+
+namespace fs = std::filesystem;
+using tessera::testing::run_cli;
+using tessera::testing::start_cli;
+using tessera::testing::wait_cli;
+
+const std::string kTiny = "tests/data/sweeps/tiny.yaml";
+
+fs::path fresh_folder(const std::string& name) {
+  const fs::path folder = fs::temp_directory_path() / ("tessera_sweep_test_" + name);
+  fs::remove_all(folder);
+  return folder;
+}
+
+std::string read_text(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+// Every row of a results folder by point_id, without the timing, which no two runs share.
+std::map<std::string, ResultRow> result_set(const fs::path& folder) {
+  std::map<std::string, ResultRow> rows;
+  for (const auto& entry : fs::directory_iterator(folder)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.starts_with("points") || entry.path().extension() != ".jsonl") continue;
+    for (const std::string& line : lines_of(read_text(entry.path()))) {
+      ResultRow row = ResultRow::parse(line);
+      row.erase("seconds");
+      const std::string id = row["point_id"].get<std::string>();
+      EXPECT_FALSE(rows.contains(id)) << "duplicate row " << id << " in " << entry.path();
+      rows[id] = row;
+    }
+  }
+  return rows;
+}
+
+std::size_t journal_lines(const fs::path& journal) {
+  const std::string text = read_text(journal);
+  return static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// The uninterrupted single-thread run every other way of running must reproduce.
+const std::map<std::string, ResultRow>& reference_rows() {
+  static const std::map<std::string, ResultRow> rows = [] {
+    // Per process: ctest runs the tests of this file side by side.
+    const fs::path folder = fresh_folder("reference_" + std::to_string(::getpid()));
+    const auto result = run_cli("sweep " + kTiny + " -q -j 1 -o " + folder.string());
+    EXPECT_EQ(result.exit_code, 0) << result.output;
+    return result_set(folder);
+  }();
+  return rows;
+}
+
+TEST(SweepRunner, RunsEveryPointOnceWritesTheTablesAndARerunComputesNothing) {
+  const fs::path folder = fresh_folder("once");
+  const SweepSpec spec = load_sweep_file(fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "tiny.yaml");
+  const SweepSummary first = run_sweep(spec, {.output_directory = folder});
+  EXPECT_EQ(first.runs, 10);
+  EXPECT_EQ(first.computed, 10);
+  EXPECT_EQ(first.missing, 0);
+  const auto results = lines_of(read_text(folder / "results.csv"));
+  ASSERT_EQ(results.size(), 11u);
+  EXPECT_TRUE(results[0].starts_with("hardware,t_inference,analog.forward.out_res,seed,top1,top3,loss,")) << results[0];
+  EXPECT_NE(results[0].find("snr_db."), std::string::npos) << results[0];
+  EXPECT_TRUE(results[1].starts_with("pcm,0,62,0,")) << results[1];
+  EXPECT_TRUE(results[10].starts_with("int8,,,1,")) << results[10];
+  const auto aggregate = lines_of(read_text(folder / "aggregate.csv"));
+  ASSERT_EQ(aggregate.size(), 6u);
+  EXPECT_NE(aggregate[0].find("n_seeds,top1_mean,top1_std,top1_ci95"), std::string::npos) << aggregate[0];
+  EXPECT_TRUE(fs::file_size(folder / "plot.png") > 1000);
+
+  const SweepSummary again = run_sweep(spec, {.output_directory = folder});
+  EXPECT_EQ(again.computed, 0);
+  EXPECT_EQ(again.already_done, 10);
+  EXPECT_EQ(journal_lines(folder / "points.jsonl"), 10u);
+}
+
+TEST(SweepRunner, ResultsDoNotDependOnTheThreadCount) {
+  const fs::path folder = fresh_folder("two_threads");
+  const auto result = run_cli("sweep " + kTiny + " -q -j 2 -o " + folder.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_EQ(result_set(folder), reference_rows());
+}
+
+TEST(SweepRunner, SigkillAtFiveMomentsThenResumingGivesTheUninterruptedRows) {
+  const fs::path folder = fresh_folder("killed");
+  const fs::path journal = folder / "points.jsonl";
+  int kills = 0;
+  for (const std::size_t rows_before_kill : {0u, 2u, 4u, 6u, 8u}) {
+    const pid_t pid = start_cli("sweep " + kTiny + " -q -j 2 -o " + folder.string(), (folder.string() + ".log"));
+    // Kill once the journal holds more rows than before (or at once for the first kill, which
+    // lands while the model and data are still loading).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    while (rows_before_kill > 0 && std::chrono::steady_clock::now() < deadline &&
+           (!fs::exists(journal) || journal_lines(journal) <= rows_before_kill)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    if (rows_before_kill == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ::kill(pid, SIGKILL);
+    const int status = wait_cli(pid);
+    if (status == 128 + SIGKILL) ++kills;
+  }
+  EXPECT_EQ(kills, 5) << "the sweep finished before it could be killed";
+  ASSERT_TRUE(fs::exists(journal));
+  EXPECT_LT(journal_lines(journal), 10u);
+
+  const auto resumed = run_cli("sweep " + kTiny + " -j 2 -o " + folder.string());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(result_set(folder), reference_rows());
+  EXPECT_EQ(journal_lines(journal), 10u);
+}
+
+TEST(SweepRunner, ATruncatedRowIsReportedAndComputedAgain) {
+  const fs::path folder = fresh_folder("truncated");
+  ASSERT_EQ(run_cli("sweep " + kTiny + " -q -o " + folder.string()).exit_code, 0);
+  const fs::path journal = folder / "points.jsonl";
+  const std::string text = read_text(journal);
+  const std::size_t last_line = text.rfind('\n', text.size() - 2) + 1;
+  fs::resize_file(journal, last_line + 20);  // the last row cut mid-line
+
+  const auto result = run_cli("sweep " + kTiny + " -q -o " + folder.string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("points.jsonl:10: dropped a partial row (20 bytes); its point runs again"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("1 computed"), std::string::npos) << result.output;
+  EXPECT_EQ(result_set(folder), reference_rows());
+}
+
+TEST(SweepRunner, ShardsMergeIntoTheSingleProcessResult) {
+  const fs::path folder = fresh_folder("shards");
+  const pid_t first =
+      start_cli("sweep " + kTiny + " -q -j 1 --shard 1/2 -o " + folder.string(), folder.string() + ".1.log");
+  const pid_t second =
+      start_cli("sweep " + kTiny + " -q -j 1 --shard 2/2 -o " + folder.string(), folder.string() + ".2.log");
+  EXPECT_EQ(wait_cli(first), 0) << read_text(folder.string() + ".1.log");
+  EXPECT_EQ(wait_cli(second), 0) << read_text(folder.string() + ".2.log");
+  EXPECT_EQ(journal_lines(folder / "points.shard-1-of-2.jsonl"), 5u);
+  EXPECT_EQ(journal_lines(folder / "points.shard-2-of-2.jsonl"), 5u);
+
+  const auto merge = run_cli("sweep " + kTiny + " -q -o " + folder.string());
+  ASSERT_EQ(merge.exit_code, 0) << merge.output;
+  EXPECT_NE(merge.output.find("0 computed"), std::string::npos) << merge.output;
+  EXPECT_EQ(result_set(folder), reference_rows());
+  EXPECT_EQ(lines_of(read_text(folder / "results.csv")).size(), 11u);
+}
+
+TEST(SweepRunner, TheIdealPresetReproducesTorchsAccuracy) {
+  const std::string source = TESSERA_SOURCE_DIR;
+  const SweepSpec spec = load_sweep_string("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\n" +
+                                               "data:\n"
+                                               "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+                                               "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
+                                               "  normalization: {mean: 0.2860, std: 0.3530}\n"
+                                               "  limit: 500\n"
+                                               "hardware: {ideal: {analog: {preset: ideal}}}\n"
+                                               "metrics: [top1]\n",
+                                           fresh_folder("ideal") / "sweep.yaml");
+  const fs::path folder = fresh_folder("ideal_results");
+  run_sweep(spec, {.output_directory = folder});
+  const auto rows = result_set(folder);
+  ASSERT_EQ(rows.size(), 1u);
+
+  // torch_predictions.txt: a comment line, "accuracy <a>", then torch's class per test image.
+  std::ifstream torch(source + "/examples/fashion_mnist/torch_predictions.txt");
+  std::string word;
+  std::getline(torch, word);
+  double accuracy = 0.0;
+  torch >> word >> accuracy;
+  std::vector<int> predictions;
+  for (int p; predictions.size() < 500 && torch >> p;) predictions.push_back(p);
+  const Dataset data = load_dataset(spec.data);
+  int correct = 0;
+  for (std::size_t k = 0; k < predictions.size(); ++k) correct += predictions[k] == data.labels[k];
+  EXPECT_DOUBLE_EQ(rows.begin()->second["top1"].get<double>(), correct / 500.0);
+}
+
+}  // namespace
+}  // namespace tessera::experiments
