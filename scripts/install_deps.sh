@@ -13,6 +13,7 @@ build_packages=(
   libeigen3-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libonnx-dev libprotobuf-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   libonnx-testdata dataset-fashion-mnist
+  libopenmpi-dev openmpi-bin
 )
 reference_packages=(python3 python3-numpy python3-torch python3-onnx libopenblas0-openmp console-setup-linux)
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "mpi_scheduler.hpp"
 #include "tessera/experiments/hardware_model.hpp"
 #include "tessera/experiments/presets.hpp"
 #include "tessera/experiments/sweep_runner.hpp"
@@ -52,19 +53,32 @@ void parse_shard(const std::string& text, SweepOptions& options) {
   options.shard_count = count;
 }
 
-int run_sweep_command(const SweepCommand& command) {
+int run_sweep_command(const SweepCommand& command, const cli::MpiSession& session) {
+  const int rank = session.rank(), ranks = session.size();
   SweepOptions options;
   if (!command.shard.empty()) parse_shard(command.shard, options);
+  if (ranks > 1 && options.shard_count > 1) {
+    throw std::invalid_argument("--shard splits work between separate jobs; under mpirun the ranks share it already");
+  }
   if (!command.output.empty()) options.output_directory = command.output;
   if (command.threads > 0) omp_set_num_threads(command.threads);
-  options.progress = !command.quiet && isatty(STDERR_FILENO);
+  options.progress = rank == 0 && !command.quiet && isatty(STDERR_FILENO);
   if (command.verbose) options.log = &std::cout;
   const SweepSpec spec = load_sweep_file(command.file);
+  if (ranks > 1) {
+    if (rank != 0) {
+      RunEvaluator evaluator(spec);
+      cli::mpi_worker(session, [&](const SweepRun& run) { return evaluator.evaluate(run); });
+      return 0;
+    }
+    options.scheduler = cli::mpi_root_scheduler(session);
+  }
   check_sweep_inputs(spec);
   const SweepSummary summary = run_sweep(spec, options);
   for (const std::string& repair : summary.repairs) std::cerr << "repaired: " << repair << "\n";
   std::cout << summary.runs << " runs (" << spec.points.size() << " points x " << spec.seeds.size() << " seeds)";
   if (options.shard_count > 1) std::cout << ", shard " << command.shard;
+  if (ranks > 1) std::cout << ", " << ranks << " MPI ranks";
   std::cout << ": " << summary.computed << " computed, " << summary.already_done << " already done";
   if (summary.missing > 0) std::cout << ", " << summary.missing << " still missing (other shards)";
   std::cout << "\n";
@@ -153,6 +167,7 @@ int info_command(const std::string& model_file, const std::string& hardware_file
 }  // namespace
 
 int main(int argc, char** argv) {
+  cli::MpiSession session(argc, argv);  // a session of one unless started by mpirun
   CLI::App app{
       "tessera: accuracy of neural networks on simulated analog in-memory-compute tiles and low-precision "
       "digital hardware, over sweeps of noise, drift, converter resolution and bit widths."};
@@ -173,6 +188,7 @@ int main(int argc, char** argv) {
       "  tessera sweep examples/fashion_mnist/sweep.yaml\n"
       "  tessera sweep sweep.yaml -o results/run2 --threads 4\n"
       "  tessera sweep sweep.yaml --shard $SLURM_ARRAY_TASK_ID/16   # then once more without --shard to merge\n"
+      "  mpirun -n 8 tessera sweep sweep.yaml --threads 1             # ranks share a queue; rank 0 writes\n"
       "Writes points.jsonl (the journal), results.csv, aggregate.csv and plot.png in the output folder.\n"
       "Interrupted? Run the same command again: finished runs are skipped.");
 
@@ -203,12 +219,13 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*sweep_app) return run_sweep_command(sweep);
+    if (*sweep_app) return run_sweep_command(sweep, session);
     if (*validate_app) return validate_command(validate_files);
     if (*presets_app) return presets_command(preset_action, preset_name);
     if (*info_app) return info_command(info_model, info_hardware);
   } catch (const std::exception& error) {
     std::cerr << "tessera: error: " << error.what() << "\n";
+    if (session.size() > 1) session.abort(1);  // the other ranks would wait for this one forever
     return 1;
   }
   return 0;

@@ -114,21 +114,23 @@ LinePlot sweep_plot(const SweepSpec& spec, const std::vector<ResultRow>& aggrega
 
 std::vector<std::string> write_sweep_report(const SweepSpec& spec, const std::vector<ResultRow>& rows,
                                             const fs::path& directory) {
-  // The settings first, as people read the table; the journal key stays in the last column.
-  std::vector<std::string> leading = spec.columns;
-  leading.push_back("seed");
-  for (const std::string& metric : spec.metrics) {
-    if (metric != "snr") leading.push_back(metric);
+  // The settings first, then the metrics (all snr columns of every hardware included), then
+  // the bookkeeping: samples, seconds and the journal key.
+  std::vector<std::string> columns = spec.columns;
+  columns.push_back("seed");
+  const std::vector<std::string> trailing{"samples", "seconds", "point_id"};
+  for (const ResultRow& row : rows) {
+    for (const auto& [key, value] : row.items()) {
+      if (std::find(columns.begin(), columns.end(), key) == columns.end() &&
+          std::find(trailing.begin(), trailing.end(), key) == trailing.end()) {
+        columns.push_back(key);
+      }
+    }
   }
+  columns.insert(columns.end(), trailing.begin(), trailing.end());
   std::vector<std::string> written;
   const fs::path results = directory / "results.csv";
-  std::vector<ResultRow> table = rows;
-  for (ResultRow& row : table) {
-    const ResultRow id = row["point_id"];
-    row.erase("point_id");
-    row["point_id"] = id;
-  }
-  write_file_atomically(results, to_csv(table, leading));
+  write_file_atomically(results, to_csv(rows, columns));
   written.push_back(results.string());
 
   const std::vector<ResultRow> aggregated = aggregate_over_seeds(rows, spec.columns, kNotMetrics);

@@ -79,12 +79,6 @@ ResultRow metric_value(double value) {
   return std::isnan(value) ? "nan" : value > 0 ? "inf" : "-inf";
 }
 
-struct Run {
-  std::size_t point;
-  std::uint64_t seed;
-  std::string id;
-};
-
 std::string format_seconds(double seconds) {
   char buffer[32];
   if (seconds < 60)
@@ -94,15 +88,6 @@ std::string format_seconds(double seconds) {
   else
     std::snprintf(buffer, sizeof buffer, "%dh%02dm", int(seconds) / 3600, int(seconds) % 3600 / 60);
   return buffer;
-}
-
-std::string point_label(const SweepSpec& spec, const SweepPoint& point) {
-  std::string label = point.hardware;
-  for (const SweepValue& value : point.values) {
-    if (value.path != "hardware") label += " " + value.path + "=" + value.text;
-  }
-  (void)spec;
-  return label;
 }
 
 }  // namespace
@@ -160,6 +145,122 @@ void check_sweep_inputs(const SweepSpec& spec) {
   }
 }
 
+std::vector<SweepRun> list_runs(const SweepSpec& spec) {
+  const std::string model_digest = file_digest(spec.model);
+  std::vector<SweepRun> runs;
+  for (std::size_t p = 0; p < spec.points.size(); ++p) {
+    const ResolvedPoint point = resolve_point(spec, spec.points[p]);
+    for (const std::uint64_t seed : spec.seeds) runs.push_back({p, seed, run_id(spec, point, seed, model_digest)});
+  }
+  return runs;
+}
+
+struct RunEvaluator::Loaded {
+  nn::Model float_model;
+  Dataset data;
+  std::optional<Dataset> calibration;
+};
+
+RunEvaluator::RunEvaluator(const SweepSpec& spec) : spec_(spec) {}
+RunEvaluator::~RunEvaluator() = default;
+
+ResultRow RunEvaluator::evaluate(const SweepRun& run) {
+  if (!loaded_) {
+    loaded_ = std::make_unique<Loaded>(Loaded{nn::load_onnx(spec_.model.string()), load_dataset(spec_.data), {}});
+    if (spec_.calibration) loaded_->calibration = load_dataset(*spec_.calibration);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const SweepPoint& sweep_point = spec_.points.at(run.point);
+  const ResolvedPoint point = resolve_point(spec_, sweep_point);
+  nn::ConversionReport report;
+  nn::Model model = convert_for_hardware(loaded_->float_model, point.hardware, run.seed, &report);
+  if (point.hardware.quantization) {
+    const Dataset& calibration = *loaded_->calibration;
+    model.compute_encodings([&](nn::Model& m) {
+      for (std::int64_t first = 0; first < calibration.images.dim(0); first += spec_.batch_size) {
+        const std::int64_t count = std::min(spec_.batch_size, calibration.images.dim(0) - first);
+        m.forward(batch_of(calibration.images, first, count));
+      }
+    });
+  }
+  if (point.hardware.analog) model.drift(point.t_inference);
+  EvaluationRequest request{spec_.metrics, spec_.batch_size, &loaded_->float_model, {}};
+  for (const nn::ConversionEntry& entry : report.entries) {
+    if (entry.became != "unchanged") request.snr_modules.push_back(entry.module);
+  }
+  const MetricValues metrics = experiments::evaluate(model, loaded_->data, request);
+
+  ResultRow row = ResultRow::object();
+  row["point_id"] = run.id;
+  for (const std::string& column : spec_.columns) {
+    const std::string text = sweep_point.value_of(column);
+    if (!text.empty()) row[column] = column == "hardware" ? ResultRow(text) : json_value(text);
+  }
+  row["seed"] = run.seed;
+  for (const auto& [name, value] : metrics) row[name] = metric_value(value);
+  row["samples"] = loaded_->data.images.dim(0);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  row["seconds"] = std::round(seconds * 1000.0) / 1000.0;
+  return row;
+}
+
+namespace {
+
+void compute_in_turn(const std::vector<SweepRun>& todo, const ComputeRun& compute, const StoreRow& store) {
+  for (const SweepRun& run : todo) store(compute(run));
+}
+
+// The progress line and the per-run log while rows come in.
+class RunMonitor {
+ public:
+  RunMonitor(const SweepSpec& spec, const SweepOptions& options, std::size_t todo, std::size_t total_mine)
+      : spec_(spec), options_(options), todo_(todo), total_mine_(total_mine) {}
+  ~RunMonitor() {
+    if (options_.progress && done_ > 0) std::fprintf(stderr, "\n");
+  }
+  void finished(const ResultRow& row, std::int64_t already_done) {
+    ++done_;
+    const std::string label = row_label(row);
+    if (options_.log != nullptr) {
+      *options_.log << "[" << already_done + done_ << "/" << total_mine_ << "] " << label;
+      for (const auto& [key, value] : row.items()) {
+        if (key == "point_id" || key == "seed" || key == "samples" || key == "seconds" || is_setting(key)) continue;
+        *options_.log << " " << key << "=" << value.dump();
+      }
+      *options_.log << "\n";
+    }
+    if (options_.progress) {
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+      const double eta = elapsed / static_cast<double>(done_) * static_cast<double>(todo_ - done_);
+      std::fprintf(stderr, "\r\033[K%zu/%zu runs  elapsed %s  ETA %s  (%s)", done_, todo_,
+                   format_seconds(elapsed).c_str(), format_seconds(eta).c_str(), label.c_str());
+      std::fflush(stderr);
+    }
+  }
+
+ private:
+  bool is_setting(const std::string& key) const {
+    return std::find(spec_.columns.begin(), spec_.columns.end(), key) != spec_.columns.end();
+  }
+  // "pcm t_inference=86400 analog.forward.out_res=254 seed=1"
+  std::string row_label(const ResultRow& row) const {
+    std::string label = row.value("hardware", std::string());
+    for (const std::string& column : spec_.columns) {
+      if (column != "hardware" && row.contains(column)) label += " " + column + "=" + row[column].dump();
+    }
+    return label + " seed=" + row["seed"].dump();
+  }
+
+  const SweepSpec& spec_;
+  const SweepOptions& options_;
+  std::size_t todo_;
+  std::size_t total_mine_;
+  std::size_t done_ = 0;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace
+
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count) {
     throw std::invalid_argument("shard " + std::to_string(options.shard_index + 1) + "/" +
@@ -174,90 +275,36 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
   ResultsJournal journal(summary.directory, journal_name);  // fails now if results could not be saved
   summary.repairs = journal.repairs();
 
-  const std::string model_digest = file_digest(spec.model);
-  std::vector<ResolvedPoint> resolved;
-  for (const SweepPoint& point : spec.points) resolved.push_back(resolve_point(spec, point));
-  std::vector<Run> runs;
-  std::vector<Run> todo;
-  for (std::size_t p = 0; p < spec.points.size(); ++p) {
-    for (const std::uint64_t seed : spec.seeds) {
-      Run run{p, seed, run_id(spec, resolved[p], seed, model_digest)};
-      const bool mine =
-          static_cast<int>(runs.size() % static_cast<std::size_t>(options.shard_count)) == options.shard_index;
-      runs.push_back(run);
-      if (!mine) continue;
-      if (journal.contains(run.id)) {
-        ++summary.already_done;
-      } else {
-        todo.push_back(run);
-      }
+  const std::vector<SweepRun> runs = list_runs(spec);
+  summary.runs = static_cast<std::int64_t>(runs.size());
+  std::vector<SweepRun> todo;
+  std::size_t mine = 0;
+  for (std::size_t r = 0; r < runs.size(); ++r) {
+    if (static_cast<int>(r % static_cast<std::size_t>(options.shard_count)) != options.shard_index) continue;
+    ++mine;
+    if (journal.contains(runs[r].id)) {
+      ++summary.already_done;
+    } else {
+      todo.push_back(runs[r]);
     }
   }
-  summary.runs = static_cast<std::int64_t>(runs.size());
 
-  if (!todo.empty()) {
-    nn::Model float_model = nn::load_onnx(spec.model.string());
-    const Dataset data = load_dataset(spec.data);
-    std::optional<Dataset> calibration;
-    if (spec.calibration) calibration = load_dataset(*spec.calibration);
-    const auto started = std::chrono::steady_clock::now();
-    for (const Run& run : todo) {
-      const auto run_started = std::chrono::steady_clock::now();
-      const ResolvedPoint& point = resolved[run.point];
-      nn::ConversionReport report;
-      nn::Model model = convert_for_hardware(float_model, point.hardware, run.seed, &report);
-      if (point.hardware.quantization) {
-        model.compute_encodings([&](nn::Model& m) {
-          for (std::int64_t first = 0; first < calibration->images.dim(0); first += spec.batch_size) {
-            const std::int64_t count = std::min(spec.batch_size, calibration->images.dim(0) - first);
-            m.forward(batch_of(calibration->images, first, count));
-          }
-        });
-      }
-      if (point.hardware.analog) model.drift(point.t_inference);
-      EvaluationRequest request{spec.metrics, spec.batch_size, &float_model, {}};
-      for (const nn::ConversionEntry& entry : report.entries) {
-        if (entry.became != "unchanged") request.snr_modules.push_back(entry.module);
-      }
-      const MetricValues metrics = evaluate(model, data, request);
-
-      ResultRow row = ResultRow::object();
-      row["point_id"] = run.id;
-      const SweepPoint& sweep_point = spec.points[run.point];
-      for (const std::string& column : spec.columns) {
-        const std::string text = sweep_point.value_of(column);
-        if (!text.empty()) row[column] = column == "hardware" ? ResultRow(text) : json_value(text);
-      }
-      row["seed"] = run.seed;
-      for (const auto& [name, value] : metrics) row[name] = metric_value(value);
-      row["samples"] = data.images.dim(0);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_started).count();
-      row["seconds"] = std::round(seconds * 1000.0) / 1000.0;
-      journal.append(row);
-      ++summary.computed;
-
-      if (options.log != nullptr) {
-        *options.log << "[" << summary.already_done + summary.computed << "/" << runs.size() / options.shard_count
-                     << "] " << point_label(spec, sweep_point) << " seed=" << run.seed;
-        for (const auto& [name, value] : metrics) *options.log << " " << name << "=" << value;
-        *options.log << "\n";
-      }
-      if (options.progress) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        const double eta = elapsed / static_cast<double>(summary.computed) *
-                           static_cast<double>(todo.size() - static_cast<std::size_t>(summary.computed));
-        std::fprintf(stderr, "\r\033[K%lld/%zu runs  elapsed %s  ETA %s  (%s seed=%llu)",
-                     static_cast<long long>(summary.computed), todo.size(), format_seconds(elapsed).c_str(),
-                     format_seconds(eta).c_str(), point_label(spec, sweep_point).c_str(),
-                     static_cast<unsigned long long>(run.seed));
-        std::fflush(stderr);
-      }
-    }
-    if (options.progress) std::fprintf(stderr, "\n");
+  RunEvaluator evaluator(spec);
+  RunMonitor monitor(spec, options, todo.size(), mine);
+  const ComputeRun compute = [&](const SweepRun& run) { return evaluator.evaluate(run); };
+  const StoreRow store = [&](const ResultRow& row) {
+    journal.append(row);
+    ++summary.computed;
+    monitor.finished(row, summary.already_done);
+  };
+  if (options.scheduler) {
+    options.scheduler(todo, compute, store);
+  } else {
+    compute_in_turn(todo, compute, store);
   }
 
   std::vector<ResultRow> rows;
-  for (const Run& run : runs) {
+  for (const SweepRun& run : runs) {
     const auto found = journal.rows().find(run.id);
     if (found == journal.rows().end()) {
       ++summary.missing;

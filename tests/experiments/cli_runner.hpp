@@ -16,9 +16,10 @@ struct CliResult {
   std::string output;  ///< stdout and stderr together
 };
 
-inline CliResult run_cli(const std::string& arguments) {
+/// Runs `tessera arguments`, behind `launcher` (e.g. "mpirun -n 2") when given.
+inline CliResult run_cli(const std::string& arguments, const std::string& launcher = "") {
   const std::string command =
-      std::string("cd '") + TESSERA_SOURCE_DIR + "' && '" + TESSERA_CLI + "' " + arguments + " 2>&1";
+      std::string("cd '") + TESSERA_SOURCE_DIR + "' && " + launcher + " '" + TESSERA_CLI + "' " + arguments + " 2>&1";
   CliResult result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -29,12 +30,15 @@ inline CliResult run_cli(const std::string& arguments) {
   return result;
 }
 
-/// Starts the CLI in the background (output to `log`) and returns its process id.
-inline pid_t start_cli(const std::string& arguments, const std::string& log) {
-  const std::string command = std::string("cd '") + TESSERA_SOURCE_DIR + "' && exec '" + TESSERA_CLI + "' " +
-                              arguments + " > '" + log + "' 2>&1";
+/// Starts the CLI in the background (output to `log`), behind `launcher` when given, as the
+/// leader of a new process group (so that kill(-pid, ...) reaches every MPI rank too), and
+/// returns its process id.
+inline pid_t start_cli(const std::string& arguments, const std::string& log, const std::string& launcher = "") {
+  const std::string command = std::string("cd '") + TESSERA_SOURCE_DIR + "' && exec " + launcher + " '" + TESSERA_CLI +
+                              "' " + arguments + " > '" + log + "' 2>&1";
   const pid_t pid = fork();
   if (pid == 0) {
+    setpgid(0, 0);
     execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }

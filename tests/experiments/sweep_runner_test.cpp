@@ -110,32 +110,75 @@ TEST(SweepRunner, ResultsDoNotDependOnTheThreadCount) {
   EXPECT_EQ(result_set(folder), reference_rows());
 }
 
-TEST(SweepRunner, SigkillAtFiveMomentsThenResumingGivesTheUninterruptedRows) {
-  const fs::path folder = fresh_folder("killed");
+// The MPI launcher the tests use, or "" when tessera was built without MPI.
+std::string mpi_launcher() {
+#ifdef TESSERA_MPIEXEC
+  ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);  // CI runs as root
+  ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  return std::string(TESSERA_MPIEXEC) + " -n 2 --oversubscribe";
+#else
+  return "";
+#endif
+}
+
+// Kills a sweep (every process of it) at five moments: before the first row and after 2, 4, 6
+// and 8 rows; then lets it finish. The rows must be those of the uninterrupted run.
+void kill_five_times_then_finish(const fs::path& folder, const std::string& launcher) {
   const fs::path journal = folder / "points.jsonl";
   int kills = 0;
   for (const std::size_t rows_before_kill : {0u, 2u, 4u, 6u, 8u}) {
-    const pid_t pid = start_cli("sweep " + kTiny + " -q -j 2 -o " + folder.string(), (folder.string() + ".log"));
-    // Kill once the journal holds more rows than before (or at once for the first kill, which
-    // lands while the model and data are still loading).
+    const pid_t pid =
+        start_cli("sweep " + kTiny + " -q -j 1 -o " + folder.string(), folder.string() + ".log", launcher);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     while (rows_before_kill > 0 && std::chrono::steady_clock::now() < deadline &&
            (!fs::exists(journal) || journal_lines(journal) <= rows_before_kill)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     if (rows_before_kill == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    ::kill(pid, SIGKILL);
-    const int status = wait_cli(pid);
-    if (status == 128 + SIGKILL) ++kills;
+    ::kill(-pid, SIGKILL);
+    if (wait_cli(pid) == 128 + SIGKILL) ++kills;
   }
   EXPECT_EQ(kills, 5) << "the sweep finished before it could be killed";
   ASSERT_TRUE(fs::exists(journal));
   EXPECT_LT(journal_lines(journal), 10u);
 
-  const auto resumed = run_cli("sweep " + kTiny + " -j 2 -o " + folder.string());
+  const auto resumed = run_cli("sweep " + kTiny + " -j 1 -o " + folder.string(), launcher);
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_EQ(result_set(folder), reference_rows());
   EXPECT_EQ(journal_lines(journal), 10u);
+}
+
+TEST(SweepRunner, SigkillAtFiveMomentsThenResumingGivesTheUninterruptedRows) {
+  kill_five_times_then_finish(fresh_folder("killed"), "");
+}
+
+TEST(SweepRunnerMpi, TwoRanksGiveTheSingleProcessRows) {
+  const std::string launcher = mpi_launcher();
+  if (launcher.empty()) GTEST_SKIP() << "tessera was built without MPI (libopenmpi-dev not found)";
+  const fs::path folder = fresh_folder("mpi");
+  const auto result = run_cli("sweep " + kTiny + " -q -j 1 -o " + folder.string(), launcher);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_NE(result.output.find("10 runs (5 points x 2 seeds), 2 MPI ranks: 10 computed, 0 already done"),
+            std::string::npos)
+      << result.output;
+  EXPECT_EQ(result_set(folder), reference_rows());
+  EXPECT_EQ(lines_of(read_text(folder / "results.csv")).size(), 11u);
+  // Only rank 0 writes: one journal.
+  EXPECT_FALSE(fs::exists(folder / "points.shard-1-of-2.jsonl"));
+}
+
+TEST(SweepRunnerMpi, SigkillOfTheWholeJobAtFiveMomentsThenResuming) {
+  const std::string launcher = mpi_launcher();
+  if (launcher.empty()) GTEST_SKIP() << "tessera was built without MPI (libopenmpi-dev not found)";
+  kill_five_times_then_finish(fresh_folder("mpi_killed"), launcher);
+}
+
+TEST(SweepRunnerMpi, ShardsUnderMpirunAreRefusedOnEveryRank) {
+  const std::string launcher = mpi_launcher();
+  if (launcher.empty()) GTEST_SKIP() << "tessera was built without MPI (libopenmpi-dev not found)";
+  const auto result = run_cli("sweep " + kTiny + " --shard 1/2 -o " + fresh_folder("mpi_shard").string(), launcher);
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_NE(result.output.find("under mpirun the ranks share it already"), std::string::npos) << result.output;
 }
 
 TEST(SweepRunner, ATruncatedRowIsReportedAndComputedAgain) {

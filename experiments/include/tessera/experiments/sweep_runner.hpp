@@ -6,7 +6,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,12 +18,46 @@
 
 namespace tessera::experiments {
 
+/// One (point, seed) of a sweep and the key its row is stored under.
+struct SweepRun {
+  std::size_t point = 0;  ///< index into SweepSpec::points
+  std::uint64_t seed = 0;
+  std::string id;  ///< run_id(...)
+};
+
+/// Every run of a sweep: points in file order, each point's seeds in order.
+std::vector<SweepRun> list_runs(const SweepSpec& spec);
+
+/// Computes runs of one sweep; loads the model and the data sets once.
+class RunEvaluator {
+ public:
+  explicit RunEvaluator(const SweepSpec& spec);
+  ~RunEvaluator();
+  /// Converts, calibrates (quantized hardware), drifts (analog hardware) and evaluates; the
+  /// row holds point_id, the swept values, seed, the metrics, samples and seconds.
+  ResultRow evaluate(const SweepRun& run);
+
+ private:
+  struct Loaded;
+  const SweepSpec& spec_;
+  std::unique_ptr<Loaded> loaded_;
+};
+
+/// How the runs still to do are computed: each with `compute`, each row handed to `store` on
+/// the calling thread, in any order. The default computes them one after another; the CLI's
+/// MPI scheduler spreads them over ranks.
+using ComputeRun = std::function<ResultRow(const SweepRun&)>;
+using StoreRow = std::function<void(const ResultRow&)>;
+using RunScheduler =
+    std::function<void(const std::vector<SweepRun>& todo, const ComputeRun& compute, const StoreRow& store)>;
+
 struct SweepOptions {
   int shard_index = 0;  ///< this process runs the runs r with r % shard_count == shard_index
   int shard_count = 1;
   bool progress = false;                                  ///< "points done / total, ETA" on stderr
   std::optional<std::filesystem::path> output_directory;  ///< overrides output.directory
   std::ostream* log = nullptr;                            ///< one line per finished run, if set
+  RunScheduler scheduler{};  ///< empty: one after another here; when set, called even with nothing to do
 };
 
 struct SweepSummary {
