@@ -101,7 +101,9 @@ std::vector<ResultRow> aggregate_over_seeds(const std::vector<ResultRow>& rows,
       }
       double squares = 0.0;
       for (double v : values) squares += (v - mean) * (v - mean);
-      const double std = std::sqrt(squares / static_cast<double>(values.size() - 1));
+      // Equal values (a digital point repeated over seeds) have no spread, not a rounding residue.
+      const bool all_equal = std::all_of(values.begin(), values.end(), [&](double v) { return v == values.front(); });
+      const double std = all_equal ? 0.0 : std::sqrt(squares / static_cast<double>(values.size() - 1));
       out[metric + "_std"] = std;
       out[metric + "_ci95"] =
           student_t_975(static_cast<int>(values.size()) - 1) * std / std::sqrt(static_cast<double>(values.size()));

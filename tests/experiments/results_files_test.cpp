@@ -143,8 +143,14 @@ TEST(ResultsTables, AggregateGivesMeanSampleStdAndStudentInterval) {
     rows.push_back({{"hardware", "pcm"}, {"t", 0}, {"seed", seed}, {"top1", top1[seed]}, {"seconds", 1.0}});
   }
   rows.push_back({{"hardware", "int8"}, {"t", 0}, {"seed", 0}, {"top1", 0.8}, {"seconds", 1.0}});
+  for (int seed = 0; seed < 3; ++seed) {
+    rows.push_back({{"hardware", "int4"}, {"t", 0}, {"seed", seed}, {"top1", 0.1}, {"seconds", 1.0}});
+  }
   const auto aggregated = aggregate_over_seeds(rows, {"hardware", "t"}, {"seed", "seconds"});
-  ASSERT_EQ(aggregated.size(), 2u);
+  ASSERT_EQ(aggregated.size(), 3u);
+  // Equal values (a digital point over seeds): exactly no spread, not a rounding residue.
+  EXPECT_EQ(aggregated[2]["top1_std"].get<double>(), 0.0);
+  EXPECT_EQ(aggregated[2]["top1_ci95"].get<double>(), 0.0);
   const ResultRow& pcm = aggregated[0];
   EXPECT_EQ(pcm["hardware"], "pcm");
   EXPECT_EQ(pcm["n_seeds"], 3);
