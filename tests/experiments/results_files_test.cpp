@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "experiments/scratch_files.hpp"
 #include "tessera/experiments/results_journal.hpp"
 #include "tessera/experiments/results_tables.hpp"
 
@@ -18,23 +19,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fresh_folder(const std::string& name) {
-  const fs::path folder = fs::temp_directory_path() / ("tessera_results_test_" + name);
-  fs::remove_all(folder);
-  return folder;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using tessera::testing::fresh_folder;
+using tessera::testing::read_text;
 
 ResultRow row(const std::string& id, double top1) { return {{"point_id", id}, {"top1", top1}}; }
 
 TEST(ResultsJournal, RowsSurviveReopeningAndComeFromEveryJournalOfTheFolder) {
-  const fs::path folder = fresh_folder("reopen");
+  const fs::path folder = fresh_folder("results_reopen");
   {
     ResultsJournal journal(folder, "points.jsonl");
     journal.append(row("a", 0.5));
@@ -54,7 +45,7 @@ TEST(ResultsJournal, RowsSurviveReopeningAndComeFromEveryJournalOfTheFolder) {
 }
 
 TEST(ResultsJournal, APartialLastRowIsCutOffReportedAndRecomputable) {
-  const fs::path folder = fresh_folder("partial");
+  const fs::path folder = fresh_folder("results_partial");
   {
     ResultsJournal journal(folder, "points.jsonl");
     journal.append(row("a", 0.5));
@@ -75,7 +66,7 @@ TEST(ResultsJournal, APartialLastRowIsCutOffReportedAndRecomputable) {
 }
 
 TEST(ResultsJournal, ACorruptCompleteLineStopsTheLoadWithFileAndLine) {
-  const fs::path folder = fresh_folder("corrupt");
+  const fs::path folder = fresh_folder("results_corrupt");
   fs::create_directories(folder);
   std::ofstream(folder / "points.jsonl") << "{\"point_id\":\"a\"}\n{\"point_id\":\"b\" oops}\n";
   try {
@@ -89,7 +80,7 @@ TEST(ResultsJournal, ACorruptCompleteLineStopsTheLoadWithFileAndLine) {
 }
 
 TEST(ResultsJournal, AnOutputFolderThatCannotBeCreatedIsRefusedUpFront) {
-  const fs::path folder = fresh_folder("blocked");
+  const fs::path folder = fresh_folder("results_blocked");
   fs::create_directories(folder);
   std::ofstream(folder / "a_file") << "x";
   try {
@@ -102,7 +93,7 @@ TEST(ResultsJournal, AnOutputFolderThatCannotBeCreatedIsRefusedUpFront) {
 
 TEST(ResultsJournal, AnAppendTheDiskRefusesLeavesTheJournalAsItWas) {
   // A file-size limit makes write() fail with EFBIG, as a full disk fails with ENOSPC.
-  const fs::path folder = fresh_folder("full");
+  const fs::path folder = fresh_folder("results_full");
   ResultsJournal journal(folder, "points.jsonl");
   journal.append(row("a", 0.5));
   const std::string before = read_text(folder / "points.jsonl");

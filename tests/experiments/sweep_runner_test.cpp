@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "experiments/cli_runner.hpp"
+#include "experiments/scratch_files.hpp"
 #include "tessera/experiments/dataset.hpp"
 
 namespace tessera::experiments {
@@ -25,18 +26,8 @@ using tessera::testing::wait_cli;
 
 const std::string kTiny = "tests/data/sweeps/tiny.yaml";
 
-fs::path fresh_folder(const std::string& name) {
-  const fs::path folder = fs::temp_directory_path() / ("tessera_sweep_test_" + name);
-  fs::remove_all(folder);
-  return folder;
-}
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using tessera::testing::fresh_folder;
+using tessera::testing::read_text;
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
@@ -71,7 +62,7 @@ std::size_t journal_lines(const fs::path& journal) {
 const std::map<std::string, ResultRow>& reference_rows() {
   static const std::map<std::string, ResultRow> rows = [] {
     // Per process: ctest runs the tests of this file side by side.
-    const fs::path folder = fresh_folder("reference_" + std::to_string(::getpid()));
+    const fs::path folder = fresh_folder("sweep_reference_" + std::to_string(::getpid()));
     const auto result = run_cli("sweep " + kTiny + " -q -j 1 -o " + folder.string());
     EXPECT_EQ(result.exit_code, 0) << result.output;
     return result_set(folder);
@@ -80,7 +71,7 @@ const std::map<std::string, ResultRow>& reference_rows() {
 }
 
 TEST(SweepRunner, RunsEveryPointOnceWritesTheTablesAndARerunComputesNothing) {
-  const fs::path folder = fresh_folder("once");
+  const fs::path folder = fresh_folder("sweep_once");
   const SweepSpec spec = load_sweep_file(fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "tiny.yaml");
   const SweepSummary first = run_sweep(spec, {.output_directory = folder});
   EXPECT_EQ(first.runs, 10);
@@ -104,7 +95,7 @@ TEST(SweepRunner, RunsEveryPointOnceWritesTheTablesAndARerunComputesNothing) {
 }
 
 TEST(SweepRunner, ResultsDoNotDependOnTheThreadCount) {
-  const fs::path folder = fresh_folder("two_threads");
+  const fs::path folder = fresh_folder("sweep_two_threads");
   const auto result = run_cli("sweep " + kTiny + " -q -j 2 -o " + folder.string());
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_EQ(result_set(folder), reference_rows());
@@ -149,13 +140,13 @@ void kill_five_times_then_finish(const fs::path& folder, const std::string& laun
 }
 
 TEST(SweepRunner, SigkillAtFiveMomentsThenResumingGivesTheUninterruptedRows) {
-  kill_five_times_then_finish(fresh_folder("killed"), "");
+  kill_five_times_then_finish(fresh_folder("sweep_killed"), "");
 }
 
 TEST(SweepRunnerMpi, TwoRanksGiveTheSingleProcessRows) {
   const std::string launcher = mpi_launcher();
   if (launcher.empty()) GTEST_SKIP() << "tessera was built without MPI (libopenmpi-dev not found)";
-  const fs::path folder = fresh_folder("mpi");
+  const fs::path folder = fresh_folder("sweep_mpi");
   const auto result = run_cli("sweep " + kTiny + " -q -j 1 -o " + folder.string(), launcher);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("10 runs (5 points x 2 seeds), 2 MPI ranks: 10 computed, 0 already done"),
@@ -170,19 +161,20 @@ TEST(SweepRunnerMpi, TwoRanksGiveTheSingleProcessRows) {
 TEST(SweepRunnerMpi, SigkillOfTheWholeJobAtFiveMomentsThenResuming) {
   const std::string launcher = mpi_launcher();
   if (launcher.empty()) GTEST_SKIP() << "tessera was built without MPI (libopenmpi-dev not found)";
-  kill_five_times_then_finish(fresh_folder("mpi_killed"), launcher);
+  kill_five_times_then_finish(fresh_folder("sweep_mpi_killed"), launcher);
 }
 
 TEST(SweepRunnerMpi, ShardsUnderMpirunAreRefusedOnEveryRank) {
   const std::string launcher = mpi_launcher();
   if (launcher.empty()) GTEST_SKIP() << "tessera was built without MPI (libopenmpi-dev not found)";
-  const auto result = run_cli("sweep " + kTiny + " --shard 1/2 -o " + fresh_folder("mpi_shard").string(), launcher);
+  const auto result =
+      run_cli("sweep " + kTiny + " --shard 1/2 -o " + fresh_folder("sweep_mpi_shard").string(), launcher);
   EXPECT_NE(result.exit_code, 0);
   EXPECT_NE(result.output.find("under mpirun the ranks share it already"), std::string::npos) << result.output;
 }
 
 TEST(SweepRunner, ATruncatedRowIsReportedAndComputedAgain) {
-  const fs::path folder = fresh_folder("truncated");
+  const fs::path folder = fresh_folder("sweep_truncated");
   ASSERT_EQ(run_cli("sweep " + kTiny + " -q -o " + folder.string()).exit_code, 0);
   const fs::path journal = folder / "points.jsonl";
   const std::string text = read_text(journal);
@@ -199,7 +191,7 @@ TEST(SweepRunner, ATruncatedRowIsReportedAndComputedAgain) {
 }
 
 TEST(SweepRunner, ShardsMergeIntoTheSingleProcessResult) {
-  const fs::path folder = fresh_folder("shards");
+  const fs::path folder = fresh_folder("sweep_shards");
   const pid_t first =
       start_cli("sweep " + kTiny + " -q -j 1 --shard 1/2 -o " + folder.string(), folder.string() + ".1.log");
   const pid_t second =
@@ -226,8 +218,8 @@ TEST(SweepRunner, TheIdealPresetReproducesTorchsAccuracy) {
                                                "  limit: 500\n"
                                                "hardware: {ideal: {analog: {preset: ideal}}}\n"
                                                "metrics: [top1]\n",
-                                           fresh_folder("ideal") / "sweep.yaml");
-  const fs::path folder = fresh_folder("ideal_results");
+                                           fresh_folder("sweep_ideal") / "sweep.yaml");
+  const fs::path folder = fresh_folder("sweep_ideal_results");
   run_sweep(spec, {.output_directory = folder});
   const auto rows = result_set(folder);
   ASSERT_EQ(rows.size(), 1u);

@@ -10,7 +10,8 @@ namespace {
 enum class PoolKind { kMax, kAverage };
 
 float pooled(PoolKind kind, float best, double sum, std::int64_t divisor) {
-  return kind == PoolKind::kMax ? best : static_cast<float>(sum / static_cast<double>(std::max<std::int64_t>(divisor, 1)));
+  return kind == PoolKind::kMax ? best
+                                : static_cast<float>(sum / static_cast<double>(std::max<std::int64_t>(divisor, 1)));
 }
 
 // The 2-d case (images) without the N-d index arithmetic below: the same taps in the same

@@ -1,0 +1,26 @@
+// Scratch folders and whole-file reads for tests that write results to disk.
+#pragma once
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace tessera::testing {
+
+/// An empty folder under the system's temporary directory, named after the test.
+inline std::filesystem::path fresh_folder(const std::string& name) {
+  const std::filesystem::path folder = std::filesystem::temp_directory_path() / ("tessera_test_" + name);
+  std::filesystem::remove_all(folder);
+  return folder;
+}
+
+/// The bytes of a file ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace tessera::testing
