@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tessera needs, skipping those already present.
-# Usage: scripts/install_deps.sh [build|reference|all]   (default: build)
+# Usage: scripts/install_deps.sh [build|fuzz|reference|all]   (default: build)
 #   build      compilers and libraries to build and test tessera
+#   fuzz       also clang with libFuzzer and its OpenMP runtime, for scripts/fuzz.sh
 #   reference  also python3-torch, python3-onnx + OpenBLAS, to regenerate the torch
 #              reference vectors under tests/data (scripts/make_torch_reference.py) and
 #              the Fashion-MNIST model (scripts/train_fashion_mnist.py); console-setup-linux
@@ -15,12 +16,15 @@ build_packages=(
   libonnx-testdata dataset-fashion-mnist
   libopenmpi-dev openmpi-bin
 )
+fuzz_packages=(clang libfuzzer-14-dev libomp-14-dev)
 reference_packages=(python3 python3-numpy python3-torch python3-onnx libopenblas0-openmp console-setup-linux)
 
 case "${1:-build}" in
   build) wanted=("${build_packages[@]}") ;;
-  reference | all) wanted=("${build_packages[@]}" "${reference_packages[@]}") ;;
-  *) echo "usage: $0 [build|reference|all]" >&2; exit 2 ;;
+  fuzz) wanted=("${build_packages[@]}" "${fuzz_packages[@]}") ;;
+  reference) wanted=("${build_packages[@]}" "${reference_packages[@]}") ;;
+  all) wanted=("${build_packages[@]}" "${fuzz_packages[@]}" "${reference_packages[@]}") ;;
+  *) echo "usage: $0 [build|fuzz|reference|all]" >&2; exit 2 ;;
 esac
 
 missing=()

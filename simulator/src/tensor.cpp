@@ -9,6 +9,11 @@ std::int64_t element_count(const Shape& shape) {
   std::int64_t count = 1;
   for (std::int64_t extent : shape) {
     if (extent < 0) throw std::invalid_argument("negative extent in shape " + shape_to_string(shape));
+    if (extent > 0 && count > kMaxTensorElements / extent) {
+      // Refused up front: a typo or a corrupt file should not exhaust the machine's memory.
+      throw std::length_error("a tensor of shape " + shape_to_string(shape) + " would have more than 2^32 elements " +
+                              "(16 GiB of floats), the most tessera allocates at once");
+    }
     count *= extent;
   }
   return count;

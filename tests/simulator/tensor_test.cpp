@@ -17,6 +17,16 @@ TEST(Tensor, ViewsShareTheBuffer) {
   EXPECT_FLOAT_EQ(tensor.flat().sum(), 28.0f);
 }
 
+TEST(Tensor, AbsurdShapesAreRefusedBeforeAllocating) {
+  using tessera::testing::expect_error;
+  EXPECT_EQ(element_count({65536, 65536}), kMaxTensorElements);  // 16 GiB: the most allowed
+  expect_error<std::length_error>([] { Tensor({1000000, 1000000}); },
+                                  "a tensor of shape [1000000, 1000000] would have more than 2^32 elements");
+  // Products that overflow 64 bits are caught too, not wrapped around.
+  expect_error<std::length_error>([] { element_count({1LL << 40, 1LL << 40, 1LL << 40}); }, "more than 2^32");
+  EXPECT_EQ(element_count({0, 1LL << 62}), 0);
+}
+
 TEST(Tensor, ShapesAreChecked) {
   EXPECT_EQ(element_count({}), 1);
   EXPECT_EQ(element_count({2, 0, 3}), 0);

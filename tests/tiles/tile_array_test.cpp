@@ -14,6 +14,15 @@ namespace {
 using namespace tessera::tiles::testing;
 using tessera::testing::expect_error;
 
+TEST(TileArray, AMillionByAMillionIsRefusedUpFront) {
+  // 10^12 weights would be 4 TB; refused before the first of ~4 million tiles is made.
+  expect_error<std::length_error>(
+      [] { AnalogTileArray(1000000, 1000000, parameters::InferenceRPUConfig{}, 1, "huge"); },
+      "would have more than 2^32 elements");
+  expect_error<std::length_error>([] { AnalogTile(1000000, 1000000, parameters::InferenceRPUConfig{}, 1); },
+                                  "would have more than 2^32 elements");
+}
+
 TEST(TileArray, SplitsIntoBalancedBlocksLikeAihwkit) {
   const std::vector<Block> blocks = split_into_blocks(1100, 512);  // ceil(1100 / 512) = 3
   ASSERT_EQ(blocks.size(), 3u);

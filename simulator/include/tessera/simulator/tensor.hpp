@@ -12,7 +12,11 @@ namespace tessera::simulator {
 
 using Shape = std::vector<std::int64_t>;
 
-/// Number of elements of a shape (1 for a scalar shape {}); throws on negative extents.
+/// Most elements one tensor may have: 2^32 floats are 16 GiB.
+inline constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 32;
+
+/// Elements of a shape (1 for a scalar shape {}); throws std::invalid_argument for a negative extent and
+/// std::length_error above kMaxTensorElements (before anything is allocated).
 std::int64_t element_count(const Shape& shape);
 /// "[2, 3, 4]"
 std::string shape_to_string(const Shape& shape);
