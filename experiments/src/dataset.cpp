@@ -40,11 +40,29 @@ Dataset load_npy_dataset(const std::string& images_path, const std::string& labe
   return data;
 }
 
-Dataset load_dataset(const DataSource& source) {
-  if (source.format == DataFormat::npy) {
-    return load_npy_dataset(source.images, source.labels, source.normalization, source.limit);
+namespace {
+
+// A NaN or Inf in the data would turn into NaN outputs and quietly wrong accuracies: refused
+// with the file and the sample.
+void require_finite_samples(const Dataset& data, const std::string& path) {
+  const std::int64_t samples = data.images.rank() > 0 ? data.images.dim(0) : 0;
+  const std::int64_t per_sample = samples > 0 ? data.images.size() / samples : 0;
+  for (std::int64_t k = 0; k < data.images.size(); ++k) {
+    if (!std::isfinite(data.images[k])) {
+      throw std::runtime_error(path + ": sample " + std::to_string(k / per_sample) + " holds a NaN or Inf value (at " +
+                               std::to_string(k % per_sample) + " within the sample)");
+    }
   }
-  return load_idx_dataset(source.images, source.labels, source.normalization, source.limit);
+}
+
+}  // namespace
+
+Dataset load_dataset(const DataSource& source) {
+  Dataset data = source.format == DataFormat::npy
+                     ? load_npy_dataset(source.images, source.labels, source.normalization, source.limit)
+                     : load_idx_dataset(source.images, source.labels, source.normalization, source.limit);
+  require_finite_samples(data, source.images);
+  return data;
 }
 
 }  // namespace tessera::experiments

@@ -45,6 +45,8 @@ class AnalogLinear final : public Operator {
     } else {
       logical = ops::transpose_matrix(*weight);  // MatMul: x [.., in] * W [in, out]
     }
+    ops::require_finite(node, *weight, "weight");
+    ops::require_finite(node, Tensor({static_cast<std::int64_t>(bias_.size())}, bias_), "bias");
     tiles_.emplace(logical.dim(0), logical.dim(1), config, seed, node.module);
     tiles_->set_weights(logical);
     tiles_->set_bias(bias_);
@@ -87,6 +89,8 @@ class AnalogConv final : public Operator {
     } else if (node.inputs.size() > 2 && !node.inputs[2].empty()) {
       unsupported(node, "the bias must be a constant");
     }
+    ops::require_finite(node, *weight, "weight");
+    ops::require_finite(node, bias_, "bias");
     // One tile array per group: [out_per_group, in_per_group * kernel].
     const std::int64_t rows = weight_shape_[0] / groups_, width = weight->size() / weight_shape_[0];
     for (std::int64_t g = 0; g < groups_; ++g) {

@@ -42,6 +42,7 @@ class QuantizedLayer final : public Operator {
     const auto found = node.inputs.size() > 1 ? graph.initializers.find(node.inputs[1]) : graph.initializers.end();
     if (found == graph.initializers.end()) ops::unsupported(node, "weight quantization needs a constant weight");
     const Tensor& weight = found->second.tensor;
+    ops::require_finite(node, weight, "weight");
     QuantizerOptions options;
     options.bitwidth = config.weight->n_bits;
     options.symmetric = config.weight->symmetric;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "expect_error.hpp"
 #include "tessera/experiments/dataset.hpp"
@@ -133,6 +134,19 @@ TEST(Npy, PairsBecomeDataSetsAndByteImagesAreScaledFirst) {
   expect_error<std::runtime_error>([&] { load_npy_dataset(images, three_labels, {}); }, "lab3.npy");
   const std::string fractional = write_file("frac.npy", npy_bytes("<f4", "(2,)", raw<float>({1.5f, 0})));
   expect_error<std::runtime_error>([&] { load_npy_dataset(images, fractional, {}); }, "frac.npy");
+}
+
+TEST(Npy, ImagesWithNaNOrInfAreRefusedNamingTheSample) {
+  const std::string images = write_file(
+      "nan_img.npy", npy_bytes("<f4", "(3, 2)", raw<float>({0, 1, 2, 3, std::numeric_limits<float>::quiet_NaN(), 5})));
+  const std::string labels = write_file("nan_lab.npy", npy_bytes("<i8", "(3,)", raw<std::int64_t>({0, 1, 2})));
+  const DataSource source{DataFormat::npy, images, labels, {}, 0};
+  expect_error<std::runtime_error>([&] { load_dataset(source); },
+                                   "nan_img.npy: sample 2 holds a NaN or Inf value (at 0 within the sample)");
+  // The first two samples are clean: a limit that stops before the bad one loads.
+  DataSource first_two = source;
+  first_two.limit = 2;
+  EXPECT_EQ(load_dataset(first_two).labels.size(), 2u);
 }
 
 }  // namespace

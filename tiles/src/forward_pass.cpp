@@ -392,7 +392,15 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
   // The DAC maps 0 to 0, so identity rows stay one-hot unless input noise is added.
   round.one_hot = identity_input && io.inp_noise <= 0.0;
   round.first_sample = first_sample;
+  // A sample with NaN or Inf among its inputs has no DAC representation, and outputs that
+  // looked valid would hide it: its outputs are NaN (README, "Non-finite values").
+  std::vector<char> non_finite(static_cast<std::size_t>(batch), 0);
+#pragma omp parallel for schedule(static) if (batch * in_size_ > kParallelElements)
   for (std::int64_t b = 0; b < batch; ++b) {
+    non_finite[static_cast<std::size_t>(b)] = !std::isfinite(abs_max(input.data() + b * in_size_, in_size_));
+  }
+  for (std::int64_t b = 0; b < batch; ++b) {
+    if (non_finite[static_cast<std::size_t>(b)]) continue;
     // A sample whose noise-management scale is <= 0 gives zeros (aihwkit), unless input noise
     // would still produce an output.
     if (nm_scales[static_cast<std::size_t>(b)] > 0.0f || io.inp_noise > 0.0) round.samples.push_back(b);
@@ -441,6 +449,10 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     }
     round.samples = std::move(again);
     ++round.index;
+  }
+  for (std::int64_t b = 0; b < batch; ++b) {
+    if (!non_finite[static_cast<std::size_t>(b)]) continue;
+    std::fill(output.data() + b * out_size_, output.data() + (b + 1) * out_size_, std::numeric_limits<float>::quiet_NaN());
   }
   finish_outputs(output, digital_post_processing);
   return output;

@@ -1,5 +1,7 @@
 #include "ops/op_support.hpp"
 
+#include <cmath>
+
 namespace tessera::nn::ops {
 
 const Value& input(Inputs inputs, std::size_t index, const Node& node) {
@@ -55,5 +57,17 @@ std::vector<std::int64_t> broadcast_strides(const Shape& shape, const Shape& tar
 void unsupported(const Node& node, const std::string& what) { throw UnsupportedError(node.describe() + ": " + what); }
 
 void invalid(const Node& node, const std::string& what) { throw ModelError(node.describe() + ": " + what); }
+
+void require_finite(const Node& node, const Tensor& tensor, const std::string& what) {
+  std::int64_t count = 0, first = -1;
+  for (std::int64_t i = 0; i < tensor.size(); ++i) {
+    if (std::isfinite(tensor[i])) continue;
+    if (count++ == 0) first = i;
+  }
+  if (count > 0) {
+    invalid(node, "the " + what + " holds " + std::to_string(count) + " NaN or Inf value(s), the first at flat index " +
+                      std::to_string(first) + "; hardware cannot hold them (the float model would propagate them)");
+  }
+}
 
 }  // namespace tessera::nn::ops

@@ -74,6 +74,10 @@ Tensor broadcast_binary(const Tensor& a, const Tensor& b, const Node& node, F f)
 /// Throws ModelError "<node>: <what>".
 [[noreturn]] void invalid(const Node& node, const std::string& what);
 
+/// Hardware cannot hold NaN or Inf: refuses `tensor` (e.g. "weight") naming the node, how many
+/// values are not finite and the first one's flat index. The float model propagates them.
+void require_finite(const Node& node, const Tensor& tensor, const std::string& what);
+
 /// Row-major strides of a shape.
 std::vector<std::int64_t> strides_of(const Shape& shape);
 

@@ -1,4 +1,5 @@
 // MaxPool, AveragePool (N-d, pads, auto_pad, ceil_mode, dilations) and the global pools.
+#include <cmath>
 #include <limits>
 
 #include "ops/op_support.hpp"
@@ -8,6 +9,13 @@ namespace tessera::nn::ops {
 namespace {
 
 enum class PoolKind { kMax, kAverage };
+
+// max that keeps a NaN once seen, as torch's max pooling and numpy's max do (std::max would
+// drop a NaN that is not first).
+float nan_max(float best, float value) {
+  if (std::isnan(best)) return best;
+  return std::isnan(value) || value > best ? value : best;
+}
 
 float pooled(PoolKind kind, float best, double sum, std::int64_t divisor) {
   return kind == PoolKind::kMax ? best
@@ -32,7 +40,7 @@ void pool_plane_2d(const float* source, float* target, const WindowGeometry& w, 
           const std::int64_t x = ox * w.strides[1] - w.pad_begin[1] + kx * w.dilations[1];
           if (y_inside && x >= 0 && x < width) {
             const float v = source[y * width + x];
-            best = std::max(best, v);
+            best = nan_max(best, v);
             sum += v;
             ++inside_count;
           }
@@ -85,7 +93,7 @@ Tensor pool(const Tensor& x, const Node& node, PoolKind kind, bool count_include
           offset = offset * w.input[d] + c;
         }
         if (inside) {
-          best = std::max(best, source[offset]);
+          best = nan_max(best, source[offset]);
           sum += source[offset];
           ++inside_count;
         }
@@ -136,7 +144,7 @@ Factory global_pool(PoolKind kind) {
         float best = -std::numeric_limits<float>::infinity();
         for (std::int64_t k = 0; k < plane; ++k) {
           sum += source[k];
-          best = std::max(best, source[k]);
+          best = nan_max(best, source[k]);
         }
         out[c] = kind == PoolKind::kMax ? best : static_cast<float>(sum / static_cast<double>(plane));
       }
