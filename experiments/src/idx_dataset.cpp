@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -44,10 +45,17 @@ IdxArray read_idx(const std::string& path) {
     count *= extent;
     if (count > (std::int64_t{1} << 32)) throw std::runtime_error(path + ": IDX dimensions describe more than 4 GiB");
   }
-  array.bytes.resize(static_cast<std::size_t>(count));
-  if (count > 0 && !read_exact(file.get(), array.bytes.data(), array.bytes.size())) {
-    throw std::runtime_error(path + ": the data is shorter than its dimensions say (" + std::to_string(count) +
-                             " bytes expected; truncated file?)");
+  // Read in chunks, growing with the data that is really there: a corrupt header must not
+  // claim gigabytes the (possibly gzipped) file does not hold.
+  constexpr std::int64_t kChunk = 1 << 20;
+  while (static_cast<std::int64_t>(array.bytes.size()) < count) {
+    const std::size_t have = array.bytes.size();
+    const auto want = static_cast<std::size_t>(std::min(kChunk, count - static_cast<std::int64_t>(have)));
+    array.bytes.resize(have + want);
+    if (!read_exact(file.get(), array.bytes.data() + have, want)) {
+      throw std::runtime_error(path + ": the data is shorter than its dimensions say (" + std::to_string(count) +
+                               " bytes expected; truncated file?)");
+    }
   }
   char extra = 0;
   if (gzread(file.get(), &extra, 1) > 0) {

@@ -171,10 +171,20 @@ NpyArray read_npy(const std::string& path) {
     }
     count *= static_cast<std::uint64_t>(extent);
   }
-  std::vector<unsigned char> bytes(count * static_cast<std::uint64_t>(size));
+  // Compared with what the file holds before allocating: a header must not claim memory the
+  // data does not back (a corrupt 100-byte file asking for 128 GiB).
+  const std::uint64_t expected = count * static_cast<std::uint64_t>(size);
+  const std::streamoff start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const std::uint64_t available = static_cast<std::uint64_t>(in.tellg() - start);
+  in.seekg(start);
+  if (available < expected) {
+    fail(path, "the data is shorter than its shape says (" + std::to_string(expected) + " bytes expected, " +
+                   std::to_string(available) + " present; truncated file?)");
+  }
+  std::vector<unsigned char> bytes(expected);
   if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
-    fail(path, "the data is shorter than its shape says (" + std::to_string(bytes.size()) +
-                   " bytes expected; truncated file?)");
+    fail(path, "cannot read the data");
   }
   if (in.peek() != std::char_traits<char>::eof()) fail(path, "the file holds more data than its shape says");
   array.values.resize(count);

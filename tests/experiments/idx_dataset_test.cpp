@@ -62,6 +62,11 @@ TEST(IdxDataset, BadFilesAreRefusedWithTheirName) {
                                    "the data is shorter than its dimensions say (100 bytes expected; truncated file?)");
   const std::string longer = write_file("tessera_longer.idx", idx_bytes(0x08, {4}, 5));
   expect_error<std::runtime_error>([&] { read_idx(longer); }, "the file holds more data than its dimensions say");
+  // Found by fuzz_idx: a 23-byte file whose header claims 65536 x 65536 (4 GiB) made the reader
+  // allocate it all before reading. Now memory grows only with the data really present.
+  const std::string claims_4_gib = write_file("tessera_claims.idx", idx_bytes(0x08, {65536, 65536}, 7));
+  expect_error<std::runtime_error>([&] { read_idx(claims_4_gib); },
+                                   "the data is shorter than its dimensions say (4294967296 bytes expected");
   const std::string huge = write_file("tessera_huge.idx", idx_bytes(0x08, {100000, 100000}, 0));
   expect_error<std::runtime_error>([&] { read_idx(huge); }, "IDX dimensions describe more than 4 GiB");
 }

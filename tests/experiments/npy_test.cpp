@@ -112,6 +112,10 @@ TEST(Npy, RefusesWhatItCannotReadWithTheReason) {
   expect_error<std::runtime_error>(
       [] { read_npy(write_file("huge.npy", npy_bytes("<f4", "(1000000, 1000000, 1000000)", ""))); },
       "more than 2^34 elements");
+  // A header claiming 8 GiB in front of 8 bytes is refused before anything is allocated.
+  expect_error<std::runtime_error>(
+      [] { read_npy(write_file("claims.npy", npy_bytes("<f8", "(32768, 32768)", raw<double>({1})))); },
+      "the data is shorter than its shape says (8589934592 bytes expected, 8 present");
   expect_error<std::runtime_error>([] { read_npy(write_file("shape.npy", npy_bytes("<f4", "(2, x)", ""))); },
                                    "malformed .npy shape");
   expect_error<std::runtime_error>(
