@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install_deps.sh build
+mkdir -p build-asan
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=ON \
-  -DTESSERA_BENCHMARKS=OFF -DTESSERA_CUDA=OFF > build-asan.configure.log
+  -DTESSERA_BENCHMARKS=OFF -DTESSERA_CUDA=OFF > build-asan/configure.log
 cmake --build build-asan --parallel "${TESSERA_BUILD_JOBS:-2}"
 # Leaks are reported too; OpenMPI's own allocations at exit are not ours.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"

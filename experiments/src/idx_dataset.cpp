@@ -42,8 +42,11 @@ IdxArray read_idx(const std::string& path) {
     if (!read_exact(file.get(), size, 4)) throw std::runtime_error(path + ": truncated IDX header");
     const std::int64_t extent = (std::int64_t{size[0]} << 24) | (size[1] << 16) | (size[2] << 8) | size[3];
     array.dims.push_back(extent);
+    // Checked before multiplying: four extents of 2^32 - 1 would overflow 64 bits.
+    if (extent > 0 && count > (std::int64_t{1} << 32) / extent) {
+      throw std::runtime_error(path + ": IDX dimensions describe more than 4 GiB");
+    }
     count *= extent;
-    if (count > (std::int64_t{1} << 32)) throw std::runtime_error(path + ": IDX dimensions describe more than 4 GiB");
   }
   // Read in chunks, growing with the data that is really there: a corrupt header must not
   // claim gigabytes the (possibly gzipped) file does not hold.

@@ -45,7 +45,12 @@ Value to_value(const onnx::TensorProto& proto, const std::string& where) {
     if (d < 0) fail(where, "negative dimension " + std::to_string(d));
     shape.push_back(d);
   }
-  const std::int64_t count = simulator::element_count(shape);
+  std::int64_t count = 0;
+  try {
+    count = simulator::element_count(shape);  // refuses shapes over 2^32 elements before any allocation
+  } catch (const std::length_error& error) {
+    fail(where, error.what());
+  }
   if (count > (std::int64_t{1} << 31)) fail(where, "tensor of " + std::to_string(count) + " elements is too large");
   const auto n = static_cast<std::size_t>(count);
   std::vector<float> values;

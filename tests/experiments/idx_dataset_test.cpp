@@ -67,6 +67,10 @@ TEST(IdxDataset, BadFilesAreRefusedWithTheirName) {
   const std::string claims_4_gib = write_file("tessera_claims.idx", idx_bytes(0x08, {65536, 65536}, 7));
   expect_error<std::runtime_error>([&] { read_idx(claims_4_gib); },
                                    "the data is shorter than its dimensions say (4294967296 bytes expected");
+  // Found by fuzz_idx: three extents of 2^32 - 1 overflowed the element count (UB) before the
+  // size check.
+  const std::string overflow = write_file("tessera_overflow.idx", idx_bytes(0x08, {0xffffffffu, 0xffffffffu, 2}, 0));
+  expect_error<std::runtime_error>([&] { read_idx(overflow); }, "IDX dimensions describe more than 4 GiB");
   const std::string huge = write_file("tessera_huge.idx", idx_bytes(0x08, {100000, 100000}, 0));
   expect_error<std::runtime_error>([&] { read_idx(huge); }, "IDX dimensions describe more than 4 GiB");
 }
