@@ -41,6 +41,11 @@ std::vector<float> Attributes::get_floats(const std::string& name) const {
   return as<std::vector<float>>(at(name), name, "a list of floats");
 }
 
+std::vector<std::string> Attributes::get_strings(const std::string& name,
+                                                const std::vector<std::string>& fallback) const {
+  return has(name) ? as<std::vector<std::string>>(at(name), name, "a list of strings") : fallback;
+}
+
 const Value& Attributes::get_tensor(const std::string& name) const { return as<Value>(at(name), name, "a tensor"); }
 
 }  // namespace tessera::nn

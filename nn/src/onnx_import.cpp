@@ -96,6 +96,8 @@ Attribute to_attribute(const onnx::AttributeProto& a, const std::string& where) 
       return std::vector<std::int64_t>(a.ints().begin(), a.ints().end());
     case onnx::AttributeProto::FLOATS:
       return std::vector<float>(a.floats().begin(), a.floats().end());
+    case onnx::AttributeProto::STRINGS:
+      return std::vector<std::string>(a.strings().begin(), a.strings().end());
     case onnx::AttributeProto::TENSOR:
       return to_value(a.t(), where + " attribute '" + a.name() + "'");
     default:

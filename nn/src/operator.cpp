@@ -15,6 +15,7 @@ const ops::Registry& registry() {
     ops::register_normalization_ops(r);
     ops::register_shape_ops(r);
     ops::register_reduce_ops(r);
+    ops::register_recurrent_ops(r);
     return r;
   }();
   return instance;

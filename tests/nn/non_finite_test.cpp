@@ -103,9 +103,8 @@ TEST(NonFinite, ConversionRefusesNonFiniteWeightsNamingTheModule) {
   expect_error<ModelError>(
       [] { convert_to_analog(with_bad_weight("classifier.1.weight", -INFINITY), AnalogConversion{}); },
       "the weight holds 1 NaN or Inf value(s), the first at flat index 7; hardware cannot hold them");
-  expect_error<ModelError>(
-      [] { convert_to_quantized(with_bad_weight("features.0.weight", kNaN), w8a8()); },
-      "features.0");
+  expect_error<ModelError>([] { convert_to_quantized(with_bad_weight("features.0.weight", kNaN), w8a8()); },
+                           "features.0");
   // Excluded from conversion, the layer stays float and keeps its NaN.
   AnalogConversion excluding;
   excluding.exclude = {"features.3"};

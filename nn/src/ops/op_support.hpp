@@ -26,6 +26,7 @@ void register_pool_ops(Registry& registry);
 void register_normalization_ops(Registry& registry);
 void register_shape_ops(Registry& registry);
 void register_reduce_ops(Registry& registry);
+void register_recurrent_ops(Registry& registry);
 
 /// inputs[index], which must be present.
 const Value& input(Inputs inputs, std::size_t index, const Node& node);

@@ -11,7 +11,8 @@
 
 namespace tessera::nn {
 
-using Attribute = std::variant<std::int64_t, float, std::string, std::vector<std::int64_t>, std::vector<float>, Value>;
+using Attribute = std::variant<std::int64_t, float, std::string, std::vector<std::int64_t>, std::vector<float>, Value,
+                               std::vector<std::string>>;
 
 class Attributes {
  public:
@@ -22,6 +23,7 @@ class Attributes {
   std::string get_string(const std::string& name, const std::string& fallback) const;
   std::vector<std::int64_t> get_ints(const std::string& name, const std::vector<std::int64_t>& fallback = {}) const;
   std::vector<float> get_floats(const std::string& name) const;
+  std::vector<std::string> get_strings(const std::string& name, const std::vector<std::string>& fallback = {}) const;
   const Value& get_tensor(const std::string& name) const;
   const std::map<std::string, Attribute>& all() const { return values_; }
 
