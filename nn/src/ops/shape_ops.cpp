@@ -428,9 +428,25 @@ Kernel cast(const Node& node, int) {
   };
 }
 
+// numpy broadcasting of the input to a shape (ONNX Expand: dimensions of 1 on either side
+// stretch), keeping the input's element type.
+Kernel expand(const Node& node, int) {
+  return [&node](Inputs inputs) {
+    const Value& x = input(inputs, 0, node);
+    const std::vector<std::int64_t> wanted = input(inputs, 1, node).to_ints();
+    for (std::int64_t extent : wanted) {
+      if (extent < 0) invalid(node, "the shape to expand to has a negative extent");
+    }
+    const Tensor target(Shape(wanted.begin(), wanted.end()), 0.0f);
+    Value out{x.type, broadcast_binary(x.tensor, target, node, [](float value, float) { return value; })};
+    return one(std::move(out));
+  };
+}
+
 }  // namespace
 
 void register_shape_ops(Registry& registry) {
+  registry["Expand"] = expand;
   registry["Flatten"] = flatten;
   registry["Reshape"] = reshape;
   registry["Transpose"] = transpose_op;
