@@ -9,9 +9,12 @@ mkdir -p build-asan
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESSERA_SANITIZE=ON \
   -DTESSERA_BENCHMARKS=OFF -DTESSERA_CUDA=OFF > build-asan/configure.log
 cmake --build build-asan --parallel "${TESSERA_BUILD_JOBS:-2}"
-# Leaks are reported too; OpenMPI's own allocations at exit are not ours.
-export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:${ASAN_OPTIONS:-}"
-export LSAN_OPTIONS="suppressions=$PWD/scripts/lsan_suppressions.txt:${LSAN_OPTIONS:-}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
-ctest --test-dir build-asan --output-on-failure --parallel "${TESSERA_BUILD_JOBS:-2}"
+# Leaks are reported too, except in the MPI tests: OpenMPI's plugins keep allocations until
+# exit and are unloaded before LeakSanitizer reports them, so they cannot be suppressed by
+# name. Those tests still run under ASan's memory-error checks and UBSan.
+ASAN_OPTIONS="detect_leaks=1:abort_on_error=1" \
+  ctest --test-dir build-asan --output-on-failure --parallel "${TESSERA_BUILD_JOBS:-2}" -E '^SweepRunnerMpi\.'
+ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" \
+  ctest --test-dir build-asan --output-on-failure --parallel "${TESSERA_BUILD_JOBS:-2}" -R '^SweepRunnerMpi\.'
 echo "sanitize: the test suite passed under ASan + UBSan with no reports"
