@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
+#include "tessera/experiments/sweep_runner.hpp"
 #include "tessera/experiments/sweep_spec.hpp"
 #include "tessera/parameters/config_error.hpp"
 
@@ -109,6 +112,24 @@ TEST(SweepFile, AGridWithoutHardwareRunsEveryHardwareInFileOrder) {
   EXPECT_EQ(spec.points[2].hardware, "first");
   EXPECT_EQ(spec.points[3].value_of("t_inference"), "3600");
   EXPECT_EQ(spec.seeds, (std::vector<std::uint64_t>{0}));
+}
+
+TEST(SweepFile, TheReadmeExampleIsAValidSweep) {
+  // The YAML block under "### Writing a sweep" in README.md, read as if it sat next to the
+  // bundled model, must load and pass every check `tessera validate` makes.
+  std::ifstream in(TESSERA_SOURCE_DIR "/README.md");
+  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t section = readme.find("### Writing a sweep");
+  ASSERT_NE(section, std::string::npos);
+  const std::size_t start = readme.find("```yaml\n", section);
+  ASSERT_NE(start, std::string::npos);
+  const std::size_t end = readme.find("```", start + 8);
+  const std::string text = readme.substr(start + 8, end - start - 8);
+  const SweepSpec spec =
+      load_sweep_string(text, fs::path(TESSERA_SOURCE_DIR) / "examples" / "fashion_mnist" / "README.yaml");
+  EXPECT_NO_THROW(check_sweep_inputs(spec));
+  EXPECT_EQ(spec.points.size(), 16u);
+  EXPECT_EQ(spec.seeds.size(), 3u);
 }
 
 TEST(SweepFile, DurationsAcceptSecondsAndUnits) {
