@@ -170,6 +170,14 @@ void Model::compute_encodings(const std::function<void(Model&)>& feed) {
   for (auto& op : operators_) op->end_calibration();
 }
 
+std::vector<std::string> Model::use_integer_kernels() {
+  std::vector<std::string> switched;
+  for (std::size_t n = 0; n < operators_.size(); ++n) {
+    if (operators_[n]->use_integer_kernels()) switched.push_back(graph_.nodes[n].module);
+  }
+  return switched;
+}
+
 void Model::replace_operator(std::size_t node, std::unique_ptr<Operator> op) { operators_.at(node) = std::move(op); }
 
 }  // namespace tessera::nn

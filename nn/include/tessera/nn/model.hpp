@@ -63,6 +63,11 @@ class Model {
   /// `feed` runs the calibration batches through the model.
   void compute_encodings(const std::function<void(Model&)>& feed);
 
+  /// After compute_encodings: quantized Gemm/MatMul layers with 8-bit weights and an 8-bit
+  /// input quantizer switch from fake quantization to the int8 kernel (uint8 x int8 -> int32,
+  /// requantized), as torch.ao's convert() follows calibration. Returns the modules switched.
+  std::vector<std::string> use_integer_kernels();
+
   /// Swaps in another implementation of a node (conversion).
   void replace_operator(std::size_t node, std::unique_ptr<Operator> op);
   /// Every operator implementing a node.

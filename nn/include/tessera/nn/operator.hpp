@@ -34,6 +34,9 @@ class Operator {
   virtual void end_calibration() {}
   /// Quantized layers: the quantizers they apply and the tensors those quantize.
   virtual void list_encodings(std::vector<TensorEncoding>& /*out*/) const {}
+  /// Quantized layers: run on integer kernels from now on when they can (8-bit weights, an
+  /// 8-bit input quantizer of their own, calibrated); true if this one does.
+  virtual bool use_integer_kernels() { return false; }
 };
 
 /// Builds the float operator for a node of the given opset. Throws UnsupportedError for an op

@@ -1,0 +1,72 @@
+// Quantized Linear layers on the int8 kernel (Model::use_integer_kernels): the bundled CNN with
+// W8A8 and 8-bit input quantizers on both Linear layers gives, on integer kernels, the logits
+// of its fake-quant twin to float rounding and the same predictions; layers without an input
+// quantizer of their own stay on fake quantization.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "tessera/experiments/idx_dataset.hpp"
+#include "tessera/experiments/presets.hpp"
+#include "tessera/nn/conversion.hpp"
+#include "tessera/nn/onnx_import.hpp"
+
+namespace tessera::nn {
+namespace {
+
+const std::string kModel = TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx";
+
+experiments::Dataset images(std::int64_t count) {
+  return experiments::load_idx_dataset("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                       "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+                                       {0.2860f, 0.3530f}, count);
+}
+
+Model calibrated_w8a8() {
+  parameters::QuantizationMap map = *experiments::load_preset("digital_int8").quantization;
+  parameters::ActivationQuantConfig input;
+  input.n_bits = 8;
+  input.symmetric = false;
+  map.input_activation_qconfig_map = {{"classifier.1", input}, {"classifier.3", input}};
+  Model model = convert_to_quantized(load_onnx(kModel), map);
+  const Tensor calibration = images(256).images;
+  model.compute_encodings([&](Model& m) { m.forward(calibration); });
+  return model;
+}
+
+TEST(IntegerKernels, LinearLayersMatchTheirFakeQuantTwin) {
+  Model fake = calibrated_w8a8();
+  Model integer = calibrated_w8a8();
+  EXPECT_EQ(integer.use_integer_kernels(), (std::vector<std::string>{"classifier.1", "classifier.3"}));
+  const experiments::Dataset data = images(1000);
+  const Tensor expected = fake.forward(data.images);
+  const Tensor actual = integer.forward(data.images);
+  ASSERT_EQ(actual.shape(), expected.shape());
+  double worst = 0.0;
+  int same_class = 0;
+  for (std::int64_t n = 0; n < expected.dim(0); ++n) {
+    std::int64_t best_fake = 0, best_integer = 0;
+    for (std::int64_t c = 0; c < 10; ++c) {
+      worst = std::max(worst, static_cast<double>(std::abs(actual[n * 10 + c] - expected[n * 10 + c])));
+      if (expected[n * 10 + c] > expected[n * 10 + best_fake]) best_fake = c;
+      if (actual[n * 10 + c] > actual[n * 10 + best_integer]) best_integer = c;
+    }
+    same_class += best_fake == best_integer;
+  }
+  // The exact int32 sums differ from the float sums of the twin only by float rounding, which
+  // the output quantizer of classifier.1 turns into at most an occasional one-level step.
+  EXPECT_LT(worst, 0.05) << "largest logit difference";
+  EXPECT_GE(same_class, 998) << "of 1000 predictions agree";
+  std::cout << "integer vs fake-quant: largest logit difference " << worst << ", " << same_class
+            << " of 1000 predictions equal\n";
+}
+
+TEST(IntegerKernels, LayersWithoutAnInputQuantizerStayFakeQuantized) {
+  Model model = convert_to_quantized(load_onnx(kModel), *experiments::load_preset("digital_int8").quantization);
+  const Tensor calibration = images(64).images;
+  model.compute_encodings([&](Model& m) { m.forward(calibration); });
+  EXPECT_TRUE(model.use_integer_kernels().empty());
+}
+
+}  // namespace
+}  // namespace tessera::nn
