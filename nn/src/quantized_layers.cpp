@@ -4,11 +4,10 @@
 #include <cmath>
 #include <optional>
 
+#include "integer_kernels.hpp"
 #include "layers.hpp"
-#include "ops/linear.hpp"
 #include "ops/op_support.hpp"
 #include "tessera/simulator/affine_quantizer.hpp"
-#include "tessera/simulator/int8_gemm.hpp"
 
 namespace tessera::nn {
 namespace {
@@ -41,7 +40,7 @@ class QuantizedLayer final : public Operator {
         inner_(std::move(inner)),
         input_quantizer_(activation_quantizer(config.input)),
         output_quantizer_(activation_quantizer(config.output)) {
-    if (node.op_type == "Gemm" && node.inputs.size() > 2) {
+    if ((node.op_type == "Gemm" || node.op_type == "Conv") && node.inputs.size() > 2) {
       const auto bias = graph.initializers.find(node.inputs[2]);
       if (bias != graph.initializers.end()) bias_ = &bias->second.tensor;
     }
@@ -67,7 +66,7 @@ class QuantizedLayer final : public Operator {
 
   std::vector<Value> run(std::span<const Value* const> inputs) override {
     if (integer_) {
-      std::vector<Value> outputs{Value::floats(run_integer(ops::input(inputs, 0, node_).tensor))};
+      std::vector<Value> outputs{Value::floats(integer_->run(ops::input(inputs, 0, node_).tensor))};
       if (output_quantizer_) outputs[0].tensor = (*output_quantizer_)(outputs[0].tensor);
       return outputs;
     }
@@ -83,8 +82,10 @@ class QuantizedLayer final : public Operator {
     return outputs;
   }
   bool use_integer_kernels() override {
-    integer_ = make_integer_linear();
-    return integer_.has_value();
+    integer_ = quantized_weight_ && input_quantizer_
+                   ? IntegerKernel::make(node_, quantized_weight_->tensor, *weight_quantizer_, *input_quantizer_, bias_)
+                   : nullptr;
+    return integer_ != nullptr;
   }
   void program() override { inner_->program(); }
   void drift(double t) override { inner_->drift(t); }
@@ -105,81 +106,9 @@ class QuantizedLayer final : public Operator {
   }
 
  private:
-  // The int8 form of this layer, when its quantizers allow one: y = x W^T + b with x on an
-  // 8-bit grid of its own input quantizer and W on a signed 8-bit grid.
-  struct IntegerLinear {
-    simulator::PackedInt8Weights weights;
-    std::vector<float> weight_scales;  // per output channel
-    std::vector<float> bias;
-  };
-
-  std::optional<IntegerLinear> make_integer_linear() const {
-    const bool linear =
-        node_.op_type == "MatMul" || (node_.op_type == "Gemm" && node_.attributes.get_int("transA", 0) == 0 &&
-                                      node_.attributes.get_float("alpha", 1.0f) == 1.0f);
-    if (!linear || !quantized_weight_ || !input_quantizer_ || !input_quantizer_->is_initialized()) return std::nullopt;
-    const simulator::QuantGrid& wg = weight_quantizer_->grid();
-    const simulator::QuantGrid& ag = input_quantizer_->grid();
-    if (wg.qmin < -128 || wg.qmax > 127 || ag.num_steps() > 255 || input_quantizer_->encoding_count() != 1) {
-      return std::nullopt;
-    }
-    const Tensor& w = quantized_weight_->tensor;
-    if (w.rank() != 2) return std::nullopt;
-    // Logical weight [out, in]: Gemm with transB = 1 stores it so; MatMul and transB = 0 store [in, out].
-    const bool stored_out_in = node_.op_type == "Gemm" && node_.attributes.get_int("transB", 0) != 0;
-    const Tensor logical = stored_out_in ? w : ops::transpose_matrix(w);
-    const std::int64_t out = logical.dim(0), in = logical.dim(1);
-    const std::vector<float>& scales = weight_quantizer_->scale();
-    if (scales.size() != 1 && static_cast<std::int64_t>(scales.size()) != out) return std::nullopt;
-    std::vector<float> channel_scales(static_cast<std::size_t>(out));
-    std::vector<std::int8_t> levels(static_cast<std::size_t>(out * in));
-    for (std::int64_t n = 0; n < out; ++n) {
-      const float scale = scales[scales.size() == 1 ? 0 : static_cast<std::size_t>(n)];
-      channel_scales[static_cast<std::size_t>(n)] = scale;
-      for (std::int64_t k = 0; k < in; ++k) {
-        // The fake-quantized weight is level * scale; dividing back recovers the level.
-        levels[static_cast<std::size_t>(n * in + k)] =
-            static_cast<std::int8_t>(std::nearbyint(logical[n * in + k] / scale));
-      }
-    }
-    std::vector<float> bias;
-    if (node_.op_type == "Gemm" && node_.inputs.size() > 2 && !node_.inputs[2].empty()) {
-      if (bias_ == nullptr || bias_->size() != out) return std::nullopt;  // only a per-output bias
-      const float beta = node_.attributes.get_float("beta", 1.0f);
-      for (std::int64_t n = 0; n < out; ++n) bias.push_back(beta * (*bias_)[n]);
-    }
-    return IntegerLinear{simulator::PackedInt8Weights(levels, out, in), std::move(channel_scales), std::move(bias)};
-  }
-
-  Tensor run_integer(const Tensor& x) const {
-    const std::int64_t in = integer_->weights.in(), out = integer_->weights.out();
-    if (x.rank() < 1 || x.dim(x.rank() - 1) != in) {
-      ops::invalid(node_, "expects inputs with " + std::to_string(in) + " features, got " +
-                              simulator::shape_to_string(x.shape()));
-    }
-    const std::int64_t rows = x.size() / in;
-    // The input quantizer's levels, shifted onto 0..255: the same rounding as its fake quantization.
-    const float scale = input_quantizer_->scale()[0];
-    const std::int64_t zero = input_quantizer_->zero_point()[0];
-    const simulator::QuantGrid& grid = input_quantizer_->grid();
-    const float inverse = 1.0f / scale;
-    std::vector<std::uint8_t> levels(static_cast<std::size_t>(x.size()));
-    for (std::int64_t k = 0; k < x.size(); ++k) {
-      float level = std::nearbyint(x[k] * inverse) + static_cast<float>(zero);
-      level = std::min(std::max(level, static_cast<float>(grid.qmin)), static_cast<float>(grid.qmax));
-      levels[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(static_cast<std::int64_t>(level) - grid.qmin);
-    }
-    Shape shape = x.shape();
-    shape.back() = out;
-    Tensor y(shape);
-    simulator::int8_linear(levels, rows, integer_->weights, scale, static_cast<std::int32_t>(zero - grid.qmin),
-                           integer_->weight_scales, integer_->bias, y.values());
-    return y;
-  }
-
   const Node& node_;
   const Tensor* bias_ = nullptr;
-  std::optional<IntegerLinear> integer_;
+  std::unique_ptr<IntegerKernel> integer_;
   std::unique_ptr<Operator> inner_;
   std::unique_ptr<QuantizeDequantize> input_quantizer_;
   std::unique_ptr<QuantizeDequantize> output_quantizer_;
