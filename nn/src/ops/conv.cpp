@@ -82,16 +82,18 @@ Shape conv_output_shape(const ConvShape& shape) {
   return out;
 }
 
-Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t group) {
+Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t group, std::int64_t first_sample,
+                    std::int64_t samples) {
+  if (samples < 0) samples = shape.batch - first_sample;
   const std::int64_t positions = shape.window.output_size(), taps = shape.window.window_size();
   std::int64_t spatial = 1;
   for (std::int64_t extent : shape.window.input) spatial *= extent;
   const std::vector<std::int64_t>& offsets = shape.tap_offsets;
   const std::int64_t channels = shape.in_per_group(), width = shape.patch_size();
-  Tensor patches({shape.batch * positions, width});
-#pragma omp parallel for schedule(static) if (shape.batch * positions * width > (1 << 16))
-  for (std::int64_t row = 0; row < shape.batch * positions; ++row) {
-    const std::int64_t n = row / positions, p = row % positions;
+  Tensor patches({samples * positions, width});
+#pragma omp parallel for schedule(static) if (samples * positions * width > (1 << 16))
+  for (std::int64_t row = 0; row < samples * positions; ++row) {
+    const std::int64_t n = first_sample + row / positions, p = row % positions;
     float* out = patches.data() + row * width;
     const std::int64_t* tap = offsets.data() + p * taps;
     for (std::int64_t c = 0; c < channels; ++c) {
@@ -102,11 +104,15 @@ Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t gr
   return patches;
 }
 
-void scatter_conv_rows(const Tensor& rows, const ConvShape& shape, std::int64_t group, Tensor& output) {
+void scatter_conv_rows(const Tensor& rows, const ConvShape& shape, std::int64_t group, Tensor& output,
+                       std::int64_t first_sample, std::int64_t samples) {
+  if (samples < 0) samples = shape.batch - first_sample;
   const std::int64_t positions = shape.window.output_size(), per_group = shape.out_per_group();
-  for (std::int64_t n = 0; n < shape.batch; ++n) {
+#pragma omp parallel for schedule(static) if (samples * positions * per_group > (1 << 16))
+  for (std::int64_t i = 0; i < samples; ++i) {
+    const std::int64_t n = first_sample + i;
     for (std::int64_t p = 0; p < positions; ++p) {
-      const float* source = rows.data() + (n * positions + p) * per_group;
+      const float* source = rows.data() + (i * positions + p) * per_group;
       float* target = output.data() + (n * shape.out_channels + group * per_group) * positions + p;
       for (std::int64_t m = 0; m < per_group; ++m) target[m * positions] = source[m];
     }
@@ -139,11 +145,20 @@ Kernel conv(const Node& node, int) {
     const Tensor& w = input(inputs, 1, node).tensor;
     const ConvShape shape = conv_shape(node, x.shape(), w.shape());
     Tensor output(conv_output_shape(shape));
+    // Samples go through im2col in chunks of about kPatchRows rows, so the patch matrix is
+    // a few MB reused from chunk to chunk rather than one buffer for the whole batch.
+    constexpr std::int64_t kPatchRows = 16384;
+    const std::int64_t chunk =
+        std::max<std::int64_t>(1, kPatchRows / std::max<std::int64_t>(shape.window.output_size(), 1));
     for (std::int64_t g = 0; g < shape.groups; ++g) {
-      const Tensor patches = conv_patches(x, shape, g);
-      Tensor rows({patches.dim(0), shape.out_per_group()});
-      simulator::matmul_transposed(patches, conv_group_weights(w, shape, g), rows);
-      scatter_conv_rows(rows, shape, g, output);
+      const Tensor weights = conv_group_weights(w, shape, g);
+      for (std::int64_t first = 0; first < shape.batch; first += chunk) {
+        const std::int64_t samples = std::min(chunk, shape.batch - first);
+        const Tensor patches = conv_patches(x, shape, g, first, samples);
+        Tensor rows({patches.dim(0), shape.out_per_group()});
+        simulator::matmul_transposed(patches, weights, rows);
+        scatter_conv_rows(rows, shape, g, output, first, samples);
+      }
     }
     if (const Value* bias = optional_input(inputs, 2); bias != nullptr) {
       if (bias->tensor.size() != shape.out_channels) invalid(node, "bias must have one value per output channel");

@@ -27,11 +27,14 @@ struct ConvShape {
 /// Checks input [N, C, ...] against weight [M, C / groups, k...] and reads the geometry.
 ConvShape conv_shape(const Node& node, const Shape& input, const Shape& weight);
 
-/// The patch matrix of group `group`: [N * positions, patch_size], row n * positions + p.
-Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t group);
+/// The patch matrix of group `group` for samples [first_sample, first_sample + samples) (all by
+/// default): [samples * positions, patch_size], row (n - first_sample) * positions + p.
+Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t group, std::int64_t first_sample = 0,
+                    std::int64_t samples = -1);
 
-/// Scatters a group's rows [N * positions, out_per_group] into the output [N, M, out...].
-void scatter_conv_rows(const Tensor& rows, const ConvShape& shape, std::int64_t group, Tensor& output);
+/// Scatters a group's rows [samples * positions, out_per_group] into the output [N, M, out...].
+void scatter_conv_rows(const Tensor& rows, const ConvShape& shape, std::int64_t group, Tensor& output,
+                       std::int64_t first_sample = 0, std::int64_t samples = -1);
 
 /// Output shape [N, M, out...].
 Shape conv_output_shape(const ConvShape& shape);
