@@ -85,5 +85,21 @@ TEST(Cli, InfoShowsModulesAndWhatEachBecomes) {
   EXPECT_NE(result.output.find("features.0  Conv2d -> QuantConv2d  (module_qconfig_map[Conv2d])"), std::string::npos);
 }
 
+TEST(Cli, ProgressGoesToATerminalOnlyWithAnEta) {
+  // `script` (util-linux, in every Debian) gives the program a pseudo-terminal, as a user's shell.
+  const std::string folder = "/tmp/tessera_test_cli_progress";
+  std::filesystem::remove_all(folder);
+  const auto on_terminal =
+      tessera::testing::run_shell(std::string("script -qec \"'") + TESSERA_CLI +
+                                  "' sweep tests/data/sweeps/tiny.yaml -j 2 -o " + folder + "\" /dev/null");
+  EXPECT_EQ(on_terminal.exit_code, 0) << on_terminal.output;
+  EXPECT_NE(on_terminal.output.find("10/10 runs  elapsed"), std::string::npos) << on_terminal.output;
+  EXPECT_NE(on_terminal.output.find("ETA"), std::string::npos) << on_terminal.output;
+  std::filesystem::remove_all(folder);
+  const auto piped = run_cli("sweep tests/data/sweeps/tiny.yaml -j 2 -o " + folder);
+  EXPECT_EQ(piped.exit_code, 0);
+  EXPECT_EQ(piped.output.find("runs  elapsed"), std::string::npos) << "a progress line in a pipe:\n" << piped.output;
+}
+
 }  // namespace
 }  // namespace tessera::experiments

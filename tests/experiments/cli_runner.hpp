@@ -16,18 +16,22 @@ struct CliResult {
   std::string output;  ///< stdout and stderr together
 };
 
-/// Runs `tessera arguments`, behind `launcher` (e.g. "mpirun -n 2") when given.
-inline CliResult run_cli(const std::string& arguments, const std::string& launcher = "") {
-  const std::string command =
-      std::string("cd '") + TESSERA_SOURCE_DIR + "' && " + launcher + " '" + TESSERA_CLI + "' " + arguments + " 2>&1";
+/// Runs a shell command from the source folder; stdout and stderr together.
+inline CliResult run_shell(const std::string& command) {
+  const std::string full = std::string("cd '") + TESSERA_SOURCE_DIR + "' && " + command + " 2>&1";
   CliResult result;
-  FILE* pipe = popen(command.c_str(), "r");
+  FILE* pipe = popen(full.c_str(), "r");
   if (pipe == nullptr) return result;
   std::array<char, 4096> buffer;
   while (std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe)) result.output.append(buffer.data(), n);
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+/// Runs `tessera arguments`, behind `launcher` (e.g. "mpirun -n 2") when given.
+inline CliResult run_cli(const std::string& arguments, const std::string& launcher = "") {
+  return run_shell(launcher + " '" + TESSERA_CLI + "' " + arguments);
 }
 
 /// Starts the CLI in the background (output to `log`), behind `launcher` when given, as the
