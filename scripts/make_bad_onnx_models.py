@@ -36,6 +36,11 @@ def main():
     doubles = relu_graph()
     doubles.initializer.append(weight)
     save(helper.make_model(doubles, opset_imports=[helper.make_opsetid("", 13)]), "double_initializer.onnx")
+    # A header claiming 10^15 floats with no data behind it (found by fuzz_onnx as a crash).
+    huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[100000, 100000, 100000])
+    claims = relu_graph()
+    claims.initializer.append(huge)
+    save(helper.make_model(claims, opset_imports=[helper.make_opsetid("", 13)]), "huge_initializer.onnx")
 
 
 if __name__ == "__main__":

@@ -22,13 +22,19 @@ std::string cell(const ResultRow& value) {
 
 }  // namespace
 
-std::string to_csv(const std::vector<ResultRow>& rows, const std::vector<std::string>& leading) {
+std::string to_csv(const std::vector<ResultRow>& rows, const std::vector<std::string>& leading,
+                   const std::vector<std::string>& trailing) {
   std::vector<std::string> columns = leading;
+  const auto listed = [&](const std::string& key) {
+    return std::find(columns.begin(), columns.end(), key) != columns.end() ||
+           std::find(trailing.begin(), trailing.end(), key) != trailing.end();
+  };
   for (const ResultRow& row : rows) {
     for (const auto& [key, value] : row.items()) {
-      if (std::find(columns.begin(), columns.end(), key) == columns.end()) columns.push_back(key);
+      if (!listed(key)) columns.push_back(key);
     }
   }
+  columns.insert(columns.end(), trailing.begin(), trailing.end());
   std::string text;
   for (std::size_t c = 0; c < columns.size(); ++c) {
     if (c) text += ",";

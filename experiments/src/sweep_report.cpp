@@ -114,23 +114,14 @@ LinePlot sweep_plot(const SweepSpec& spec, const std::vector<ResultRow>& aggrega
 
 std::vector<std::string> write_sweep_report(const SweepSpec& spec, const std::vector<ResultRow>& rows,
                                             const fs::path& directory) {
-  // The settings first, then the metrics (all snr columns of every hardware included), then
-  // the bookkeeping: samples, seconds and the journal key.
-  std::vector<std::string> columns = spec.columns;
-  columns.push_back("seed");
+  // The settings first, then the metrics (every snr column of every hardware), then the
+  // bookkeeping: samples, seconds and the journal key.
+  std::vector<std::string> leading = spec.columns;
+  leading.push_back("seed");
   const std::vector<std::string> trailing{"samples", "seconds", "point_id"};
-  for (const ResultRow& row : rows) {
-    for (const auto& [key, value] : row.items()) {
-      if (std::find(columns.begin(), columns.end(), key) == columns.end() &&
-          std::find(trailing.begin(), trailing.end(), key) == trailing.end()) {
-        columns.push_back(key);
-      }
-    }
-  }
-  columns.insert(columns.end(), trailing.begin(), trailing.end());
   std::vector<std::string> written;
   const fs::path results = directory / "results.csv";
-  write_file_atomically(results, to_csv(rows, columns));
+  write_file_atomically(results, to_csv(rows, leading, trailing));
   written.push_back(results.string());
 
   const std::vector<ResultRow> aggregated = aggregate_over_seeds(rows, spec.columns, kNotMetrics);

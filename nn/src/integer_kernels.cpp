@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "ops/linear.hpp"
 #include "ops/op_support.hpp"
+#include "tessera/simulator/fake_quant_kernel.hpp"
 
 namespace tessera::nn {
 
@@ -68,19 +70,37 @@ std::unique_ptr<IntegerKernel> IntegerKernel::make(const Node& node, const Tenso
   return kernel;
 }
 
-std::vector<std::uint8_t> IntegerKernel::input_levels(const Tensor& x) const {
-  // The input quantizer's own rounding, shifted onto 0..255 (levels - qmin).
-  const float inverse = 1.0f / input_quantizer_.scale()[0];
-  const auto zero = static_cast<float>(input_quantizer_.zero_point()[0]);
+std::vector<std::uint8_t> IntegerKernel::input_levels(const Tensor& x, std::int64_t width,
+                                                      std::vector<std::int64_t>& nan_rows) const {
+  // The input quantizer's own arithmetic (the fake-quant kernel), shifted onto 0..255. A NaN
+  // has no level: its row is remembered and its outputs become NaN, as in the float product.
   const simulator::QuantGrid& grid = input_quantizer_.grid();
+  const float scale = input_quantizer_.scale()[0];
+  const simulator::FakeQuantParams<float> params{scale, 1.0f / scale,
+                                                 static_cast<float>(input_quantizer_.zero_point()[0]),
+                                                 static_cast<float>(grid.qmin), static_cast<float>(grid.qmax)};
   std::vector<std::uint8_t> levels(static_cast<std::size_t>(x.size()));
   for (std::int64_t k = 0; k < x.size(); ++k) {
-    float level = std::nearbyint(x[k] * inverse) + zero;
-    level = std::min(std::max(level, static_cast<float>(grid.qmin)), static_cast<float>(grid.qmax));
+    const float level = simulator::quantize_value(x[k], params);
+    if (std::isnan(level)) {
+      if (nan_rows.empty() || nan_rows.back() != k / width) nan_rows.push_back(k / width);
+      levels[static_cast<std::size_t>(k)] = 0;
+      continue;
+    }
     levels[static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(static_cast<std::int64_t>(level) - grid.qmin);
   }
   return levels;
 }
+
+namespace {
+
+void fill_rows_with_nan(const std::vector<std::int64_t>& rows, std::int64_t width, std::span<float> y) {
+  for (std::int64_t row : rows) {
+    std::fill_n(y.begin() + row * width, width, std::numeric_limits<float>::quiet_NaN());
+  }
+}
+
+}  // namespace
 
 Tensor IntegerKernel::run(const Tensor& x) const { return conv_ ? run_conv(x) : run_linear(x); }
 
@@ -94,9 +114,12 @@ Tensor IntegerKernel::run_linear(const Tensor& x) const {
   shape.back() = w.out();
   Tensor y(shape);
   const simulator::QuantGrid& grid = input_quantizer_.grid();
-  simulator::int8_linear(input_levels(x), x.size() / w.in(), w, input_quantizer_.scale()[0],
+  std::vector<std::int64_t> nan_rows;
+  const std::vector<std::uint8_t> levels = input_levels(x, w.in(), nan_rows);
+  simulator::int8_linear(levels, x.size() / w.in(), w, input_quantizer_.scale()[0],
                          static_cast<std::int32_t>(input_quantizer_.zero_point()[0] - grid.qmin), weight_scales_, bias_,
                          y.values());
+  fill_rows_with_nan(nan_rows, w.out(), y.values());
   return y;
 }
 
@@ -110,8 +133,11 @@ Tensor IntegerKernel::run_conv(const Tensor& x) const {
     const Tensor patches = ops::conv_patches(x, shape, g);  // padding taps are 0.0: level zero_point
     Tensor rows({patches.dim(0), per_group});
     const std::span<const float> scales(weight_scales_.data() + g * per_group, static_cast<std::size_t>(per_group));
-    simulator::int8_linear(input_levels(patches), patches.dim(0), groups_[static_cast<std::size_t>(g)],
-                           input_quantizer_.scale()[0], zero, scales, {}, rows.values());
+    std::vector<std::int64_t> nan_rows;
+    const std::vector<std::uint8_t> levels = input_levels(patches, patches.dim(1), nan_rows);
+    simulator::int8_linear(levels, patches.dim(0), groups_[static_cast<std::size_t>(g)], input_quantizer_.scale()[0],
+                           zero, scales, {}, rows.values());
+    fill_rows_with_nan(nan_rows, per_group, rows.values());
     ops::scatter_conv_rows(rows, shape, g, output);
   }
   if (!bias_.empty()) ops::add_channel_bias(output, Tensor({static_cast<std::int64_t>(bias_.size())}, bias_));

@@ -29,7 +29,9 @@ class IntegerKernel {
  private:
   IntegerKernel(const Node& node, const simulator::AffineQuantizer& input_quantizer)
       : node_(node), input_quantizer_(input_quantizer) {}
-  std::vector<std::uint8_t> input_levels(const Tensor& x) const;
+  /// Levels of x read as rows of `width`; rows holding a NaN are listed in nan_rows.
+  std::vector<std::uint8_t> input_levels(const Tensor& x, std::int64_t width,
+                                         std::vector<std::int64_t>& nan_rows) const;
   Tensor run_linear(const Tensor& x) const;
   Tensor run_conv(const Tensor& x) const;
 

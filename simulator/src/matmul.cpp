@@ -23,10 +23,15 @@ void check_shapes(const char* what, bool compatible, const Tensor& a, const Tens
 constexpr std::int64_t kBlocks = 4;
 constexpr double kParallelWork = 1 << 18;  // multiply-adds below which threads cost more than they give
 
+// Eigen runs each band on the calling thread; the bands are what runs in parallel.
+void use_sequential_eigen() {
+  static const bool done = (Eigen::setNbThreads(1), true);
+  (void)done;
+}
+
 template <class Band>
 void for_each_band(std::int64_t rows, std::int64_t cols, std::int64_t depth, Band band) {
-  static const bool sequential_eigen = (Eigen::setNbThreads(1), true);
-  (void)sequential_eigen;
+  use_sequential_eigen();
   const bool by_rows = rows >= cols;
   const std::int64_t extent = by_rows ? rows : cols;
   const std::int64_t size = std::max<std::int64_t>(16, ((extent + kBlocks - 1) / kBlocks + 15) / 16 * 16);

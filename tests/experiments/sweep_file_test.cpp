@@ -24,13 +24,16 @@ std::string describe(const SweepPoint& point) {
   return text;
 }
 
-// A sweep file around `sweep_and_hardware`, with model and data that exist.
-std::string sweep_text(const std::string& body) {
-  return "model: ../../../examples/fashion_mnist/fmnist_cnn.onnx\n"
-         "data:\n"
-         "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
-         "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n" +
-         body;
+// A sweep file with the bundled model and the test images around `body`, loaded as if it sat
+// in tests/data/sweeps.
+SweepSpec load_inline(const std::string& body) {
+  const std::string text =
+      "model: ../../../examples/fashion_mnist/fmnist_cnn.onnx\n"
+      "data:\n"
+      "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+      "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n" +
+      body;
+  return load_sweep_string(text, fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "inline.yaml");
 }
 
 TEST(SweepFile, TheTinySweepExpandsProductsFirstAxisSlowest) {
@@ -79,15 +82,15 @@ TEST(SweepFile, ResolvingAPointAppliesItsValuesToItsHardware) {
 }
 
 TEST(SweepFile, ZippedAxesAdvanceTogetherInsideTheProduct) {
-  const SweepSpec spec = load_sweep_string(sweep_text("hardware:\n"
-                                                      "  a: {analog: {preset: ideal}}\n"
-                                                      "sweep:\n"
-                                                      "  seeds: [7, 3]\n"
-                                                      "  product: {t_inference: [1s, 2min]}\n"
-                                                      "  zip:\n"
-                                                      "    analog.forward.inp_res: [62, 126, 254]\n"
-                                                      "    analog.forward.out_res: [254, 510, 1022]\n"),
-                                           fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "inline.yaml");
+  const SweepSpec spec = load_inline(
+      "hardware:\n"
+      "  a: {analog: {preset: ideal}}\n"
+      "sweep:\n"
+      "  seeds: [7, 3]\n"
+      "  product: {t_inference: [1s, 2min]}\n"
+      "  zip:\n"
+      "    analog.forward.inp_res: [62, 126, 254]\n"
+      "    analog.forward.out_res: [254, 510, 1022]\n");
   ASSERT_EQ(spec.points.size(), 6u);
   EXPECT_EQ(describe(spec.points[0]), "t_inference=1 analog.forward.inp_res=62 analog.forward.out_res=254");
   EXPECT_EQ(describe(spec.points[2]), "t_inference=1 analog.forward.inp_res=254 analog.forward.out_res=1022");
@@ -100,12 +103,12 @@ TEST(SweepFile, ZippedAxesAdvanceTogetherInsideTheProduct) {
 }
 
 TEST(SweepFile, AGridWithoutHardwareRunsEveryHardwareInFileOrder) {
-  const SweepSpec spec = load_sweep_string(sweep_text("hardware:\n"
-                                                      "  second: {analog: {preset: ideal}}\n"
-                                                      "  first: {analog: {preset: pcm_inference}}\n"
-                                                      "sweep:\n"
-                                                      "  product: {t_inference: [0, 1h]}\n"),
-                                           fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "inline.yaml");
+  const SweepSpec spec = load_inline(
+      "hardware:\n"
+      "  second: {analog: {preset: ideal}}\n"
+      "  first: {analog: {preset: pcm_inference}}\n"
+      "sweep:\n"
+      "  product: {t_inference: [0, 1h]}\n");
   ASSERT_EQ(spec.points.size(), 4u);
   EXPECT_EQ(spec.points[0].hardware, "second");
   EXPECT_EQ(spec.points[1].hardware, "second");
@@ -152,12 +155,10 @@ TEST(SweepFile, ASweepOfAbsurdSizeIsRefusedBeforeExpanding) {
   std::string axis = "[";
   for (int i = 0; i < 1000; ++i) axis += (i ? ", " : "") + std::to_string(i + 1);
   axis += "]";
-  const std::string text = sweep_text(
-      "hardware:\n  a: {analog: {preset: ideal}}\nsweep:\n  product:\n"
-      "    t_inference: " +
-      axis + "\n    analog.forward.out_res: " + axis + "\n    analog.forward.inp_res: " + axis + "\n");
+  const std::string body = "hardware:\n  a: {analog: {preset: ideal}}\nsweep:\n  product:\n    t_inference: " + axis +
+                           "\n    analog.forward.out_res: " + axis + "\n    analog.forward.inp_res: " + axis + "\n";
   try {
-    load_sweep_string(text, fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "huge.yaml");
+    load_inline(body);
     FAIL() << "a 10^9-run sweep was accepted";
   } catch (const parameters::ConfigError& error) {
     EXPECT_NE(std::string(error.what()).find("the grid describes 1000000000 points x 1 seeds; at most 1000000"),

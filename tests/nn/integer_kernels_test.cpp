@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "tessera/experiments/idx_dataset.hpp"
@@ -67,6 +68,26 @@ TEST(IntegerKernels, ConvAndLinearLayersMatchTheirFakeQuantTwin) {
   EXPECT_GE(same_class, 998) << "of 1000 predictions agree";
   std::cout << "integer vs fake-quant: largest logit difference " << worst << " (output step " << step << "), "
             << same_class << " of 1000 predictions equal\n";
+}
+
+TEST(IntegerKernels, ANaNSampleGivesNaNLogitsAndLeavesTheOthersAlone) {
+  // README "Non-finite values": activations propagate within their sample.
+  Model clean = calibrated_w8a8();
+  Model poisoned = calibrated_w8a8();
+  clean.use_integer_kernels();
+  poisoned.use_integer_kernels();
+  const Tensor four = images(4).images;
+  Tensor bad = four;
+  bad[1 * 784 + 300] = std::numeric_limits<float>::quiet_NaN();
+  const Tensor expected = clean.forward(four);
+  const Tensor actual = poisoned.forward(bad);
+  for (std::int64_t k = 0; k < actual.size(); ++k) {
+    if (k / 10 == 1) {
+      EXPECT_TRUE(std::isnan(actual[k])) << k;
+    } else {
+      EXPECT_EQ(actual[k], expected[k]) << k;
+    }
+  }
 }
 
 TEST(IntegerKernels, LayersWithoutAnInputQuantizerStayFakeQuantized) {

@@ -83,6 +83,10 @@ TEST(ModelErrors, UnsupportedFilesSayWhy) {
   expect_error<UnsupportedError>(
       [] { load_onnx(bad_model("double_initializer.onnx")); },
       "initializer 'w': element type DOUBLE is not supported (float, int64, int32 and bool are)");
+  // Found by fuzz_onnx: such a shape escaped as std::length_error instead of a ModelError.
+  expect_error<ModelError>([] { load_onnx(bad_model("huge_initializer.onnx")); },
+                           "huge_initializer.onnx: initializer 'w': a tensor of shape [100000, 100000, 100000] would "
+                           "have more than 2^32 elements");
 }
 
 TEST(ModelErrors, EncodingsCannotBeWrittenToAMissingFolder) {

@@ -134,5 +134,61 @@ TEST(OperatorErrors, UnsupportedAttributeValues) {
   expect_error<UnsupportedError>([&] { run_node("Cast", {floats({2})}, to); }, "cast to element type 11");
 }
 
+TEST(OperatorErrors, RecurrentLayersCheckAttributesAndShapes) {
+  // LSTM with X [seq 2, batch 1, input 3]; W and R sized for hidden_size 4 unless said.
+  const auto lstm = [](Attributes a, Shape w, Shape r) {
+    run_node("LSTM", {floats({2, 1, 3}), floats(std::move(w)), floats(std::move(r))}, std::move(a));
+  };
+  Attributes hidden;
+  hidden.set("hidden_size", std::int64_t{4});
+  expect_error<ModelError>([&] { lstm({}, {1, 16, 3}, {1, 16, 4}); }, "(LSTM): hidden_size must be given and >= 1");
+  Attributes sideways = hidden;
+  sideways.set("direction", std::string("sideways"));
+  expect_error<ModelError>(
+      [&] {
+        lstm(sideways, {1, 16, 3}, {1, 16, 4});
+      },
+      "direction must be forward, reverse or bidirectional, got 'sideways'");
+  expect_error<ModelError>(
+      [&] {
+        lstm(hidden, {1, 12, 3}, {1, 16, 4});
+      },
+      "W must have shape [1, 16, 3], got [1, 12, 3]");
+  expect_error<ModelError>(
+      [&] {
+        lstm(hidden, {1, 16, 3}, {1, 16, 3});
+      },
+      "R must have shape [1, 16, 4], got [1, 16, 3]");
+  Attributes two = hidden;
+  two.set("activations", std::vector<std::string>{"Sigmoid", "Tanh"});
+  expect_error<ModelError>([&] { lstm(two, {1, 16, 3}, {1, 16, 4}); }, "expects 3 activations, got 2");
+  Attributes unknown = hidden;
+  unknown.set("activations", std::vector<std::string>{"Sigmoid", "Tanh", "Swish"});
+  expect_error<UnsupportedError>(
+      [&] {
+        lstm(unknown, {1, 16, 3}, {1, 16, 4});
+      },
+      "activation 'Swish' is not one ONNX defines for recurrent layers");
+  expect_error<ModelError>(
+      [&] {
+        run_node("GRU", {floats({2, 3}), floats({1, 12, 3}), floats({1, 12, 4})}, hidden);
+      },
+      "X must be rank 3, got [2, 3]");
+  expect_error<ModelError>(
+      [&] {
+        run_node("RNN", {floats({2, 1, 3}), floats({1, 4, 3}), floats({1, 4, 4}), floats({1, 8}), Value::ints({5})},
+                 hidden);
+      },
+      "sequence_lens entries must be in [0, seq_length]");
+}
+
+TEST(OperatorErrors, ExpandToANegativeExtent) {
+  expect_error<ModelError>(
+      [] {
+        run_node("Expand", {floats({2}), Value::ints({-1, 2})});
+      },
+      "(Expand): the shape to expand to has a negative extent");
+}
+
 }  // namespace
 }  // namespace tessera::nn

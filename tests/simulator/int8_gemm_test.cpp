@@ -8,6 +8,7 @@
 
 #include <cmath>
 
+#include "expect_error.hpp"
 #include "tessera/simulator/matmul.hpp"
 #include "tessera/simulator/random_stream.hpp"
 #include "tessera/simulator/tensor.hpp"
@@ -70,6 +71,16 @@ Tensor fake_quant_linear(const Operands& o, std::int64_t rows, std::int64_t out,
   return y;
 }
 
+// The layer under test on the same operands.
+std::vector<float> integer_linear(const Operands& o, std::int64_t rows, std::int64_t out, std::int64_t in,
+                                  float a_scale, std::int32_t a_zero, const std::vector<float>& w_scales,
+                                  const std::vector<float>& bias) {
+  const PackedInt8Weights w(o.w, out, in);
+  std::vector<float> y(static_cast<std::size_t>(rows * out));
+  int8_linear(o.a, rows, w, a_scale, a_zero, w_scales, bias, y);
+  return y;
+}
+
 TEST(Int8Gemm, LinearEqualsItsFakeQuantTwinBitForBitWhereTheMathIsExact) {
   // Power-of-two scales and sums below 2^24: every float product and partial sum is exact.
   const std::int64_t rows = 19, out = 37, in = 96;
@@ -81,9 +92,7 @@ TEST(Int8Gemm, LinearEqualsItsFakeQuantTwinBitForBitWhereTheMathIsExact) {
   }
   const float a_scale = 0.125f;
   const std::int32_t a_zero = 9;
-  const PackedInt8Weights w(o.w, out, in);
-  std::vector<float> y(static_cast<std::size_t>(rows * out));
-  int8_linear(o.a, rows, w, a_scale, a_zero, w_scales, bias, y);
+  const std::vector<float> y = integer_linear(o, rows, out, in, a_scale, a_zero, w_scales, bias);
   const Tensor twin = fake_quant_linear(o, rows, out, in, a_scale, a_zero, w_scales, bias);
   for (std::int64_t k = 0; k < rows * out; ++k) ASSERT_EQ(y[static_cast<std::size_t>(k)], twin[k]) << k;
 }
@@ -95,9 +104,7 @@ TEST(Int8Gemm, LinearAgreesWithItsTwinToFloatRoundingOtherwise) {
   for (std::int64_t n = 0; n < out; ++n) w_scales[n] = 0.0037f * (1.0f + 0.01f * static_cast<float>(n));
   const float a_scale = 0.0213f;
   const std::int32_t a_zero = 131;
-  const PackedInt8Weights w(o.w, out, in);
-  std::vector<float> y(static_cast<std::size_t>(rows * out));
-  int8_linear(o.a, rows, w, a_scale, a_zero, w_scales, bias, y);
+  const std::vector<float> y = integer_linear(o, rows, out, in, a_scale, a_zero, w_scales, bias);
   const Tensor twin = fake_quant_linear(o, rows, out, in, a_scale, a_zero, w_scales, bias);
   for (std::int64_t k = 0; k < rows * out; ++k) {
     // The twin rounds each of 500 products and sums; |y| is at most ~ 500 * 128 * 128 * scales.
@@ -107,10 +114,21 @@ TEST(Int8Gemm, LinearAgreesWithItsTwinToFloatRoundingOtherwise) {
 }
 
 TEST(Int8Gemm, MismatchedOperandsAreRefused) {
+  using tessera::testing::expect_error;
   const PackedInt8Weights w(std::vector<std::int8_t>(6, 1), 2, 3);
   std::vector<std::int32_t> acc(4);
-  EXPECT_THROW(int8_gemm(std::vector<std::uint8_t>(5), 2, w, acc), std::invalid_argument);
-  EXPECT_THROW(PackedInt8Weights(std::vector<std::int8_t>(5), 2, 3), std::invalid_argument);
+  expect_error<std::invalid_argument>([&] { int8_gemm(std::vector<std::uint8_t>(5), 2, w, acc); },
+                                      "int8_gemm: operand sizes do not match 2 x 3 times 3 x 2");
+  expect_error<std::invalid_argument>([] { PackedInt8Weights(std::vector<std::int8_t>(5), 2, 3); },
+                                      "PackedInt8Weights: 5 weights for 2 x 3");
+  std::vector<float> y(4);
+  expect_error<std::invalid_argument>(
+      [&] { int8_linear(std::vector<std::uint8_t>(6), 2, w, 1.0f, 0, std::vector<float>(3, 1.0f), {}, y); },
+      "int8_linear: w_scales size");
+  std::vector<float> short_y(3);
+  expect_error<std::invalid_argument>(
+      [&] { int8_linear(std::vector<std::uint8_t>(6), 2, w, 1.0f, 0, std::vector<float>(1, 1.0f), {}, short_y); },
+      "int8_linear: operand sizes do not match the weights");
 }
 
 }  // namespace

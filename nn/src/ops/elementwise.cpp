@@ -2,6 +2,7 @@
 #include <cmath>
 #include <limits>
 
+#include "ops/activations.hpp"
 #include "ops/op_support.hpp"
 
 namespace tessera::nn::ops {
@@ -41,8 +42,6 @@ Factory binary(F f) {
     };
   };
 }
-
-float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 Kernel clip(const Node& node, int opset) {
   float low = -std::numeric_limits<float>::infinity();
@@ -100,11 +99,11 @@ Kernel prelu(const Node& node, int opset) {
 }  // namespace
 
 void register_elementwise_ops(Registry& registry) {
-  registry["Relu"] = unary([](float x) { return x > 0.0f ? x : (std::isnan(x) ? x : 0.0f); });
-  registry["Sigmoid"] = unary(sigmoid);
-  registry["Tanh"] = unary([](float x) { return std::tanh(x); });
-  registry["Softsign"] = unary([](float x) { return x / (1.0f + std::abs(x)); });
-  registry["Softplus"] = unary([](float x) { return x > 20.0f ? x : std::log1p(std::exp(x)); });
+  registry["Relu"] = unary(activation::relu);
+  registry["Sigmoid"] = unary(activation::sigmoid);
+  registry["Tanh"] = unary(activation::tanh);
+  registry["Softsign"] = unary(activation::softsign);
+  registry["Softplus"] = unary(activation::softplus);
   registry["Erf"] = unary([](float x) { return std::erf(x); });
   registry["Sqrt"] = unary([](float x) { return std::sqrt(x); });
   registry["Exp"] = unary([](float x) { return std::exp(x); });
@@ -118,11 +117,11 @@ void register_elementwise_ops(Registry& registry) {
   registry["HardSwish"] = unary([](float x) { return x * std::min(std::max(x / 6.0f + 0.5f, 0.0f), 1.0f); });
   registry["LeakyRelu"] = unary_with([](const Attributes& a) {
     const float alpha = a.get_float("alpha", 0.01f);
-    return [alpha](float x) { return x < 0.0f ? alpha * x : x; };
+    return [alpha](float x) { return activation::leaky_relu(x, alpha); };
   });
   registry["Elu"] = unary_with([](const Attributes& a) {
     const float alpha = a.get_float("alpha", 1.0f);
-    return [alpha](float x) { return x < 0.0f ? alpha * (std::exp(x) - 1.0f) : x; };
+    return [alpha](float x) { return activation::elu(x, alpha); };
   });
   registry["Selu"] = unary_with([](const Attributes& a) {
     const float alpha = a.get_float("alpha", 1.67326319217681884765625f);
@@ -132,7 +131,7 @@ void register_elementwise_ops(Registry& registry) {
   registry["HardSigmoid"] = unary_with([](const Attributes& a) {
     const float alpha = a.get_float("alpha", 0.2f);
     const float beta = a.get_float("beta", 0.5f);
-    return [alpha, beta](float x) { return std::min(std::max(alpha * x + beta, 0.0f), 1.0f); };
+    return [alpha, beta](float x) { return activation::hard_sigmoid(x, alpha, beta); };
   });
   registry["Add"] = binary([](float a, float b, bool) { return a + b; });
   registry["Sub"] = binary([](float a, float b, bool) { return a - b; });

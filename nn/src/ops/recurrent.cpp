@@ -6,7 +6,7 @@
 #include <cmath>
 #include <functional>
 
-#include "ops/linear.hpp"
+#include "ops/activations.hpp"
 #include "ops/op_support.hpp"
 #include "tessera/simulator/matmul.hpp"
 
@@ -23,18 +23,18 @@ Activation make_activation(const std::string& name, const std::vector<float>& al
   const auto take = [&](const std::vector<float>& list, std::size_t& at, float fallback) {
     return at < list.size() ? list[at++] : fallback;
   };
-  if (name == "Sigmoid") return [](float x) { return 1.0f / (1.0f + std::exp(-x)); };
-  if (name == "Tanh") return [](float x) { return std::tanh(x); };
-  if (name == "Relu") return [](float x) { return x > 0.0f ? x : 0.0f; };
-  if (name == "Softsign") return [](float x) { return x / (1.0f + std::abs(x)); };
-  if (name == "Softplus") return [](float x) { return std::log1p(std::exp(x)); };
+  if (name == "Sigmoid") return activation::sigmoid;
+  if (name == "Tanh") return activation::tanh;
+  if (name == "Relu") return activation::relu;
+  if (name == "Softsign") return activation::softsign;
+  if (name == "Softplus") return activation::softplus;
   if (name == "Affine") {
     const float a = take(alphas, alpha_at, 1.0f), b = take(betas, beta_at, 0.0f);
     return [a, b](float x) { return a * x + b; };
   }
   if (name == "LeakyRelu") {
     const float a = take(alphas, alpha_at, 0.01f);
-    return [a](float x) { return x >= 0.0f ? x : a * x; };
+    return [a](float x) { return activation::leaky_relu(x, a); };
   }
   if (name == "ThresholdedRelu") {
     const float a = take(alphas, alpha_at, 1.0f);
@@ -46,11 +46,11 @@ Activation make_activation(const std::string& name, const std::vector<float>& al
   }
   if (name == "HardSigmoid") {
     const float a = take(alphas, alpha_at, 0.2f), b = take(betas, beta_at, 0.5f);
-    return [a, b](float x) { return std::max(0.0f, std::min(1.0f, a * x + b)); };
+    return [a, b](float x) { return activation::hard_sigmoid(x, a, b); };
   }
   if (name == "Elu") {
     const float a = take(alphas, alpha_at, 1.0f);
-    return [a](float x) { return x >= 0.0f ? x : a * (std::exp(x) - 1.0f); };
+    return [a](float x) { return activation::elu(x, a); };
   }
   unsupported(node, "activation '" + name + "' is not one ONNX defines for recurrent layers");
 }

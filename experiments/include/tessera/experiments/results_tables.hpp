@@ -13,8 +13,9 @@
 namespace tessera::experiments {
 
 /// CSV with `leading` columns first, then the other keys of the rows in order of first
-/// appearance; cells a row lacks stay empty (NaN in pandas).
-std::string to_csv(const std::vector<ResultRow>& rows, const std::vector<std::string>& leading = {});
+/// appearance, then `trailing`; cells a row lacks stay empty (NaN in pandas).
+std::string to_csv(const std::vector<ResultRow>& rows, const std::vector<std::string>& leading = {},
+                   const std::vector<std::string>& trailing = {});
 
 /// Groups rows by their values of `setting_columns` (every column but the seed) and
 /// summarises every numeric column not in `ignored`.
