@@ -5,10 +5,10 @@
 //   tessera info model.onnx --hardware my_sweep.yaml
 #include <omp.h>
 #include <unistd.h>
+#include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "mpi_scheduler.hpp"
@@ -119,14 +119,16 @@ int presets_command(const std::string& action, const std::string& name) {
   return 0;
 }
 
-// A sweep file has a top-level `hardware:` section; a preset file has `analog:` or
-// `quantization:` instead.
+// A sweep file has a top-level `hardware` section; a preset has `analog` or `quantization`
+// instead, and a preset name is not a file at all.
 bool is_sweep_file(const std::string& name_or_path) {
-  std::ifstream in(name_or_path);
-  for (std::string line; std::getline(in, line);) {
-    if (line.starts_with("hardware:")) return true;
+  if (!fs::is_regular_file(name_or_path)) return false;
+  try {
+    const YAML::Node root = YAML::LoadFile(name_or_path);
+    return root.IsMap() && root["hardware"];
+  } catch (const YAML::Exception&) {
+    return false;  // load_preset then reports the file's syntax error with its position
   }
-  return false;
 }
 
 int info_command(const std::string& model_file, const std::string& hardware_file) {

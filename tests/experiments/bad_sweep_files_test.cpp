@@ -83,6 +83,13 @@ TEST(Cli, InfoShowsModulesAndWhatEachBecomes) {
   EXPECT_NE(result.output.find("total parameters: 206922"), std::string::npos);
   EXPECT_NE(result.output.find("features.0  Conv2d -> AnalogConv2d  (module type)"), std::string::npos);
   EXPECT_NE(result.output.find("features.0  Conv2d -> QuantConv2d  (module_qconfig_map[Conv2d])"), std::string::npos);
+  // --hardware also takes a preset, by name or as a file.
+  const auto by_name = run_cli("info examples/fashion_mnist/fmnist_cnn.onnx --hardware digital_int8");
+  EXPECT_NE(by_name.output.find("classifier.3  Linear -> QuantLinear  (module_qconfig_map[Linear])"), std::string::npos)
+      << by_name.output;
+  const auto by_file = run_cli("info examples/fashion_mnist/fmnist_cnn.onnx --hardware presets/ideal.yaml");
+  EXPECT_NE(by_file.output.find("classifier.3  Linear -> AnalogLinear  (module type)"), std::string::npos)
+      << by_file.output;
 }
 
 TEST(Cli, ProgressGoesToATerminalOnlyWithAnEta) {
