@@ -8,10 +8,12 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
+#include "expect_error.hpp"
 #include "tessera/experiments/idx_dataset.hpp"
 #include "tessera/experiments/presets.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/encodings.hpp"
+#include "tessera/nn/errors.hpp"
 #include "tessera/nn/onnx_import.hpp"
 
 namespace tessera::nn {
@@ -88,6 +90,31 @@ TEST(IntegerKernels, ANaNSampleGivesNaNLogitsAndLeavesTheOthersAlone) {
       EXPECT_EQ(actual[k], expected[k]) << k;
     }
   }
+}
+
+TEST(IntegerKernels, AnInputOfTheWrongWidthNamesTheNode) {
+  // One Gemm "fc" (3 inputs -> 2 outputs) with 8-bit weights and an 8-bit input quantizer.
+  Graph graph;
+  graph.source = "handmade.onnx";
+  graph.opset = 13;
+  graph.inputs = {"x"};
+  graph.outputs = {"y"};
+  graph.initializers["fc.weight"] = Value::floats(Tensor({2, 3}, 0.5f));
+  Attributes transposed;
+  transposed.set("transB", std::int64_t{1});
+  graph.nodes.push_back(Node{"fc_gemm", "Gemm", {"x", "fc.weight"}, {"y"}, transposed, ""});
+  parameters::QuantizationMap map = *experiments::load_preset("digital_int8").quantization;
+  parameters::ActivationQuantConfig input;
+  input.n_bits = 8;
+  map.input_activation_qconfig_map = {{"fc", input}};
+  Model model = convert_to_quantized(Model(std::move(graph)), map);
+  model.compute_encodings([](Model& m) { m.forward(Tensor({4, 3}, 1.0f)); });
+  ASSERT_EQ(model.use_integer_kernels(), (std::vector<std::string>{"fc"}));
+  tessera::testing::expect_error<ModelError>(
+      [&] {
+        model.forward(Tensor({4, 5}, 1.0f));
+      },
+      "node 'fc_gemm' (Gemm): expects inputs with 3 features, got [4, 5]");
 }
 
 TEST(IntegerKernels, LayersWithoutAnInputQuantizerStayFakeQuantized) {
