@@ -21,29 +21,15 @@ std::string ConversionReport::to_string() const {
 
 namespace {
 
-std::string module_list(const Model& model) {
-  std::string names;
-  for (const ModuleInfo& m : model.modules()) names += (names.empty() ? "" : ", ") + m.name;
+std::vector<std::string> module_names(const Model& model) {
+  std::vector<std::string> names;
+  for (const ModuleInfo& m : model.modules()) names.push_back(m.name);
   return names;
 }
 
-/// A name in `key` must be a module (exact) or, when containers are allowed, the root of some.
 void check_names(const Model& model, const std::string& key, const std::vector<std::string>& names,
                  bool containers_allowed) {
-  for (const std::string& name : names) {
-    bool exact = false, container = false;
-    for (const ModuleInfo& m : model.modules()) {
-      exact = exact || m.name == name;
-      container = container || in_subtree(m.name, name);
-    }
-    if (exact || (containers_allowed && container)) continue;
-    if (container) {
-      throw ModelError(key + ": '" + name +
-                       "' is a container; name its layers instead (modules: " + module_list(model) + ")");
-    }
-    throw ModelError(key + ": '" + name + "' is not a module of " + model.graph().source +
-                     " (modules: " + module_list(model) + ")");
-  }
+  check_module_names(key, names, module_names(model), containers_allowed, model.graph().source);
 }
 
 template <class Map>
@@ -66,6 +52,49 @@ bool has_constant_weight(const Node& node, const Graph& graph) {
 }
 
 }  // namespace
+
+void check_module_names(const std::string& key, const std::vector<std::string>& names,
+                        const std::vector<std::string>& module_names, bool containers_allowed,
+                        const std::string& source) {
+  std::string listing;
+  for (const std::string& m : module_names) listing += (listing.empty() ? "" : ", ") + m;
+  for (const std::string& name : names) {
+    bool exact = false, container = false;
+    for (const std::string& m : module_names) {
+      exact = exact || m == name;
+      container = container || in_subtree(m, name);
+    }
+    if (exact || (containers_allowed && container)) continue;
+    if (container) {
+      throw ModelError(key + ": '" + name + "' is a container; name its layers instead (modules: " + listing + ")");
+    }
+    throw ModelError(key + ": '" + name + "' is not a module of " + source + " (modules: " + listing + ")");
+  }
+}
+
+QuantizationRule resolve_quantization(const parameters::QuantizationMap& map, const std::string& module,
+                                      const std::string& type) {
+  QuantizationRule resolved;
+  if (const std::string* root = excluding_root(module, map.excluded_modules)) {
+    resolved.excluded = true;  // exclusion also drops input quantization
+    resolved.rule = "excluded_modules: " + *root;
+    return resolved;
+  }
+  if (const auto instance = map.instance_qconfig_map.find(module); instance != map.instance_qconfig_map.end()) {
+    resolved.module_config = &instance->second;
+    resolved.rule = "instance_qconfig_map";
+  } else if (const auto by_type = map.module_qconfig_map.find(type); by_type != map.module_qconfig_map.end()) {
+    resolved.module_config = &by_type->second;
+    resolved.rule = "module_qconfig_map[" + type + "]";
+  }
+  const auto input = map.input_activation_qconfig_map.find(module);
+  if (input != map.input_activation_qconfig_map.end() && input->second.n_bits > 0) {
+    resolved.input_quantizer = &input->second;
+    resolved.rule = resolved.module_config == nullptr ? "input_activation_qconfig_map"
+                                                      : resolved.rule + ", input_activation_qconfig_map";
+  }
+  return resolved;
+}
 
 Model convert_to_analog(const Model& model, const AnalogConversion& conversion, ConversionReport* report) {
   return convert_to_analog(Model(model.graph()), conversion, report);
@@ -111,23 +140,10 @@ Model convert_to_quantized(Model&& model, const parameters::QuantizationMap& map
   const Graph& graph = converted.graph();
   ConversionReport local;
   for (const ModuleInfo& module : converted.modules()) {
-    ConversionEntry entry{module.name, module.type, "unchanged", "no rule"};
-    const parameters::QuantizedModuleConfig* chosen = nullptr;
-    if (const std::string* root = excluding_root(module.name, map.excluded_modules)) {
-      entry.rule = "excluded_modules: " + *root;
-      local.entries.push_back(entry);
-      continue;  // exclusion also drops input quantization
-    }
-    if (const auto instance = map.instance_qconfig_map.find(module.name); instance != map.instance_qconfig_map.end()) {
-      chosen = &instance->second;
-      entry.rule = "instance_qconfig_map";
-    } else if (const auto by_type = map.module_qconfig_map.find(module.type); by_type != map.module_qconfig_map.end()) {
-      chosen = &by_type->second;
-      entry.rule = "module_qconfig_map[" + module.type + "]";
-    }
-    const auto input = map.input_activation_qconfig_map.find(module.name);
-    const bool quantize_input = input != map.input_activation_qconfig_map.end() && input->second.n_bits > 0;
-    if (chosen == nullptr && !quantize_input) {
+    const QuantizationRule resolved = resolve_quantization(map, module.name, module.type);
+    ConversionEntry entry{module.name, module.type, "unchanged", resolved.rule};
+    const parameters::QuantizedModuleConfig* chosen = resolved.module_config;
+    if (resolved.excluded || (chosen == nullptr && resolved.input_quantizer == nullptr)) {
       local.entries.push_back(entry);
       continue;
     }
@@ -135,7 +151,7 @@ Model convert_to_quantized(Model&& model, const parameters::QuantizationMap& map
       const std::size_t n = module.nodes[k];
       const Node& node = graph.nodes[n];
       QuantizedNodeConfig config;
-      if (k == 0 && quantize_input) config.input = &input->second;
+      if (k == 0) config.input = resolved.input_quantizer;
       if (chosen != nullptr && has_constant_weight(node, graph)) config.weight = &chosen->module_qconfig.weight_quant;
       if (chosen != nullptr && k + 1 == module.nodes.size()) config.output = &chosen->module_qconfig.activation_quant;
       if (config.input == nullptr && config.weight == nullptr && config.output == nullptr) continue;
@@ -144,10 +160,7 @@ Model convert_to_quantized(Model&& model, const parameters::QuantizationMap& map
     std::string became = chosen == nullptr                  ? module.type
                          : chosen->quantized_module.empty() ? "Quant" + module.type
                                                             : chosen->quantized_module;
-    if (quantize_input) {
-      became = "QuantizedInputModule(" + became + ")";
-      entry.rule = chosen == nullptr ? "input_activation_qconfig_map" : entry.rule + ", input_activation_qconfig_map";
-    }
+    if (resolved.input_quantizer != nullptr) became = "QuantizedInputModule(" + became + ")";
     entry.became = became;
     local.entries.push_back(entry);
   }

@@ -32,7 +32,7 @@ std::string encodings_json(const Model& model) {
                       {"min", mins[i]},
                       {"max", maxs[i]}});
     }
-    document[encoding.parameter ? "param_encodings" : "activation_encodings"][encoding.tensor] = list;
+    document[encoding.is_parameter() ? "param_encodings" : "activation_encodings"][encoding.tensor] = list;
   }
   return document.dump(2) + "\n";
 }
@@ -50,6 +50,104 @@ void save_encodings_json(const Model& model, const std::string& path) {
     std::remove(temporary.c_str());
     throw ModelError(path + ": cannot move the encodings file into place");
   }
+}
+
+}  // namespace tessera::nn
+
+namespace tessera::nn {
+namespace {
+
+struct ListedEncoding {
+  TensorEncoding encoding;
+  std::size_t node = 0;
+};
+
+std::vector<ListedEncoding> list_all_encodings(const Model& model) {
+  std::vector<ListedEncoding> listed;
+  for (std::size_t n = 0; n < model.graph().nodes.size(); ++n) {
+    std::vector<TensorEncoding> encodings;
+    model.operator_of(n).list_encodings(encodings);
+    for (TensorEncoding& e : encodings) listed.push_back({std::move(e), n});
+  }
+  return listed;
+}
+
+std::string_view role_name(EncodingRole role) {
+  switch (role) {
+    case EncodingRole::input:
+      return "input";
+    case EncodingRole::weight:
+      return "weight";
+    case EncodingRole::output:
+      return "output";
+  }
+  return "?";
+}
+
+}  // namespace
+
+void load_encodings_json(Model& model, const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) throw ModelError(path + ": cannot open the encodings file");
+  nlohmann::json document;
+  try {
+    document = nlohmann::json::parse(file);
+  } catch (const nlohmann::json::exception& e) {
+    throw ModelError(path + ": not valid JSON: " + e.what());
+  }
+  std::vector<std::size_t> touched;
+  for (const ListedEncoding& listed : list_all_encodings(model)) {
+    const TensorEncoding& e = listed.encoding;
+    const char* section = e.is_parameter() ? "param_encodings" : "activation_encodings";
+    const std::string where = path + ": " + section + "." + e.tensor;
+    if (!document.contains(section) || !document[section].is_object() || !document[section].contains(e.tensor)) {
+      throw ModelError(where + ": missing; the model quantizes this tensor (" + std::string(role_name(e.role)) +
+                       " of a " + model.graph().nodes[listed.node].op_type + " node)");
+    }
+    const nlohmann::json& list = document[section][e.tensor];
+    const auto channels = static_cast<std::size_t>(e.quantizer->encoding_count());
+    if (!list.is_array() || list.size() != channels) {
+      throw ModelError(where + ": expected a list of " + std::to_string(channels) + " encodings, found " +
+                       (list.is_array() ? std::to_string(list.size()) + " entries" : std::string(list.type_name())));
+    }
+    std::vector<float> scale;
+    std::vector<std::int64_t> zero_point;
+    for (std::size_t c = 0; c < channels; ++c) {
+      const nlohmann::json& entry = list[c];
+      if (!entry.is_object() || !entry.contains("scale") || !entry["scale"].is_number() || !entry.contains("offset") ||
+          !entry["offset"].is_number_integer()) {
+        throw ModelError(where + "[" + std::to_string(c) + "]: expected numbers 'scale' and integer 'offset'");
+      }
+      if (entry.contains("bitwidth") && entry["bitwidth"] != e.quantizer->options().bitwidth) {
+        throw ModelError(where + "[" + std::to_string(c) + "]: bitwidth " + entry["bitwidth"].dump() +
+                         " but the model quantizes it to " + std::to_string(e.quantizer->options().bitwidth) + " bits");
+      }
+      scale.push_back(entry["scale"].get<float>());
+      zero_point.push_back(-entry["offset"].get<std::int64_t>());  // AIMET's offset is -zero_point
+    }
+    try {
+      e.quantizer->set_encodings(scale, zero_point);
+    } catch (const std::exception& error) {
+      throw ModelError(where + ": " + error.what());
+    }
+    touched.push_back(listed.node);
+  }
+  for (std::size_t n : touched) model.operator_of(n).encodings_changed();
+}
+
+void set_module_encodings(Model& model, const std::string& module, const std::string& role,
+                          std::span<const float> scale, std::span<const std::int64_t> zero_point) {
+  const ModuleInfo* info = model.find_module(module);
+  if (info == nullptr) throw ModelError(model.graph().source + ": no module '" + module + "'");
+  for (const ListedEncoding& listed : list_all_encodings(model)) {
+    const std::string& owner = model.graph().nodes[listed.node].module;
+    if (owner != module || role_name(listed.encoding.role) != role) continue;
+    listed.encoding.quantizer->set_encodings(scale, zero_point);
+    model.operator_of(listed.node).encodings_changed();
+    return;
+  }
+  throw ModelError(model.graph().source + ": module '" + module + "' has no " + role +
+                   " quantizer (roles are input, weight, output; is the model converted?)");
 }
 
 }  // namespace tessera::nn

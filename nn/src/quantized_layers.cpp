@@ -13,16 +13,10 @@ namespace tessera::nn {
 namespace {
 
 using simulator::QuantizeDequantize;
-using simulator::QuantizerOptions;
 
 std::unique_ptr<QuantizeDequantize> activation_quantizer(const parameters::ActivationQuantConfig* config) {
   if (config == nullptr || config->n_bits <= 0) return nullptr;
-  QuantizerOptions options;
-  options.bitwidth = config->n_bits;
-  options.symmetric = config->symmetric;
-  options.range_estimator = config->range_estimator;
-  options.range_estimator_params = config->range_estimator_params;
-  return std::make_unique<QuantizeDequantize>(options);
+  return std::make_unique<QuantizeDequantize>(simulator::activation_quantizer_options(*config));
 }
 
 // The axis of a weight that indexes output channels.
@@ -49,13 +43,9 @@ class QuantizedLayer final : public Operator {
     if (found == graph.initializers.end()) ops::unsupported(node, "weight quantization needs a constant weight");
     const Tensor& weight = found->second.tensor;
     ops::require_finite(node, weight, "weight");
-    QuantizerOptions options;
-    options.bitwidth = config.weight->n_bits;
-    options.symmetric = config.weight->symmetric;
-    options.range_estimator = config.weight->range_estimator;
-    options.range_estimator_params = config.weight->range_estimator_params;
-    if (config.weight->per_channel) options.shape = simulator::per_channel_shape(weight.shape(), output_axis(node));
-    weight_quantizer_ = std::make_unique<QuantizeDequantize>(options);
+    weight_ = &weight;
+    weight_quantizer_ = std::make_unique<QuantizeDequantize>(
+        simulator::weight_quantizer_options(*config.weight, weight.shape(), output_axis(node)));
     {
       auto calibration = weight_quantizer_->compute_encodings();
       (*weight_quantizer_)(weight);
@@ -87,12 +77,16 @@ class QuantizedLayer final : public Operator {
                    : nullptr;
     return integer_ != nullptr;
   }
+  void encodings_changed() override {
+    if (weight_quantizer_) quantized_weight_ = Value::floats((*weight_quantizer_)(*weight_));
+    if (integer_) use_integer_kernels();  // rebuild with the new scales
+  }
   void program() override { inner_->program(); }
   void drift(double t) override { inner_->drift(t); }
   void list_encodings(std::vector<TensorEncoding>& out) const override {
-    if (input_quantizer_) out.push_back({node_.inputs[0], false, input_quantizer_.get()});
-    if (weight_quantizer_) out.push_back({node_.inputs[1], true, weight_quantizer_.get()});
-    if (output_quantizer_) out.push_back({node_.outputs[0], false, output_quantizer_.get()});
+    if (input_quantizer_) out.push_back({node_.inputs[0], EncodingRole::input, input_quantizer_.get()});
+    if (weight_quantizer_) out.push_back({node_.inputs[1], EncodingRole::weight, weight_quantizer_.get()});
+    if (output_quantizer_) out.push_back({node_.outputs[0], EncodingRole::output, output_quantizer_.get()});
   }
   void begin_calibration() override {
     for (auto* q : {input_quantizer_.get(), output_quantizer_.get()}) {
@@ -108,6 +102,7 @@ class QuantizedLayer final : public Operator {
  private:
   const Node& node_;
   const Tensor* bias_ = nullptr;
+  const Tensor* weight_ = nullptr;  ///< the float weight, when it is quantized
   std::unique_ptr<IntegerKernel> integer_;
   std::unique_ptr<Operator> inner_;
   std::unique_ptr<QuantizeDequantize> input_quantizer_;

@@ -135,6 +135,26 @@ Shape per_channel_shape(const Shape& data_shape, int axis) {
   return shape;
 }
 
+QuantizerOptions activation_quantizer_options(const parameters::ActivationQuantConfig& config) {
+  QuantizerOptions options;
+  options.bitwidth = config.n_bits;
+  options.symmetric = config.symmetric;
+  options.range_estimator = config.range_estimator;
+  options.range_estimator_params = config.range_estimator_params;
+  return options;
+}
+
+QuantizerOptions weight_quantizer_options(const parameters::WeightQuantConfig& config, const Shape& weight_shape,
+                                          int output_axis) {
+  QuantizerOptions options;
+  options.bitwidth = config.n_bits;
+  options.symmetric = config.symmetric;
+  options.range_estimator = config.range_estimator;
+  options.range_estimator_params = config.range_estimator_params;
+  if (config.per_channel) options.shape = per_channel_shape(weight_shape, output_axis);
+  return options;
+}
+
 AffineQuantizer::AffineQuantizer(QuantizerOptions options)
     : options_(std::move(options)),
       grid_(make_grid(options_.bitwidth, options_.is_signed.value_or(options_.symmetric))) {

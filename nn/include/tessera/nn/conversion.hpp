@@ -56,4 +56,22 @@ Model convert_to_quantized(Model&& model, const parameters::QuantizationMap& map
 /// True when `name` is `root` or lies in its subtree ("features" covers "features.0").
 bool in_subtree(const std::string& name, const std::string& root);
 
+/// The rule of a QuantizationMap that applies to one module, by the priority
+/// exclusion > instance > type. The torch front end (python/) uses the same function.
+struct QuantizationRule {
+  bool excluded = false;                                               ///< in excluded_modules' subtree
+  const parameters::QuantizedModuleConfig* module_config = nullptr;    ///< weight/output quantizers, if any
+  const parameters::ActivationQuantConfig* input_quantizer = nullptr;  ///< its own input quantizer, if any
+  std::string rule = "no rule";  ///< e.g. "excluded_modules: features", "module_qconfig_map[Linear]"
+};
+QuantizationRule resolve_quantization(const parameters::QuantizationMap& map, const std::string& module,
+                                      const std::string& type);
+
+/// Checks that every name listed under `key` names a module of `module_names` exactly or, when
+/// containers are allowed, the root of some. Throws ModelError naming the key, the name and the
+/// modules there are.
+void check_module_names(const std::string& key, const std::vector<std::string>& names,
+                        const std::vector<std::string>& module_names, bool containers_allowed,
+                        const std::string& source);
+
 }  // namespace tessera::nn

@@ -11,6 +11,8 @@
 // the grid covers. Activation names are the ONNX value names (e.g. "/features/features.1/Relu_output_0").
 #pragma once
 
+#include <cstdint>
+#include <span>
 #include <string>
 
 #include "tessera/nn/model.hpp"
@@ -23,5 +25,17 @@ std::string encodings_json(const Model& model);
 
 /// Writes encodings_json to `path` (through a temporary file renamed into place).
 void save_encodings_json(const Model& model, const std::string& path);
+
+/// Sets the encodings of every quantizer a converted model applies from an encodings JSON
+/// (save_encodings_json's format, AIMET-compatible: "scale" and "offset" per channel), matching
+/// tensors by name. Every quantizer of the model must be listed, with as many channels as it has;
+/// throws ModelError naming the file and tensor otherwise. Weights are re-quantized afterwards.
+void load_encodings_json(Model& model, const std::string& path);
+
+/// Sets the encodings of one quantizer of a converted module: role "input", "weight" or "output"
+/// (scale > 0 and zero point per channel, as AffineQuantizer::set_encodings). Used to carry
+/// encodings calibrated elsewhere (the torch front end) onto a model loaded from ONNX.
+void set_module_encodings(Model& model, const std::string& module, const std::string& role,
+                          std::span<const float> scale, std::span<const std::int64_t> zero_point);
 
 }  // namespace tessera::nn

@@ -11,11 +11,15 @@
 
 namespace tessera::nn {
 
-/// A quantizer attached to a named tensor of the graph (for exporting encodings).
+/// What a quantizer of a converted layer quantizes.
+enum class EncodingRole { input, weight, output };
+
+/// A quantizer attached to a named tensor of the graph (for saving and loading encodings).
 struct TensorEncoding {
-  std::string tensor;      ///< value or initializer name
-  bool parameter = false;  ///< a weight (param_encodings) rather than an activation
-  const simulator::AffineQuantizer* quantizer = nullptr;
+  std::string tensor;  ///< value or initializer name
+  EncodingRole role = EncodingRole::output;
+  simulator::AffineQuantizer* quantizer = nullptr;
+  bool is_parameter() const { return role == EncodingRole::weight; }  ///< param_encodings, not activation
 };
 
 class Operator {
@@ -32,8 +36,12 @@ class Operator {
   /// Quantized layers: observe data to fix activation encodings (between begin and end).
   virtual void begin_calibration() {}
   virtual void end_calibration() {}
-  /// Quantized layers: the quantizers they apply and the tensors those quantize.
+  /// Quantized layers: the quantizers they apply and the tensors those quantize. The pointers
+  /// are mutable so that a loader holding the Model non-const can set encodings (then it calls
+  /// encodings_changed).
   virtual void list_encodings(std::vector<TensorEncoding>& /*out*/) const {}
+  /// Quantized layers: the encodings listed were set from outside; refresh what derives from them.
+  virtual void encodings_changed() {}
   /// Quantized layers: run on integer kernels from now on when they can (8-bit weights, an
   /// 8-bit input quantizer of their own, calibrated); true if this one does.
   virtual bool use_integer_kernels() { return false; }

@@ -34,6 +34,14 @@ struct QuantizerOptions {
 /// Encoding shape for one encoding per slice along `axis` of a rank-`rank` tensor.
 Shape per_channel_shape(const Shape& data_shape, int axis);
 
+/// The options of an activation quantizer configured by a QuantizationMap entry (n_bits > 0).
+QuantizerOptions activation_quantizer_options(const parameters::ActivationQuantConfig& config);
+
+/// The options of a weight quantizer configured by a QuantizationMap entry (n_bits > 0), for a
+/// weight of `weight_shape` whose output channels run along `output_axis` (per_channel).
+QuantizerOptions weight_quantizer_options(const parameters::WeightQuantConfig& config, const Shape& weight_shape,
+                                          int output_axis);
+
 class AffineQuantizer {
  public:
   explicit AffineQuantizer(QuantizerOptions options);

@@ -1,0 +1,59 @@
+// Presets and sweeps: the same files the `tessera` command line reads.
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include "bindings.hpp"
+#include "tessera/experiments/presets.hpp"
+#include "tessera/experiments/sweep_runner.hpp"
+#include "tessera/experiments/sweep_spec.hpp"
+
+namespace py = pybind11;
+
+namespace tessera::python {
+
+void bind_experiments(py::module_& m) {
+  m.def("preset_names", &experiments::preset_names, "The bundled hardware presets.");
+  m.def(
+      "load_preset",
+      [](const std::string& name_or_path) {
+        const experiments::Preset preset = experiments::load_preset(name_or_path);
+        py::dict result(py::arg("name") = preset.name, py::arg("description") = preset.description,
+                        py::arg("file") = preset.file);
+        result["analog"] = preset.analog ? py::cast(*preset.analog) : py::none();
+        result["quantization"] = preset.quantization ? py::cast(*preset.quantization) : py::none();
+        return result;
+      },
+      py::arg("name_or_path"),
+      "A preset by name ('pcm_inference') or YAML file: a dict with name, description, file and either "
+      "analog (InferenceRPUConfig) or quantization (QuantizationMap).");
+  m.def(
+      "sweep_run_count",
+      [](const std::filesystem::path& file) {
+        const experiments::SweepSpec spec = experiments::load_sweep_file(file);
+        experiments::check_sweep_inputs(spec);
+        return experiments::list_runs(spec).size();
+      },
+      py::arg("file"), "Checks a sweep file and its inputs (like `tessera validate`); returns its number of runs.");
+  m.def(
+      "run_sweep",
+      [](const std::filesystem::path& file, const std::optional<std::filesystem::path>& output_directory,
+         bool progress) {
+        const experiments::SweepSpec spec = experiments::load_sweep_file(file);
+        experiments::SweepOptions options;
+        options.output_directory = output_directory;
+        options.progress = progress;
+        experiments::SweepSummary summary;
+        {
+          py::gil_scoped_release release;
+          summary = experiments::run_sweep(spec, options);
+        }
+        return py::dict(py::arg("runs") = summary.runs, py::arg("already_done") = summary.already_done,
+                        py::arg("computed") = summary.computed, py::arg("missing") = summary.missing,
+                        py::arg("directory") = summary.directory, py::arg("outputs") = summary.outputs);
+      },
+      py::arg("file"), py::arg("output_directory") = py::none(), py::arg("progress") = false,
+      "Runs (or resumes) a sweep file like `tessera sweep`; results.csv in the output folder reads with "
+      "pandas.read_csv.");
+}
+
+}  // namespace tessera::python

@@ -1,0 +1,27 @@
+// NumPy arrays <-> tessera tensors. Arrays coming in are copied once into a Tensor (tensors own
+// their buffer); tensors going out are handed to NumPy without a copy (the array owns them).
+#pragma once
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string_view>
+
+#include "tessera/simulator/tensor.hpp"
+
+namespace tessera::python {
+
+/// A float32 tensor of the array's shape. float32 and float64 arrays (any strides) are accepted;
+/// anything else raises TypeError naming `what` and the dtype found.
+simulator::Tensor to_tensor(const pybind11::handle& array, std::string_view what);
+
+/// Like to_tensor, and the array must have `rank` dimensions (ValueError otherwise).
+simulator::Tensor to_tensor(const pybind11::handle& array, std::string_view what, int rank);
+
+/// The tensor as a float32 array that owns its buffer (moved, not copied).
+pybind11::array_t<float> to_numpy(simulator::Tensor&& tensor);
+
+/// A float vector as a 1-d float32 array (copied).
+pybind11::array_t<float> to_numpy(const std::vector<float>& values);
+
+}  // namespace tessera::python

@@ -1,0 +1,55 @@
+"""tessera: accuracy of neural networks on simulated analog and low-precision digital hardware.
+
+The compiled core (`tessera._core`) holds the configs, quantizers, tiles, models and sweeps;
+`tessera.torch` (imported on demand, it needs torch) holds the PyTorch modules and conversions.
+"""
+import os as _os
+
+from . import _config
+from ._core import (
+    ActivationQuantConfig,
+    AffineQuantizer,
+    AnalogTile,
+    AnalogTileArray,
+    ConfigError,
+    Dequantize,
+    InferenceRPUConfig,
+    Model,
+    ModelError,
+    QuantizationConfig,
+    QuantizationMap,
+    Quantize,
+    QuantizeDequantize,
+    UnsupportedError,
+    WeightQuantConfig,
+    convert_to_analog,
+    convert_to_quantized,
+    per_channel_shape,
+    preset_names,
+    run_sweep,
+    sweep_run_count,
+)
+from ._core import load_preset as _load_preset
+
+__version__ = "0.1.0"
+
+# An installed package carries its presets next to it; the build tree uses the source folder.
+_bundled_presets = _os.path.join(_os.path.dirname(__file__), "presets")
+if _os.path.isdir(_bundled_presets) and not _os.environ.get("TESSERA_PRESETS_DIR"):
+    _os.environ["TESSERA_PRESETS_DIR"] = _bundled_presets
+
+_config.add_attribute_access(
+    [InferenceRPUConfig, QuantizationMap, QuantizationConfig, ActivationQuantConfig, WeightQuantConfig]
+)
+
+
+def load_preset(name_or_path):
+    """A bundled preset by name (see `preset_names()`) or a preset YAML file.
+
+    Returns the InferenceRPUConfig of an analog preset or the QuantizationMap of a digital one.
+    """
+    preset = _load_preset(name_or_path)
+    return preset["analog"] if preset["analog"] is not None else preset["quantization"]
+
+
+__all__ = [name for name in dir() if not name.startswith("_")]
