@@ -15,6 +15,9 @@ std::string module_of(const Node& node, const Graph& graph) {
     const auto dot = input.rfind('.');
     if (graph.initializers.count(input) > 0 && dot != std::string::npos && dot > 0) return input.substr(0, dot);
   }
+  // torch.onnx writes one scope part per module level, each a dotted name relative to an
+  // anchor: a part that extends the previous one ("seq" -> "seq.0") stays under the same anchor;
+  // any other part starts a level below the name so far ("0" -> "act" is "0.act").
   std::vector<std::string> scope;
   std::size_t start = 0;
   while (start <= node.name.size()) {
@@ -24,7 +27,18 @@ std::string module_of(const Node& node, const Graph& graph) {
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
-  if (scope.size() >= 2) return scope[scope.size() - 2];
+  if (scope.size() >= 2) {
+    std::string anchor, full, previous;
+    for (std::size_t k = 0; k + 1 < scope.size(); ++k) {
+      const std::string& part = scope[k];
+      const bool extends = !previous.empty() && part.size() > previous.size() &&
+                           part.compare(0, previous.size() + 1, previous + ".") == 0;
+      if (!extends) anchor = full;
+      full = anchor.empty() ? part : anchor + "." + part;
+      previous = part;
+    }
+    return full;
+  }
   return node.name;
 }
 

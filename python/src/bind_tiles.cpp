@@ -25,7 +25,7 @@ void bind_tile_methods(Class& c) {
           py::arg("weights"), "Sets the (out_size, in_size) weight matrix; the tile must be programmed again.")
       .def(
           "get_weights", [](const Tile& t) { return to_numpy(t.logical_weights()); },
-          "The weights the tile realises now (after programming and drift), in weight units.")
+          "The target weights in weight units (as set, after any clipping or remapping).")
       .def(
           "set_bias", [](Tile& t, const std::vector<float>& bias) { t.set_bias(bias); }, py::arg("bias"))
       .def_property_readonly("bias", [](const Tile& t) { return to_numpy(t.bias()); })
@@ -86,6 +86,9 @@ void bind_tiles(py::module_& m) {
       .def_property_readonly("rpu_config", &tiles::AnalogTile::config)
       .def_property_readonly("is_programmed", &tiles::AnalogTile::is_programmed)
       .def_property_readonly("sample_counter", &tiles::AnalogTile::sample_counter)
+      .def_property_readonly(
+          "effective_weights", [](const tiles::AnalogTile& t) { return to_numpy(Tensor(t.effective_weights())); },
+          "The weights the crossbar realises now (programming noise, drift), in the tile's units.")
       .def_property_readonly("drift_compensation_factors",
                              [](const tiles::AnalogTile& t) { return to_numpy(t.drift_compensation_factors()); });
   bind_tile_methods<tiles::AnalogTile>(tile);

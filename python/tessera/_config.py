@@ -40,6 +40,19 @@ class ConfigSection:
     def __setattr__(self, name, value):
         self._root.set(f"{self._path}.{name}", _as_plain(value))
 
+    def __getitem__(self, key):
+        # Map entries (module_qconfig_map["Linear"]); keys holding dots ("features.0") cannot
+        # be addressed by a dotted path, so those come back as plain values.
+        if "." in key:
+            return self.to_dict()[key]
+        return _read(self._root, f"{self._path}.{key}")
+
+    def __setitem__(self, key, value):
+        self.__setattr__(key, value)
+
+    def __contains__(self, key):
+        return key in self.to_dict()
+
     def to_dict(self):
         return self._root.get(self._path)
 

@@ -96,7 +96,7 @@ class AnalogLayer:
         self.analog_tile.drift(float(t_inference))
 
     def get_weights(self):
-        """The weights the tile realises now (after programming and drift) as a torch tensor."""
+        """The target weights as the tile holds them (after clipping/remapping in training)."""
         self._sync_tile()
         return torch.from_numpy(self.analog_tile.get_weights()).reshape(self.weight.shape)
 

@@ -1,0 +1,71 @@
+import pickle
+
+import pytest
+
+import tessera
+
+
+def test_attribute_access_reads_and_writes_nested_fields():
+    rpu = tessera.InferenceRPUConfig()
+    assert rpu.forward.out_res == pytest.approx(1 / 510)
+    assert rpu.forward.noise_management == "ABS_MAX"
+    rpu.forward.out_res = 1 / 256
+    rpu.forward.bound_management = "NONE"
+    assert rpu.get("forward.out_res") == 1 / 256
+    assert rpu.forward.bound_management == "NONE"
+
+
+def test_dotted_set_switches_a_variant_alternative():
+    rpu = tessera.InferenceRPUConfig()
+    rpu.set("noise_model.type", "StateIndependentNoiseModel")
+    assert rpu.noise_model.type == "StateIndependentNoiseModel"
+    assert "drift_nu_mean" in dir(rpu.noise_model)
+
+
+def test_yaml_round_trip_equality_and_pickle(tmp_path):
+    rpu = tessera.InferenceRPUConfig()
+    rpu.forward.out_noise = 0.02
+    path = tmp_path / "rpu.yaml"
+    rpu.save(path)
+    assert tessera.InferenceRPUConfig.load(path) == rpu
+    assert tessera.InferenceRPUConfig.from_yaml(rpu.to_yaml()) == rpu
+    assert pickle.loads(pickle.dumps(rpu)) == rpu
+    assert tessera.InferenceRPUConfig() != rpu
+
+
+def test_unknown_field_names_the_key_and_suggests():
+    rpu = tessera.InferenceRPUConfig()
+    with pytest.raises(tessera.ConfigError, match="unknown key 'out_rez' in IOParameters; did you mean 'out_res'"):
+        rpu.forward.out_rez = 3
+    with pytest.raises(AttributeError, match="out_rez"):
+        _ = rpu.forward.out_rez
+
+
+def test_out_of_range_value_is_refused_with_the_expectation():
+    rpu = tessera.InferenceRPUConfig()
+    with pytest.raises(tessera.ConfigError, match=r"forward.out_noise: expected a number >= 0, found -1"):
+        rpu.forward.out_noise = -1
+    assert rpu.forward.out_noise == pytest.approx(0.06)  # unchanged
+
+
+def test_values_of_the_wrong_python_type_are_refused():
+    rpu = tessera.InferenceRPUConfig()
+    with pytest.raises(TypeError, match="cannot write a object as a config value"):
+        rpu.forward.out_noise = object()
+    with pytest.raises(tessera.ConfigError, match="forward.inp_res"):
+        rpu.forward.inp_res = "many"
+
+
+def test_bad_yaml_names_line_and_column():
+    with pytest.raises(tessera.ConfigError, match=r"<yaml>:2:\d+: forward.out_noise"):
+        tessera.InferenceRPUConfig.from_yaml("forward:\n  out_noise: lots\n")
+
+
+def test_presets_load_by_name():
+    assert "pcm_inference" in tessera.preset_names()
+    assert isinstance(tessera.load_preset("pcm_inference"), tessera.InferenceRPUConfig)
+    int8 = tessera.load_preset("digital_int8")
+    assert isinstance(int8, tessera.QuantizationMap)
+    assert int8.module_qconfig_map["Linear"]["module_qconfig"]["weight_quant"]["n_bits"] == 8
+    with pytest.raises(tessera.ConfigError, match="no_such_preset"):
+        tessera.load_preset("no_such_preset")
