@@ -10,7 +10,7 @@ runs="${1:-20000}"
 scripts/install_deps.sh fuzz
 mkdir -p build-fuzz
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_CXX_COMPILER=clang++ \
-  -DTESSERA_FUZZ=ON -DTESSERA_TESTS=OFF -DTESSERA_BENCHMARKS=OFF -DTESSERA_CUDA=OFF -DTESSERA_MPI=OFF \
+  -DTESSERA_FUZZ=ON -DTESSERA_TESTS=OFF -DTESSERA_BENCHMARKS=OFF -DTESSERA_CUDA=OFF -DTESSERA_MPI=OFF -DTESSERA_PYTHON=OFF \
   -DTESSERA_NATIVE=OFF > build-fuzz/configure.log
 harnesses=(yaml_config sweep_file onnx idx npy)
 cmake --build build-fuzz --parallel "${TESSERA_BUILD_JOBS:-2}" --target "${harnesses[@]/#/fuzz_}"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tessera needs, skipping those already present.
 # Usage: scripts/install_deps.sh [build|fuzz|reference|all]   (default: build)
-#   build      compilers and libraries to build and test tessera
+#   build      compilers and libraries to build and test tessera, including the Python
+#              package (pybind11, torch, ONNX, pytest, and nbclient for the notebooks)
 #   fuzz       also clang with libFuzzer and its OpenMP runtime, for scripts/fuzz.sh
-#   reference  also python3-torch, python3-onnx + OpenBLAS, to regenerate the torch
-#              reference vectors under tests/data (scripts/make_torch_reference.py) and
-#              the Fashion-MNIST model (scripts/train_fashion_mnist.py); console-setup-linux
-#              holds the font scripts/make_plot_font.py converts
+#   reference  also console-setup-linux, the font scripts/make_plot_font.py converts (torch,
+#              for scripts/make_torch_reference.py and scripts/train_fashion_mnist.py, is
+#              already in the build set)
 set -euo pipefail
 
 build_packages=(
@@ -15,9 +15,11 @@ build_packages=(
   libonnx-dev libprotobuf-dev zlib1g-dev nlohmann-json3-dev libcli11-dev
   libonnx-testdata dataset-fashion-mnist
   libopenmpi-dev openmpi-bin
+  python3-dev pybind11-dev python3-numpy python3-torch python3-onnx libopenblas0-openmp
+  python3-pytest python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib
 )
 fuzz_packages=(clang libfuzzer-14-dev libomp-14-dev)
-reference_packages=(python3 python3-numpy python3-torch python3-onnx libopenblas0-openmp console-setup-linux)
+reference_packages=(console-setup-linux)
 
 case "${1:-build}" in
   build) wanted=("${build_packages[@]}") ;;

@@ -8,7 +8,7 @@ scripts/install_deps.sh build
 mkdir -p build-asan
 # -O1 without debug info: half the compile time of -O2 -g; reports still name functions.
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DTESSERA_SANITIZE=ON \
-  -DTESSERA_BENCHMARKS=OFF -DTESSERA_CUDA=OFF > build-asan/configure.log
+  -DTESSERA_BENCHMARKS=OFF -DTESSERA_CUDA=OFF -DTESSERA_PYTHON=OFF > build-asan/configure.log
 cmake --build build-asan --parallel "${TESSERA_BUILD_JOBS:-2}"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}"
 # Leaks are reported too, except in the MPI tests: OpenMPI's plugins keep allocations until

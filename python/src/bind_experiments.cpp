@@ -3,6 +3,8 @@
 #include <pybind11/stl/filesystem.h>
 
 #include "bindings.hpp"
+#include "numpy_tensor.hpp"
+#include "tessera/experiments/idx_dataset.hpp"
 #include "tessera/experiments/presets.hpp"
 #include "tessera/experiments/sweep_runner.hpp"
 #include "tessera/experiments/sweep_spec.hpp"
@@ -12,6 +14,17 @@ namespace py = pybind11;
 namespace tessera::python {
 
 void bind_experiments(py::module_& m) {
+  m.def(
+      "load_idx_dataset",
+      [](const std::string& images, const std::string& labels, float mean, float std, std::int64_t limit) {
+        experiments::Dataset data = experiments::load_idx_dataset(images, labels, {mean, std}, limit);
+        py::array_t<std::int64_t> classes(static_cast<py::ssize_t>(data.labels.size()));
+        std::copy(data.labels.begin(), data.labels.end(), classes.mutable_data());
+        return py::make_tuple(to_numpy(std::move(data.images)), classes);
+      },
+      py::arg("images"), py::arg("labels"), py::arg("mean") = 0.0f, py::arg("std") = 1.0f, py::arg("limit") = 0,
+      "Reads an IDX image/label pair (MNIST, Fashion-MNIST; gzipped or not): images as float32 [N, 1, H, W] "
+      "normalised as (x/255 - mean) / std, labels as int64. limit > 0 reads the first `limit` samples.");
   m.def("preset_names", &experiments::preset_names, "The bundled hardware presets.");
   m.def(
       "load_preset",

@@ -24,6 +24,7 @@ from ._core import (
     WeightQuantConfig,
     convert_to_analog,
     convert_to_quantized,
+    load_idx_dataset,
     per_channel_shape,
     preset_names,
     run_sweep,
