@@ -6,6 +6,7 @@
 
 #include "bindings.hpp"
 #include "numpy_tensor.hpp"
+#include "tessera/parameters/config_io.hpp"
 #include "tessera/parameters/enum_names.hpp"
 #include "tessera/simulator/affine_quantizer.hpp"
 
@@ -39,6 +40,32 @@ QuantizerOptions make_options(const simulator::Shape& shape, int bitwidth, bool 
   return options;
 }
 
+// Pickling (and so copy.deepcopy and torch.save of models holding quantizers) keeps the options
+// and the encodings; a calibration in progress is not carried over.
+template <class Quantizer>
+py::tuple quantizer_state(const Quantizer& q) {
+  const QuantizerOptions& o = q.options();
+  return py::make_tuple(o.shape, o.bitwidth, o.symmetric, o.is_signed, o.block_size,
+                        std::string(parameters::enum_name(o.range_estimator)),
+                        parameters::save_config(o.range_estimator_params), q.is_initialized(), q.scale(),
+                        q.zero_point());
+}
+
+template <class Quantizer>
+std::unique_ptr<Quantizer> quantizer_from_state(const py::tuple& state) {
+  if (state.size() != 10) throw py::value_error("not a pickled tessera quantizer");
+  QuantizerOptions options = make_options(state[0].cast<simulator::Shape>(), state[1].cast<int>(),
+                                          state[2].cast<bool>(), state[3].cast<std::optional<bool>>(),
+                                          state[4].cast<simulator::Shape>(), state[5].cast<std::string>());
+  options.range_estimator_params =
+      parameters::load_config_string<parameters::RangeEstimatorParameters>(state[6].cast<std::string>(), "<pickle>");
+  auto quantizer = std::make_unique<Quantizer>(options);
+  if (state[7].cast<bool>()) {
+    quantizer->set_encodings(state[8].cast<std::vector<float>>(), state[9].cast<std::vector<std::int64_t>>());
+  }
+  return quantizer;
+}
+
 template <class Quantizer>
 void bind_quantizer(py::module_& m, const char* name, const char* doc) {
   py::class_<Quantizer, AffineQuantizer>(m, name, doc)
@@ -61,7 +88,8 @@ void bind_quantizer(py::module_& m, const char* name, const char* doc) {
             }
             return to_numpy(std::move(y));
           },
-          py::arg("input"));
+          py::arg("input"))
+      .def(py::pickle(&quantizer_state<Quantizer>, &quantizer_from_state<Quantizer>));
 }
 
 }  // namespace

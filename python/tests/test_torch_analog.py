@@ -1,3 +1,5 @@
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -156,3 +158,32 @@ def test_hardware_aware_training_improves_accuracy_under_noise():
         hwa_scores.append(_noisy_accuracy(hwa_digital, test_x, test_y, range(3)))
     print(f"accuracy under noise: plain {np.mean(plain_scores):.3f}, hardware-aware {np.mean(hwa_scores):.3f}")
     assert np.mean(hwa_scores) > np.mean(plain_scores) + 0.005
+
+
+def test_weight_modifier_acts_in_training_only():
+    rpu = tessera.load_preset("ideal")
+    rpu.modifier.type = "ADD_NORMAL"
+    rpu.modifier.std_dev = 0.1
+    digital = nn.Linear(8, 4)
+    layer = convert_to_analog(digital, rpu)
+    x = torch.randn(16, 8)
+    layer.train()
+    with torch.no_grad():
+        first, second = layer(x), layer(x)
+    assert (first - second).abs().max() > 1e-3  # fresh weight noise in every training forward
+    layer.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), digital(x), rtol=1e-5, atol=1e-5)
+
+
+def test_deepcopy_and_torch_save_give_working_copies(tmp_path):
+    net = Net()
+    analog = convert_to_analog(net, tessera.load_preset("ideal"))
+    x = torch.randn(2, 2, 10, 10)
+    copied = copy.deepcopy(analog)
+    assert copied.head.analog_tile is not analog.head.analog_tile
+    torch.save(analog, tmp_path / "analog.pt")
+    loaded = torch.load(tmp_path / "analog.pt")
+    with torch.no_grad():
+        torch.testing.assert_close(copied(x), analog(x), rtol=0, atol=0)
+        torch.testing.assert_close(loaded(x), analog(x), rtol=0, atol=0)

@@ -153,3 +153,16 @@ def test_loading_encodings_that_do_not_fit_is_refused(tmp_path):
     with pytest.raises(tessera.ModelError, match=r"block.encodings.json: param_encodings\..*bitwidth 8 but the "
                                                  r"model quantizes it to 4 bits"):
         int4.load_encodings(files["encodings"])
+
+
+def test_calibrated_quantized_models_survive_deepcopy_and_torch_save(tmp_path):
+    import copy
+
+    model = convert_to_quantized(Block(), tessera.load_preset("digital_int8"))
+    x = torch.randn(4, 3, 6, 6)
+    with compute_encodings(model):
+        model(x)
+    torch.save(model, tmp_path / "q.pt")
+    with torch.no_grad():
+        torch.testing.assert_close(copy.deepcopy(model)(x), model(x), rtol=0, atol=0)
+        torch.testing.assert_close(torch.load(tmp_path / "q.pt")(x), model(x), rtol=0, atol=0)

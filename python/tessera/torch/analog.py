@@ -6,8 +6,6 @@ backward is the ideal one (aihwkit's InferenceTile does the same): the input gra
 weights the forward used (with any training-time weight modifier), the weight gradient
 grad_output^T x.
 """
-import copy
-
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -104,19 +102,17 @@ class AnalogLayer:
         self._sync_tile()
         return _TileProduct.apply(x2d, self.weight, self.bias, self)
 
-    def __deepcopy__(self, memo):
-        # Tiles are C++ objects: a copy gets a fresh tile with the same config, seed and weights
-        # (programming and drift are not copied: program the copy again).
-        clone = self.__class__.__new__(self.__class__)
-        memo[id(self)] = clone
-        for key, value in self.__dict__.items():
-            if key != "analog_tile":
-                clone.__dict__[key] = copy.deepcopy(value, memo)
-        out_size, in_size = clone.weight.shape[0], clone.weight[0].numel()
-        clone.analog_tile = _core.AnalogTileArray(out_size, in_size, clone.rpu_config, clone.tile_seed, clone.tile_name)
-        clone.analog_tile.set_training(clone.training)
-        clone._synced = None
-        return clone
+    # Tiles are C++ objects: a pickled or deep-copied layer gets a fresh tile with the same config,
+    # seed, name and weights. Programming and drift are not carried over: program the copy again.
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        return {key: value for key, value in state.items() if key != "analog_tile"}
+
+    def __setstate__(self, state):
+        super().__setstate__(dict(state, _synced=None))
+        out_size, in_size = self.weight.shape[0], self.weight[0].numel()
+        self.analog_tile = _core.AnalogTileArray(out_size, in_size, self.rpu_config, self.tile_seed, self.tile_name)
+        self.analog_tile.set_training(self.training)
 
     def extra_repr(self):
         return super().extra_repr() + f", tiles={self.analog_tile.tile_count}"
