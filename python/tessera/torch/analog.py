@@ -118,6 +118,14 @@ class AnalogLayer:
         return super().extra_repr() + f", tiles={self.analog_tile.tile_count}"
 
 
+def _copy_parameters(layer, module):
+    with torch.no_grad():
+        layer.weight.copy_(module.weight)
+        if module.bias is not None:
+            layer.bias.copy_(module.bias)
+    return layer.train(module.training)
+
+
 class AnalogLinear(AnalogLayer, nn.Linear):
     """nn.Linear on analog tiles (aihwkit's AnalogLinear)."""
 
@@ -128,11 +136,7 @@ class AnalogLinear(AnalogLayer, nn.Linear):
     @classmethod
     def from_digital(cls, module, rpu_config=None, seed=0, name="AnalogLinear"):
         layer = cls(module.in_features, module.out_features, module.bias is not None, rpu_config, seed, name)
-        with torch.no_grad():
-            layer.weight.copy_(module.weight)
-            if module.bias is not None:
-                layer.bias.copy_(module.bias)
-        return layer.train(module.training)
+        return _copy_parameters(layer, module)
 
     def forward(self, x):  # pylint: disable=arguments-renamed
         if x.shape[-1] != self.in_features:
@@ -142,24 +146,40 @@ class AnalogLinear(AnalogLayer, nn.Linear):
         return y.reshape(*x.shape[:-1], self.out_features)
 
 
-def _check_conv_supported(module, name):
-    if module.groups != 1:
-        raise NotImplementedError(f"{name}: grouped convolutions (groups={module.groups}) are not mapped to tiles "
-                                  "yet; leave this layer digital with exclude_modules")
-
-
 class _AnalogConvNd(AnalogLayer):
-    """Convolution as im2col (torch's unfold) + one tile product over all patches."""
+    """Convolution as im2col (torch's unfold) + one tile product over all patches. A 1-d
+    convolution runs as a 2-d one of height 1."""
 
-    def _conv_forward(self, x):
+    def _init_conv(self, rpu_config, seed, name):
+        if self.groups != 1:
+            raise NotImplementedError(f"{name}: grouped convolutions (groups={self.groups}) are not mapped to tiles "
+                                      "yet; leave this layer digital with exclude_modules")
+        if isinstance(self.padding, str):
+            raise NotImplementedError(f"{name}: padding='{self.padding}' is not supported; give explicit sizes")
+        self._init_analog(rpu_config, seed, name)
+
+    @classmethod
+    def from_digital(cls, module, rpu_config=None, seed=0, name=None):
+        layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
+                    module.dilation, module.groups, module.bias is not None, module.padding_mode, rpu_config, seed,
+                    name or cls.__name__)
+        return _copy_parameters(layer, module)
+
+    def forward(self, x):  # pylint: disable=arguments-renamed
+        spatial = len(self.kernel_size)
+        if x.dim() != spatial + 2 or x.shape[1] != self.in_channels:
+            raise ValueError(f"{self.tile_name}: expected input (batch, {self.in_channels}, {spatial} spatial "
+                             f"dimension{'s' if spatial > 1 else ''}), found shape {tuple(x.shape)}")
+        padding = self.padding
         if self.padding_mode != "zeros":
             x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            padding = (0,) * len(self.kernel_size)
-        else:
-            padding = self.padding
-        if isinstance(padding, str):
-            raise NotImplementedError(f"{self.tile_name}: padding='{padding}' is not supported; give explicit sizes")
-        patches = F.unfold(x, self.kernel_size, dilation=self.dilation, padding=padding, stride=self.stride)
+            padding = (0,) * spatial
+        def as_2d(values, fill):  # a 1-d convolution is a 2-d one of height 1
+            return ((fill,) if spatial == 1 else ()) + tuple(values)
+
+        images = x.unsqueeze(2) if spatial == 1 else x
+        patches = F.unfold(images, as_2d(self.kernel_size, 1), dilation=as_2d(self.dilation, 1),
+                           padding=as_2d(padding, 0), stride=as_2d(self.stride, 1))
         batch, width, count = patches.shape
         y = self._tile_product(patches.transpose(1, 2).reshape(batch * count, width))
         out_shape = [
@@ -176,66 +196,17 @@ class AnalogConv2d(_AnalogConvNd, nn.Conv2d):
                  padding_mode="zeros", rpu_config=None, seed=0, name="AnalogConv2d"):
         nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                            padding_mode)
-        _check_conv_supported(self, name)
-        self._init_analog(rpu_config, seed, name)
-
-    @classmethod
-    def from_digital(cls, module, rpu_config=None, seed=0, name="AnalogConv2d"):
-        _check_conv_supported(module, name)
-        layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
-                    module.dilation, module.groups, module.bias is not None, module.padding_mode, rpu_config, seed,
-                    name)
-        with torch.no_grad():
-            layer.weight.copy_(module.weight)
-            if module.bias is not None:
-                layer.bias.copy_(module.bias)
-        return layer.train(module.training)
-
-    def forward(self, x):  # pylint: disable=arguments-renamed
-        if x.dim() != 4 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{self.tile_name}: expected input (batch, {self.in_channels}, height, width), found "
-                             f"shape {tuple(x.shape)}")
-        return self._conv_forward(x)
+        self._init_conv(rpu_config, seed, name)
 
 
 class AnalogConv1d(_AnalogConvNd, nn.Conv1d):
-    """nn.Conv1d on analog tiles (aihwkit's AnalogConv1d); runs as a 2-d convolution of height 1."""
+    """nn.Conv1d on analog tiles (aihwkit's AnalogConv1d)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", rpu_config=None, seed=0, name="AnalogConv1d"):
         nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                            padding_mode)
-        _check_conv_supported(self, name)
-        self._init_analog(rpu_config, seed, name)
-
-    @classmethod
-    def from_digital(cls, module, rpu_config=None, seed=0, name="AnalogConv1d"):
-        _check_conv_supported(module, name)
-        layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
-                    module.dilation, module.groups, module.bias is not None, module.padding_mode, rpu_config, seed,
-                    name)
-        with torch.no_grad():
-            layer.weight.copy_(module.weight)
-            if module.bias is not None:
-                layer.bias.copy_(module.bias)
-        return layer.train(module.training)
-
-    def forward(self, x):  # pylint: disable=arguments-renamed
-        if x.dim() != 3 or x.shape[1] != self.in_channels:
-            raise ValueError(f"{self.tile_name}: expected input (batch, {self.in_channels}, length), found "
-                             f"shape {tuple(x.shape)}")
-        if self.padding_mode != "zeros":
-            x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            padding = 0
-        else:
-            padding = self.padding[0]
-        if isinstance(padding, str):
-            raise NotImplementedError(f"{self.tile_name}: padding='{padding}' is not supported; give explicit sizes")
-        patches = F.unfold(x.unsqueeze(2), (1, self.kernel_size[0]), dilation=(1, self.dilation[0]),
-                           padding=(0, padding), stride=(1, self.stride[0]))
-        batch, width, count = patches.shape
-        y = self._tile_product(patches.transpose(1, 2).reshape(batch * count, width))
-        return y.reshape(batch, count, self.out_channels).transpose(1, 2)
+        self._init_conv(rpu_config, seed, name)
 
 
 ANALOG_TYPES = {nn.Linear: AnalogLinear, nn.Conv1d: AnalogConv1d, nn.Conv2d: AnalogConv2d}

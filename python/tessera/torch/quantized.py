@@ -111,40 +111,26 @@ class QuantLinear(_QuantWeightLayer, nn.Linear):
         return self._quantized_forward(x, lambda x, w: F.linear(x, w, self.bias))
 
 
-class QuantConv2d(_QuantWeightLayer, nn.Conv2d):
+class _QuantConvNd(_QuantWeightLayer):
+    @classmethod
+    def from_float(cls, module, qconfig=None, input_qconfig=None):
+        layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
+                    module.dilation, module.groups, module.bias is not None, module.padding_mode)
+        layer._init_quantizers(qconfig, input_qconfig)
+        layer._init_weight_quantizer(qconfig)
+        layer._copy_from(module)
+        return layer
+
+    def forward(self, x):  # pylint: disable=arguments-renamed
+        return self._quantized_forward(x, lambda x, w: self._conv_forward(x, w, self.bias))
+
+
+class QuantConv2d(_QuantConvNd, nn.Conv2d):
     """nn.Conv2d with fake-quantized weight, output and (optionally) input."""
 
-    @classmethod
-    def from_float(cls, module, qconfig=None, input_qconfig=None):
-        layer = cls.__new__(cls)
-        nn.Conv2d.__init__(layer, module.in_channels, module.out_channels, module.kernel_size, module.stride,
-                           module.padding, module.dilation, module.groups, module.bias is not None,
-                           module.padding_mode)
-        layer._init_quantizers(qconfig, input_qconfig)
-        layer._init_weight_quantizer(qconfig)
-        layer._copy_from(module)
-        return layer
 
-    def forward(self, x):  # pylint: disable=arguments-renamed
-        return self._quantized_forward(x, lambda x, w: self._conv_forward(x, w, self.bias))
-
-
-class QuantConv1d(_QuantWeightLayer, nn.Conv1d):
+class QuantConv1d(_QuantConvNd, nn.Conv1d):
     """nn.Conv1d with fake-quantized weight, output and (optionally) input."""
-
-    @classmethod
-    def from_float(cls, module, qconfig=None, input_qconfig=None):
-        layer = cls.__new__(cls)
-        nn.Conv1d.__init__(layer, module.in_channels, module.out_channels, module.kernel_size, module.stride,
-                           module.padding, module.dilation, module.groups, module.bias is not None,
-                           module.padding_mode)
-        layer._init_quantizers(qconfig, input_qconfig)
-        layer._init_weight_quantizer(qconfig)
-        layer._copy_from(module)
-        return layer
-
-    def forward(self, x):  # pylint: disable=arguments-renamed
-        return self._quantized_forward(x, lambda x, w: self._conv_forward(x, w, self.bias))
 
 
 class QuantizedOutputModule(QuantizedModule, nn.Module):
