@@ -145,7 +145,10 @@ QuantizationHardware parse_quantization(const YAML::Node& node, const Location& 
     quantization.map = *preset_at(preset, where.child("preset"), base, false).quantization;
     quantization.preset = preset.Scalar();
   }
-  yaml::decode_fields(node, quantization.map, where, {"preset"});
+  if (const YAML::Node encodings = node["encodings"]) {
+    quantization.encodings = existing_file(encodings, where.child("encodings"), base);
+  }
+  yaml::decode_fields(node, quantization.map, where, {"preset", "encodings"});
   return quantization;
 }
 
@@ -454,12 +457,14 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
     spec.hardware.push_back(parse_hardware(name, entry.second, hardware_at.child(name), base));
     remember("hardware." + name, entry.second);
   }
-  const bool quantizes = std::any_of(spec.hardware.begin(), spec.hardware.end(),
-                                     [](const Hardware& h) { return h.quantization.has_value(); });
-  if (quantizes && !spec.calibration) {
+  const bool calibrates = std::any_of(spec.hardware.begin(), spec.hardware.end(), [](const Hardware& h) {
+    return h.quantization.has_value() && h.quantization->encodings.empty();
+  });
+  if (calibrates && !spec.calibration) {
     where.fail(root,
                "some hardware quantizes, so activation ranges need calibration data: add a 'calibration' "
-               "section (same keys as 'data', e.g. the training set with limit: 1000)");
+               "section (same keys as 'data', e.g. the training set with limit: 1000), or give the hardware "
+               "fixed encodings (quantization.encodings: a JSON file)");
   }
   if (const YAML::Node t = root["t_inference"]) {
     spec.t_inference = std::stod(swept_value("t_inference", t, where.child("t_inference")).text);

@@ -14,6 +14,7 @@
 #include "tessera/experiments/evaluation.hpp"
 #include "tessera/experiments/hardware_model.hpp"
 #include "tessera/experiments/sweep_report.hpp"
+#include "tessera/nn/encodings.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/nn/onnx_import.hpp"
 #include "tessera/parameters/config_io.hpp"
@@ -53,7 +54,12 @@ std::string describe(const Hardware& hardware) {
       text += "\ninstance " + name + ":\n" + save_config(config);
     text += "\n";
   }
-  if (hardware.quantization) text += "quantization:\n" + save_config(hardware.quantization->map);
+  if (hardware.quantization) {
+    text += "quantization:\n" + save_config(hardware.quantization->map);
+    if (!hardware.quantization->encodings.empty()) {
+      text += "encodings " + file_digest(hardware.quantization->encodings) + "\n";
+    }
+  }
   return text;
 }
 
@@ -122,7 +128,10 @@ void check_sweep_inputs(const SweepSpec& spec) {
   }
   for (const Hardware& hardware : spec.hardware) {
     try {
-      convert_for_hardware(*model, hardware, 0);
+      nn::Model converted = convert_for_hardware(*model, hardware, 0);
+      if (hardware.quantization && !hardware.quantization->encodings.empty()) {
+        nn::load_encodings_json(converted, hardware.quantization->encodings.string());
+      }
     } catch (const std::exception& error) {
       spec.fail_at("hardware." + hardware.name, error.what());
     }
@@ -174,7 +183,9 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
   const ResolvedPoint point = resolve_point(spec_, sweep_point);
   nn::ConversionReport report;
   nn::Model model = convert_for_hardware(loaded_->float_model, point.hardware, run.seed, &report);
-  if (point.hardware.quantization) {
+  if (point.hardware.quantization && !point.hardware.quantization->encodings.empty()) {
+    nn::load_encodings_json(model, point.hardware.quantization->encodings.string());
+  } else if (point.hardware.quantization) {
     const Dataset& calibration = *loaded_->calibration;
     model.compute_encodings([&](nn::Model& m) {
       for (std::int64_t first = 0; first < calibration.images.dim(0); first += spec_.batch_size) {

@@ -47,3 +47,42 @@ def test_sweep_runs_from_python_and_writes_results_pandas_reads(tmp_path):
         rows = list(csv.DictReader(f))
     assert len(rows) == 10 and all(0.0 <= float(r["top1"]) <= 1.0 for r in rows)
     assert tessera.run_sweep(sweep, output_directory=tmp_path / "out")["already_done"] == 10
+
+
+def test_sweep_evaluates_an_exported_torch_model_with_its_own_encodings(tmp_path):
+    import torch
+    from torch import nn
+
+    from tessera.torch import compute_encodings, convert_to_quantized, export_onnx
+
+    fmnist = "/usr/share/datasets/fashion-mnist/"
+    images, labels = tessera.load_idx_dataset(fmnist + "t10k-images-idx3-ubyte.gz",
+                                              fmnist + "t10k-labels-idx1-ubyte.gz", 0.286, 0.353, 64)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 5, stride=2), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 12 * 12, 10)).eval()
+    quantized = convert_to_quantized(net, tessera.load_preset("digital_int8"))
+    with compute_encodings(quantized):
+        quantized(torch.from_numpy(images[:32]))
+    files = export_onnx(quantized, torch.from_numpy(images[:2]), str(tmp_path / "net.onnx"))
+    with torch.no_grad():
+        torch_top1 = float((quantized(torch.from_numpy(images)).argmax(1).numpy() == labels).mean())
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text(f"""
+model: net.onnx
+data:
+  images: {fmnist}t10k-images-idx3-ubyte.gz
+  labels: {fmnist}t10k-labels-idx1-ubyte.gz
+  normalization: {{mean: 0.286, std: 0.353}}
+  limit: 64
+hardware:
+  exported: {{quantization: {{preset: digital_int8, encodings: {os.path.basename(files["encodings"])}}}}}
+sweep:
+  grids:
+    - set: {{hardware: exported}}
+metrics: [top1]
+output: {{directory: results, plot: false}}
+""")
+    summary = tessera.run_sweep(sweep, output_directory=tmp_path / "results")
+    with open(os.path.join(summary["directory"], "results.csv")) as f:
+        (row,) = list(csv.DictReader(f))
+    assert float(row["top1"]) == pytest.approx(torch_top1, abs=1e-9)

@@ -33,6 +33,8 @@ struct AnalogHardware {
 struct QuantizationHardware {
   std::string preset;                 ///< "" = an empty map
   parameters::QuantizationMap map{};  ///< the preset plus overrides
+  std::filesystem::path encodings;    ///< fixed encodings (JSON, e.g. from tessera.torch.export_onnx)
+                                      ///< instead of calibrating; "" = calibrate
 };
 
 /// One named hardware description of a sweep file's `hardware` section.
