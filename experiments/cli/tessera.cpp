@@ -153,7 +153,7 @@ int info_command(const std::string& model_file, const std::string& hardware_file
     const Preset preset = load_preset(hardware_file);
     Hardware h{preset.name, {}, {}};
     if (preset.analog) h.analog = AnalogHardware{preset.name, *preset.analog};
-    if (preset.quantization) h.quantization = QuantizationHardware{preset.name, *preset.quantization};
+    if (preset.quantization) h.quantization = QuantizationHardware{preset.name, *preset.quantization, {}};
     hardware.push_back(h);
   } else {
     hardware = load_sweep_file(hardware_file).hardware;

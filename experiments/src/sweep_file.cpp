@@ -421,9 +421,9 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
   const YAML::Node root = yaml::parse(text, source);
   const Location where(source);
   require_map(root, where, "a sweep description (a map with model, data, hardware, sweep, metrics, output)");
-  yaml::reject_unknown_keys(root,
-                            {"model", "data", "calibration", "hardware", "t_inference", "sweep", "metrics", "output"},
-                            where, "sweep file");
+  yaml::reject_unknown_keys(
+      root, {"model", "data", "calibration", "hardware", "t_inference", "device", "sweep", "metrics", "output"}, where,
+      "sweep file");
   for (const char* key : {"model", "data", "hardware"}) {
     if (!root[key]) where.fail(root, std::string("missing '") + key + "'");
   }
@@ -440,6 +440,16 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
   spec.data = parse_data(root["data"], where.child("data"), base, &spec.batch_size);
   if (root["calibration"])
     spec.calibration = parse_data(root["calibration"], where.child("calibration"), base, nullptr);
+
+  if (const YAML::Node device = root["device"]) {
+    const std::string name = scalar(device, where.child("device"), "cpu or cuda");
+    try {
+      spec.device = simulator::backend_from_name(name);
+    } catch (const std::invalid_argument& error) {
+      where.child("device").fail(device, error.what());
+    }
+    remember("device", device);
+  }
 
   const YAML::Node hardware = root["hardware"];
   const Location hardware_at = where.child("hardware");

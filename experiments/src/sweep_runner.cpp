@@ -114,12 +114,19 @@ std::string run_id(const SweepSpec& spec, const ResolvedPoint& point, std::uint6
   key << "model " << model_digest << "\ndata " << describe(spec.data) << "\ncalibration "
       << (spec.calibration ? describe(*spec.calibration) : "-") << "\n"
       << describe(point.hardware) << "t_inference " << hex(std::bit_cast<std::uint64_t>(point.t_inference)) << "\nseed "
-      << seed << "\nmetrics";
+      << seed << (spec.device == simulator::Backend::cpu ? "" : "\ndevice cuda") << "\nmetrics";
   for (const auto& metric : spec.metrics) key << " " << metric;
   return hex(fnv1a(key.str()));
 }
 
 void check_sweep_inputs(const SweepSpec& spec) {
+  if (spec.device == simulator::Backend::cuda) {
+    try {
+      simulator::cuda::require_device("cuda");
+    } catch (const std::exception& error) {
+      spec.fail_at("device", error.what());
+    }
+  }
   std::optional<nn::Model> model;
   try {
     model.emplace(nn::load_onnx(spec.model.string()));
@@ -194,6 +201,7 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
       }
     });
   }
+  if (spec_.device != simulator::Backend::cpu) model.set_backend(spec_.device);
   if (point.hardware.analog) model.drift(point.t_inference);
   EvaluationRequest request{spec_.metrics, spec_.batch_size, &loaded_->float_model, {}};
   for (const nn::ConversionEntry& entry : report.entries) {

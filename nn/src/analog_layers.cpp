@@ -67,6 +67,7 @@ class AnalogLinear final : public Operator {
     return {Value::floats(std::move(y))};
   }
   void program() override { tiles_->program(); }
+  void set_backend(simulator::Backend backend) override { tiles_->set_backend(backend); }
   void drift(double t) override { tiles_->drift(t); }
 
  private:
@@ -115,6 +116,9 @@ class AnalogConv final : public Operator {
   }
   void program() override {
     for (auto& t : tiles_) t.program();
+  }
+  void set_backend(simulator::Backend backend) override {
+    for (auto& t : tiles_) t.set_backend(backend);
   }
   void drift(double t) override {
     for (auto& tiles : tiles_) tiles.drift(t);

@@ -42,7 +42,7 @@ std::vector<float> Attributes::get_floats(const std::string& name) const {
 }
 
 std::vector<std::string> Attributes::get_strings(const std::string& name,
-                                                const std::vector<std::string>& fallback) const {
+                                                 const std::vector<std::string>& fallback) const {
   return has(name) ? as<std::vector<std::string>>(at(name), name, "a list of strings") : fallback;
 }
 

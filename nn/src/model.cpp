@@ -3,6 +3,7 @@
 #include <set>
 
 #include "tessera/nn/errors.hpp"
+#include "tessera/simulator/backend.hpp"
 
 namespace tessera::nn {
 namespace {
@@ -164,6 +165,11 @@ std::vector<Value> Model::run(const std::vector<Value>& inputs, const NodeObserv
 }
 
 Tensor Model::forward(const Tensor& input) { return run({Value::floats(input)}).front().tensor; }
+
+void Model::set_backend(simulator::Backend backend) {
+  if (backend == simulator::Backend::cuda) simulator::cuda::require_device(graph_.source);
+  for (auto& op : operators_) op->set_backend(backend);
+}
 
 void Model::program() {
   for (auto& op : operators_) op->program();

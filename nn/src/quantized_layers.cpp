@@ -82,6 +82,12 @@ class QuantizedLayer final : public Operator {
     if (integer_) use_integer_kernels();  // rebuild with the new scales
   }
   void program() override { inner_->program(); }
+  void set_backend(simulator::Backend backend) override {
+    inner_->set_backend(backend);
+    for (auto* q : {input_quantizer_.get(), output_quantizer_.get()}) {
+      if (q != nullptr) q->set_backend(backend);
+    }
+  }
   void drift(double t) override { inner_->drift(t); }
   void list_encodings(std::vector<TensorEncoding>& out) const override {
     if (input_quantizer_) out.push_back({node_.inputs[0], EncodingRole::input, input_quantizer_.get()});

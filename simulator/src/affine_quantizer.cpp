@@ -6,6 +6,7 @@
 
 #include "tessera/parameters/checks.hpp"
 #include "tessera/simulator/block_layout.hpp"
+#include "tessera/simulator/cuda_kernels.hpp"
 #include "tessera/simulator/fake_quant_kernel.hpp"
 
 namespace tessera::simulator {
@@ -312,12 +313,43 @@ void AffineQuantizer::require_ready(const Tensor& input) const {
   }
 }
 
+void AffineQuantizer::set_backend(Backend backend) {
+  if (backend == Backend::cuda) cuda::require_device("quantizer");
+  backend_ = backend;
+}
+
+namespace {
+
+// For encodings with at most one axis of more than one channel (per tensor or per channel):
+// the number of data elements after that axis, so element e uses encoding (e / inner) % count.
+std::optional<std::int64_t> channel_stride(const Shape& data, const Shape& encoding) {
+  if (encoding.size() > data.size()) return std::nullopt;
+  std::optional<std::size_t> axis;
+  const std::size_t lead = data.size() - encoding.size();
+  for (std::size_t k = 0; k < encoding.size(); ++k) {
+    if (encoding[k] == 1) continue;
+    if (axis) return std::nullopt;
+    axis = lead + k;
+  }
+  std::int64_t inner = 1;
+  for (std::size_t k = axis ? *axis + 1 : data.size(); k < data.size(); ++k) inner *= data[k];
+  return inner;
+}
+
+}  // namespace
+
 Tensor AffineQuantizer::apply(const Tensor& input, Output output) {
   if (calibrating_) {
     observe(input);
     return input;
   }
   require_ready(input);
+  if (backend_ == Backend::cuda && output == Output::dequantized && options_.block_size.empty() &&
+      options_.bitwidth <= 16) {
+    if (const auto inner = channel_stride(input.shape(), options_.shape)) {
+      return cuda::quantize_dequantize(input, scale_, zero_point_, grid_.qmin, grid_.qmax, *inner);
+    }
+  }
   if (output == Output::levels) {
     return transform<Op::quantize>(input, options_.shape, options_.block_size, scale_, zero_point_, grid_);
   }

@@ -18,13 +18,8 @@ struct ChunkLanes {
 // The same philox4x32_10 as for single blocks, applied block by block; once inlined, the loop
 // over the chunk's blocks vectorises.
 void philox_chunk(std::uint64_t first_block, std::uint64_t seed, std::uint64_t stream_id, ChunkLanes& lanes) {
-  const PhiloxKey key{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)};
   for (int j = 0; j < kChunkBlocks; ++j) {
-    const std::uint64_t block = first_block + static_cast<std::uint64_t>(j);
-    const PhiloxCounter bits =
-        philox4x32_10({static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
-                       static_cast<std::uint32_t>(stream_id), static_cast<std::uint32_t>(stream_id >> 32)},
-                      key);
+    const PhiloxCounter bits = stream_block_bits(seed, stream_id, first_block + static_cast<std::uint64_t>(j));
     for (int lane = 0; lane < 4; ++lane) lanes.values[lane][j] = uniform_from_bits(bits[lane]);
   }
 }
@@ -99,14 +94,8 @@ RandomStream RandomStream::derive(std::uint64_t index) const {
   return RandomStream(seed_, mix64(stream_id_ + mix64(index ^ 0xA0761D6478BD642Full)));
 }
 
-PhiloxCounter RandomStream::counter(std::uint64_t block) const {
-  return {static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
-          static_cast<std::uint32_t>(stream_id_), static_cast<std::uint32_t>(stream_id_ >> 32)};
-}
-
 std::array<float, 4> RandomStream::uniform_block(std::uint64_t block) const {
-  const PhiloxKey key{static_cast<std::uint32_t>(seed_), static_cast<std::uint32_t>(seed_ >> 32)};
-  const PhiloxCounter bits = philox4x32_10(counter(block), key);
+  const PhiloxCounter bits = stream_block_bits(seed_, stream_id_, block);
   return {uniform_from_bits(bits[0]), uniform_from_bits(bits[1]), uniform_from_bits(bits[2]),
           uniform_from_bits(bits[3])};
 }

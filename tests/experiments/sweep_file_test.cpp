@@ -167,5 +167,28 @@ TEST(SweepFile, ASweepOfAbsurdSizeIsRefusedBeforeExpanding) {
   }
 }
 
+// `device: cuda` is checked with the inputs: without a device, validation stops at the key with
+// the reason; with one, the runs get their own ids (CPU and GPU rows are not mixed on resume).
+TEST(SweepFile, DeviceCudaIsCheckedWithTheInputs) {
+  const SweepSpec spec = load_inline("hardware: {pcm: {analog: {preset: pcm_inference}}}\ndevice: cuda\n");
+  EXPECT_EQ(spec.device, simulator::Backend::cuda);
+  const auto& probe = simulator::cuda::availability();
+  if (probe.available) {
+    check_sweep_inputs(spec);
+    const SweepSpec on_cpu = load_inline("hardware: {pcm: {analog: {preset: pcm_inference}}}\n");
+    EXPECT_NE(list_runs(spec).front().id, list_runs(on_cpu).front().id);
+    return;
+  }
+  try {
+    check_sweep_inputs(spec);
+    FAIL() << "device: cuda passed validation without a device";
+  } catch (const parameters::ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_NE(message.find("inline.yaml:6:9: device: cuda: the CUDA backend is not available: " + probe.reason),
+              std::string::npos)
+        << message;
+  }
+}
+
 }  // namespace
 }  // namespace tessera::experiments

@@ -168,3 +168,24 @@ TEST(BoxMuller, PolynomialLogAndSinCosAreWithinAFewUlps) {
 
 }  // namespace
 }  // namespace tessera::simulator
+
+namespace tessera::simulator {
+namespace {
+
+// The element functions the CUDA kernels call draw exactly what RandomStream fills, at any
+// offset (ragged starts and ends inside counter blocks and chunks).
+TEST(RandomStream, ElementFunctionsEqualTheFills) {
+  const RandomStream stream = RandomStream(1234).derive("features.0").derive("read_noise");
+  for (std::uint64_t offset : {0ull, 3ull, 257ull, 1000001ull}) {
+    std::vector<float> uniforms(1037), normals(1037);
+    stream.fill_uniform(uniforms, offset);
+    stream.fill_normal(normals, offset);
+    for (std::size_t k = 0; k < uniforms.size(); ++k) {
+      ASSERT_EQ(uniforms[k], stream_uniform(stream.seed(), stream.stream_id(), offset + k)) << offset + k;
+      ASSERT_EQ(normals[k], stream_normal(stream.seed(), stream.stream_id(), offset + k)) << offset + k;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace tessera::simulator

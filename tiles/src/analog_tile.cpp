@@ -126,7 +126,19 @@ bool AnalogTile::needs_weight_magnitudes() const {
   return (io.w_noise > 0.0 && io.w_noise_type == parameters::WeightNoiseType::PCM_READ) || io.ir_drop > 0.0;
 }
 
+void AnalogTile::set_backend(simulator::Backend backend) {
+  if (backend == simulator::Backend::cpu) {
+    engine_.reset();
+  } else if (!engine_) {
+    simulator::cuda::require_device("tile '" + name_ + "'");
+    engine_ = std::make_unique<simulator::cuda::TileEngine>(out_size_, in_size_, config_.forward);
+    engine_->upload_output_vectors(output_noise_std_, output_nonlinearity_);
+  }
+  device_weights_ = nullptr;
+}
+
 void AnalogTile::effective_weights_changed() {
+  device_weights_ = nullptr;
   if (needs_weight_magnitudes()) {
     abs_effective_weights_.resize(effective_weights_.shape());
     for (std::int64_t k = 0; k < effective_weights_.size(); ++k)

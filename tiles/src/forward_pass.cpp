@@ -77,13 +77,44 @@ namespace {
 constexpr std::int64_t kParallelElements = 1 << 15;
 }  // namespace
 
-std::vector<float> AnalogTile::noise_management_scales(const Tensor& input, bool update_state) {
+// What noise management and the non-finite check need per row; the CUDA engine computes the
+// same on the device. max and the sums only when the noise management reads them.
+simulator::cuda::RowStatistics AnalogTile::row_statistics(const Tensor& input) const {
+  const parameters::IOParameters& io = config_.forward;
+  const std::int64_t batch = input.dim(0);
+  const std::int64_t length = input.dim(1);
+  const bool wants_max = io.noise_management == NoiseManagementType::MAX;
+  const bool wants_sums = io.noise_management == NoiseManagementType::ABS_MAX_NP_SUM;
+  simulator::cuda::RowStatistics rows;
+  rows.abs_max.resize(static_cast<std::size_t>(batch));
+  rows.max.resize(wants_max ? static_cast<std::size_t>(batch) : 0);
+  rows.positive_sum.resize(wants_sums ? static_cast<std::size_t>(batch) : 0);
+  rows.negative_sum.resize(wants_sums ? static_cast<std::size_t>(batch) : 0);
+#pragma omp parallel for schedule(static) if (batch * length > kParallelElements)
+  for (std::int64_t b = 0; b < batch; ++b) {
+    const float* row = input.data() + b * length;
+    const auto index = static_cast<std::size_t>(b);
+    rows.abs_max[index] = abs_max(row, length);
+    if (wants_max) rows.max[index] = max_value(row, length);
+    if (wants_sums) {
+      float positive = 0.0f;
+      float negative = 0.0f;
+      for (std::int64_t j = 0; j < length; ++j) {
+        positive += std::max(row[j], 0.0f);
+        negative -= std::min(row[j], 0.0f);
+      }
+      rows.positive_sum[index] = positive;
+      rows.negative_sum[index] = negative;
+    }
+  }
+  return rows;
+}
+
+std::vector<float> AnalogTile::noise_management_scales(const simulator::cuda::RowStatistics& rows, bool update_state) {
   const parameters::IOParameters& io = config_.forward;
   const auto dac_fraction = static_cast<float>(simulator::resolution_fraction(io.inp_res));
-  const std::int64_t batch = input.dim(0);
+  const auto batch = static_cast<std::int64_t>(rows.abs_max.size());
   std::vector<float> scales(static_cast<std::size_t>(batch), 1.0f);
-  const std::int64_t length = input.dim(1);
-  auto row = [&](std::int64_t b) { return input.data() + b * length; };
   switch (io.noise_management) {
     case NoiseManagementType::NONE:
       break;
@@ -93,25 +124,20 @@ std::vector<float> AnalogTile::noise_management_scales(const Tensor& input, bool
     case NoiseManagementType::ABS_MAX:
     case NoiseManagementType::AVERAGE_ABS_MAX:
     case NoiseManagementType::ABS_MAX_NP_SUM:
-#pragma omp parallel for schedule(static) if (batch * length > kParallelElements)
       for (std::int64_t b = 0; b < batch; ++b) {
-        float value = abs_max(row(b), length);
+        const auto index = static_cast<std::size_t>(b);
+        float value = rows.abs_max[index];
         if (io.noise_management == NoiseManagementType::ABS_MAX && io.nm_thres > 0.0) {
           value = std::min(value, static_cast<float>(io.nm_thres));
         }
         if (io.noise_management == NoiseManagementType::ABS_MAX_NP_SUM) {
           // aihwkit: also bound the expected output by the positive/negative input sums.
-          float positive = 0.0f;
-          float negative = 0.0f;
-          for (std::int64_t j = 0; j < length; ++j) {
-            positive += std::max(row(b)[j], 0.0f);
-            negative -= std::min(row(b)[j], 0.0f);
-          }
-          const float by_sum = std::max(positive, negative) * static_cast<float>(io.nm_assumed_wmax / io.out_bound);
+          const float by_sum = std::max(rows.positive_sum[index], rows.negative_sum[index]) *
+                               static_cast<float>(io.nm_assumed_wmax / io.out_bound);
           const float cap = dac_fraction > 0.0f ? value / dac_fraction * static_cast<float>(io.max_bm_res) : value;
           value = std::max(value, std::min(cap, by_sum));
         }
-        scales[static_cast<std::size_t>(b)] = value;
+        scales[index] = value;
       }
       if (io.noise_management == NoiseManagementType::AVERAGE_ABS_MAX && batch > 0) {
         // One running value for the whole batch, updated with the batch mean of max|x|.
@@ -128,7 +154,7 @@ std::vector<float> AnalogTile::noise_management_scales(const Tensor& input, bool
       }
       break;
     case NoiseManagementType::MAX:
-      for (std::int64_t b = 0; b < batch; ++b) scales[static_cast<std::size_t>(b)] = max_value(row(b), length);
+      scales = rows.max;
       break;
   }
   return scales;
@@ -208,16 +234,37 @@ void AnalogTile::apply_ir_drop(Round& round) {
   }
 }
 
+struct AnalogTile::NoiseChoice {
+  bool pcm_read = false;      // w_noise, PCM_READ: variance w_noise^2 |w| v^2
+  bool additive = false;      // w_noise, ADDITIVE_CONSTANT: variance w_noise^2 |v|^2
+  bool output_noise = false;  // out_noise
+  bool nonlinear = false;     // an output nonlinearity or asymmetry between the noises
+  // With nothing nonlinear between them, weight noise and output noise are two independent
+  // Gaussians on the same output: one draw with the summed variance has the same distribution.
+  bool combined() const { return !nonlinear; }
+  bool any() const { return pcm_read || additive || output_noise || nonlinear; }
+};
+
+AnalogTile::NoiseChoice AnalogTile::noise_choice() const {
+  const parameters::IOParameters& io = config_.forward;
+  NoiseChoice choice;
+  choice.pcm_read = io.w_noise > 0.0 && io.w_noise_type == WeightNoiseType::PCM_READ;
+  choice.additive = io.w_noise > 0.0 && io.w_noise_type == WeightNoiseType::ADDITIVE_CONSTANT;
+  choice.output_noise = io.out_noise > 0.0;
+  choice.nonlinear = !output_nonlinearity_.empty() || io.out_asymmetry != 0.0;
+  return choice;
+}
+
 void AnalogTile::add_analog_noise(Round& round) {
   const parameters::IOParameters& io = config_.forward;
   const std::int64_t active = round.active();
   const auto w_noise = static_cast<float>(io.w_noise);
-  const bool pcm_read = w_noise > 0.0f && io.w_noise_type == WeightNoiseType::PCM_READ;
-  const bool additive = w_noise > 0.0f && io.w_noise_type == WeightNoiseType::ADDITIVE_CONSTANT;
+  const NoiseChoice choice = noise_choice();
+  const bool pcm_read = choice.pcm_read;
+  const bool additive = choice.additive;
   const bool weight_noise = pcm_read || additive;
-  const bool output_noise = io.out_noise > 0.0;
-  const bool nonlinear = !output_nonlinearity_.empty() || io.out_asymmetry != 0.0;
-  if (!output_noise && !weight_noise && !nonlinear) return;
+  const bool output_noise = choice.output_noise;
+  if (!choice.any()) return;
 
   // Per-MVM weight noise is Gaussian per output with variance sum_j sigma_ij^2 v_j^2 (PCM_READ:
   // sigma_ij^2 = w_noise^2 |w_ij|), so it is drawn exactly in distribution from that variance,
@@ -228,9 +275,7 @@ void AnalogTile::add_analog_noise(Round& round) {
     weight_variance_.resize({active, out_size_});
     analog_product(round, squared_inputs_, *round.weights.magnitudes, weight_variance_);
   }
-  // With nothing nonlinear between them, weight noise and output noise are two independent
-  // Gaussians on the same output: one draw with the summed variance has the same distribution.
-  const bool combined = !nonlinear;
+  const bool combined = choice.combined();
   const RandomStream first_stream =
       round.stream->derive(combined ? "output_noise" : "weight_noise").derive(static_cast<std::uint64_t>(round.index));
   const RandomStream second_stream =
@@ -331,6 +376,29 @@ void AnalogTile::finish_outputs(Tensor& output, bool digital_post_processing) co
   }
 }
 
+// One round of the pipeline on the device: the same steps and the same streams as the CPU's
+// prepare_inputs, apply_ir_drop, add_analog_noise and digitize_outputs.
+void AnalogTile::run_round_on_device(const Tensor& /*input: already on the device*/, Round& round) {
+  const NoiseChoice choice = noise_choice();
+  const auto index = static_cast<std::uint64_t>(round.index);
+  const RandomStream& stream = *round.stream;
+  simulator::cuda::RoundRequest request;
+  request.samples = round.samples;
+  request.input_scales = round.input_scales;
+  request.first_sample = round.first_sample;
+  request.seed = stream.seed();
+  request.dac_rounding_stream = stream.derive("dac_rounding").derive(index).stream_id();
+  request.input_noise_stream = stream.derive("input_noise").derive(index).stream_id();
+  request.adc_rounding_stream = stream.derive("adc_rounding").derive(index).stream_id();
+  request.first_noise_stream =
+      stream.derive(choice.combined() ? "output_noise" : "weight_noise").derive(index).stream_id();
+  request.second_noise_stream = stream.derive("output_noise").derive(index).stream_id();
+  request.pcm_read = choice.pcm_read;
+  request.additive = choice.additive;
+  request.combined = choice.combined();
+  round.saturated = engine_->run_round(request);
+}
+
 Tensor AnalogTile::forward(const Tensor& input) {
   check_batch_shape("tile '" + name_ + "'", "input", input, in_size_);
   const std::uint64_t first_sample = samples_seen_;
@@ -369,14 +437,29 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
                                const RandomStream& stream, bool digital_post_processing, bool identity_input) {
   const parameters::IOParameters& io = config_.forward;
   const std::int64_t batch = input.dim(0);
+  // The device runs the pipeline's steps for forward calls; the one-hot readouts of drift
+  // compensation are O(out) per row on the CPU and stay there.
+  simulator::cuda::TileEngine* device = identity_input ? nullptr : engine_.get();
+  if (device != nullptr && (device_weights_ != weights.values || weights.values == &modified_weights_)) {
+    device->upload_weights(*weights.values, needs_weight_magnitudes() ? weights.magnitudes : nullptr);
+    device_weights_ = weights.values;  // modified weights change every call: always uploaded again
+  }
   Tensor output({batch, out_size_});
   if (io.is_perfect || io.mv_type == parameters::AnalogMVType::IDEAL) {
+    if (device != nullptr) {
+      device->load_batch(input);
+      device->ideal_product();
+      const std::vector<char> finite_rows(static_cast<std::size_t>(batch), 0);
+      return device->finish(finite_rows, output_factors(digital_post_processing),
+                            digital_post_processing ? std::span<const float>(bias_) : std::span<const float>());
+    }
     simulator::matmul_transposed(input, *weights.values, output);
     finish_outputs(output, digital_post_processing);
     return output;
   }
 
-  const std::vector<float> nm_scales = noise_management_scales(input, /*update_state=*/digital_post_processing);
+  const simulator::cuda::RowStatistics rows = device != nullptr ? device->load_batch(input) : row_statistics(input);
+  const std::vector<float> nm_scales = noise_management_scales(rows, /*update_state=*/digital_post_processing);
   std::vector<float> reduction(static_cast<std::size_t>(batch), 1.0f);
   // aihwkit's limits: stop halving the input once the reduction passes max_bm_factor or
   // max_bm_res / inp_res (the DAC would lose all resolution).
@@ -395,9 +478,8 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
   // A sample with NaN or Inf among its inputs has no DAC representation, and outputs that
   // looked valid would hide it: its outputs are NaN (README, "Non-finite values").
   std::vector<char> non_finite(static_cast<std::size_t>(batch), 0);
-#pragma omp parallel for schedule(static) if (batch * in_size_ > kParallelElements)
   for (std::int64_t b = 0; b < batch; ++b) {
-    non_finite[static_cast<std::size_t>(b)] = !std::isfinite(abs_max(input.data() + b * in_size_, in_size_));
+    non_finite[static_cast<std::size_t>(b)] = !std::isfinite(rows.abs_max[static_cast<std::size_t>(b)]);
   }
   for (std::int64_t b = 0; b < batch; ++b) {
     if (non_finite[static_cast<std::size_t>(b)]) continue;
@@ -417,13 +499,17 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     }
     // A first round over the whole batch computes straight into the output.
     const bool in_place = active == batch;
-    if (!in_place) round_outputs_.resize({active, out_size_});
+    if (!in_place && device == nullptr) round_outputs_.resize({active, out_size_});
     round.outputs = in_place ? &output : &round_outputs_;
-    prepare_inputs(input, round);
-    analog_product(round, dac_outputs_, *weights.values, *round.outputs);
-    if (io.ir_drop > 0.0) apply_ir_drop(round);
-    add_analog_noise(round);
-    digitize_outputs(round);
+    if (device != nullptr) {
+      run_round_on_device(input, round);
+    } else {
+      prepare_inputs(input, round);
+      analog_product(round, dac_outputs_, *weights.values, *round.outputs);
+      if (io.ir_drop > 0.0) apply_ir_drop(round);
+      add_analog_noise(round);
+      digitize_outputs(round);
+    }
 
     // Samples whose outputs still saturated go again with their input halved; the others are
     // done: scaled back by nm * reduction into their output rows.
@@ -439,6 +525,18 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
       }
     }
     const auto finished = static_cast<std::int64_t>(done.size());
+    if (device != nullptr) {
+      std::vector<std::int64_t> targets;
+      std::vector<float> scales;
+      for (std::int64_t a : done) {
+        targets.push_back(round.samples[static_cast<std::size_t>(a)]);
+        scales.push_back(round.output_scales[static_cast<std::size_t>(a)]);
+      }
+      device->store_rows(done, targets, scales);
+      round.samples = std::move(again);
+      ++round.index;
+      continue;
+    }
 #pragma omp parallel for schedule(static) if (finished * out_size_ > kParallelElements)
     for (std::int64_t d = 0; d < finished; ++d) {
       const std::int64_t a = done[static_cast<std::size_t>(d)];
@@ -450,9 +548,14 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     round.samples = std::move(again);
     ++round.index;
   }
+  if (device != nullptr) {
+    return device->finish(non_finite, output_factors(digital_post_processing),
+                          digital_post_processing ? std::span<const float>(bias_) : std::span<const float>());
+  }
   for (std::int64_t b = 0; b < batch; ++b) {
     if (!non_finite[static_cast<std::size_t>(b)]) continue;
-    std::fill(output.data() + b * out_size_, output.data() + (b + 1) * out_size_, std::numeric_limits<float>::quiet_NaN());
+    std::fill(output.data() + b * out_size_, output.data() + (b + 1) * out_size_,
+              std::numeric_limits<float>::quiet_NaN());
   }
   finish_outputs(output, digital_post_processing);
   return output;

@@ -168,6 +168,10 @@ void AnalogTileArray::drift(double t_inference) {
   for (AnalogTile& t : tiles_) t.drift(t_inference);
 }
 
+void AnalogTileArray::set_backend(simulator::Backend backend) {
+  for (AnalogTile& t : tiles_) t.set_backend(backend);
+}
+
 void AnalogTileArray::set_training(bool training) {
   for (AnalogTile& t : tiles_) t.set_training(training);
 }

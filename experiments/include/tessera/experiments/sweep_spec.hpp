@@ -17,6 +17,7 @@
 #include "tessera/experiments/dataset.hpp"
 #include "tessera/parameters/quantization.hpp"
 #include "tessera/parameters/rpu_config.hpp"
+#include "tessera/simulator/backend.hpp"
 
 namespace tessera::experiments {
 
@@ -83,6 +84,7 @@ struct SweepSpec {
   std::optional<DataSource> calibration;  ///< required when some hardware quantizes
   std::vector<Hardware> hardware;         ///< in file order
   double t_inference = 0.0;               ///< seconds after programming, unless swept
+  simulator::Backend device = simulator::Backend::cpu;  ///< where analog tiles compute (`device: cuda`)
   std::vector<SweepPoint> points;         ///< the whole grid
   std::vector<std::string> columns;       ///< swept paths, in order of first appearance
   std::vector<std::uint64_t> seeds{0};

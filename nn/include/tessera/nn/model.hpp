@@ -57,6 +57,9 @@ class Model {
 
   /// Programs every analog layer (programming noise drawn from the conversion seed).
   void program();
+  /// Runs the analog layers' tiles on `backend` (simulator::Backend::cuda needs a CUDA device;
+  /// throws naming the reason otherwise). Other layers compute on the CPU.
+  void set_backend(simulator::Backend backend);
   /// Drifts every analog layer to t_inference seconds after programming (programs first).
   void drift(double t_inference);
   /// Calibration of every quantizer that observes activations (AIMET's compute_encodings):

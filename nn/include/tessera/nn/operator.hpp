@@ -8,6 +8,7 @@
 
 #include "tessera/nn/graph.hpp"
 #include "tessera/simulator/affine_quantizer.hpp"
+#include "tessera/simulator/backend.hpp"
 
 namespace tessera::nn {
 
@@ -33,6 +34,8 @@ class Operator {
   virtual void program() {}
   /// Analog layers: drift and read noise t_inference seconds after programming.
   virtual void drift(double /*t_inference*/) {}
+  /// Analog layers: run their tiles on this backend (throws when it is not available).
+  virtual void set_backend(simulator::Backend /*backend*/) {}
   /// Quantized layers: observe data to fix activation encodings (between begin and end).
   virtual void begin_calibration() {}
   virtual void end_calibration() {}

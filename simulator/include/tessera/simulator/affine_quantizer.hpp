@@ -16,6 +16,7 @@
 
 #include "tessera/parameters/quantization.hpp"
 #include "tessera/simulator/affine_encoding.hpp"
+#include "tessera/simulator/backend.hpp"
 #include "tessera/simulator/range_estimators.hpp"
 #include "tessera/simulator/tensor.hpp"
 
@@ -48,6 +49,12 @@ class AffineQuantizer {
   virtual ~AffineQuantizer() = default;
   AffineQuantizer(const AffineQuantizer&) = delete;
   AffineQuantizer& operator=(const AffineQuantizer&) = delete;
+
+  /// Backend::cuda runs quantize-dequantize of per-tensor and per-channel encodings up to 16
+  /// bits on the device (same element function, same bits); everything else stays on the CPU.
+  /// Throws, naming the reason, when no CUDA device is usable.
+  void set_backend(Backend backend);
+  Backend backend() const { return backend_; }
 
   const QuantizerOptions& options() const { return options_; }
   const QuantGrid& grid() const { return grid_; }
@@ -103,6 +110,7 @@ class AffineQuantizer {
   std::vector<std::int64_t> zero_point_;
   bool initialized_ = false;
   bool calibrating_ = false;
+  Backend backend_ = Backend::cpu;
   std::vector<std::unique_ptr<RangeEstimatorBase>> estimators_;
 };
 

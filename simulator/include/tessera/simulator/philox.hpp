@@ -71,3 +71,30 @@ TESSERA_HOST_DEVICE inline void box_muller(float u0, float u1, float& z0, float&
 }
 
 }  // namespace tessera::simulator
+
+namespace tessera::simulator {
+
+/// The 4 random words of counter block `block` of stream (seed, stream_id): Philox key = seed,
+/// counter = (block, stream_id). RandomStream and the CUDA kernels both call this.
+TESSERA_HOST_DEVICE constexpr PhiloxCounter stream_block_bits(std::uint64_t seed, std::uint64_t stream_id,
+                                                              std::uint64_t block) {
+  return philox4x32_10({static_cast<std::uint32_t>(block), static_cast<std::uint32_t>(block >> 32),
+                        static_cast<std::uint32_t>(stream_id), static_cast<std::uint32_t>(stream_id >> 32)},
+                       {static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)});
+}
+
+/// Element `element` of a stream as a uniform in (0, 1): lane element % 4 of block element / 4.
+TESSERA_HOST_DEVICE inline float stream_uniform(std::uint64_t seed, std::uint64_t stream_id, std::uint64_t element) {
+  return uniform_from_bits(stream_block_bits(seed, stream_id, element / 4)[element % 4]);
+}
+
+/// Element `element` of a stream as a standard normal: Box-Muller on lanes (0, 1) and (2, 3).
+TESSERA_HOST_DEVICE inline float stream_normal(std::uint64_t seed, std::uint64_t stream_id, std::uint64_t element) {
+  const PhiloxCounter bits = stream_block_bits(seed, stream_id, element / 4);
+  const unsigned pair = static_cast<unsigned>(element % 4) / 2;
+  float z0 = 0.0f, z1 = 0.0f;
+  box_muller(uniform_from_bits(bits[2 * pair]), uniform_from_bits(bits[2 * pair + 1]), z0, z1);
+  return element % 2 == 0 ? z0 : z1;
+}
+
+}  // namespace tessera::simulator

@@ -37,8 +37,6 @@ class RandomStream {
   void fill_normal(std::span<float> out, std::uint64_t offset = 0, float mean = 0.0f, float stddev = 1.0f) const;
 
  private:
-  PhiloxCounter counter(std::uint64_t block) const;
-
   std::uint64_t seed_;
   std::uint64_t stream_id_;
 };

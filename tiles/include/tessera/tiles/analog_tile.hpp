@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "tessera/parameters/rpu_config.hpp"
+#include "tessera/simulator/backend.hpp"
+#include "tessera/simulator/cuda_kernels.hpp"
 #include "tessera/simulator/noise/conductance_converter.hpp"
 #include "tessera/simulator/noise/device_noise_model.hpp"
 #include "tessera/simulator/random_stream.hpp"
@@ -74,6 +76,13 @@ class AnalogTile {
   /// modifier.enable_during_test) the MVM uses the effective weights perturbed by
   /// config.modifier, drawn afresh for every call (addressed by the call's first sample).
   Tensor forward(const Tensor& input);
+
+  /// Where forward runs: Backend::cpu (default) or Backend::cuda (throws, naming the reason,
+  /// when no CUDA device is usable). Results agree within float rounding (the noise draws are
+  /// the same numbers; sums run in another order). Programming, drift and the drift-compensation
+  /// readouts stay on the CPU.
+  void set_backend(simulator::Backend backend);
+  simulator::Backend backend() const { return engine_ ? simulator::Backend::cuda : simulator::Backend::cpu; }
   void set_training(bool training) { training_ = training; }
   bool is_training() const { return training_; }
 
@@ -114,7 +123,11 @@ class AnalogTile {
   std::vector<double> compensation_readout(const simulator::RandomStream& stream);
   /// Per-sample noise-management scales; `update_state` = false leaves AVERAGE_ABS_MAX's
   /// running value unchanged (readouts).
-  std::vector<float> noise_management_scales(const Tensor& input, bool update_state);
+  struct NoiseChoice;  // which weight/output noise a forward adds, and in how many draws
+  NoiseChoice noise_choice() const;
+  simulator::cuda::RowStatistics row_statistics(const Tensor& input) const;
+  std::vector<float> noise_management_scales(const simulator::cuda::RowStatistics& rows, bool update_state);
+  void run_round_on_device(const Tensor& input, Round& round);
   void prepare_inputs(const Tensor& input, Round& round);
   void apply_ir_drop(Round& round);
   void add_analog_noise(Round& round);
@@ -169,6 +182,8 @@ class AnalogTile {
   Tensor ir_products_;
   Tensor readout_inputs_;
   std::vector<float> conductance_workspace_;
+  std::unique_ptr<simulator::cuda::TileEngine> engine_;  ///< set when the backend is CUDA
+  const Tensor* device_weights_ = nullptr;               ///< what engine_ holds, or null when stale
 };
 
 }  // namespace tessera::tiles

@@ -64,6 +64,8 @@ class AnalogTileArray {
   void program();
   void drift(double t_inference);
   void set_training(bool training);
+  /// Every tile computes on this backend (see AnalogTile::set_backend).
+  void set_backend(simulator::Backend backend);
   void post_update_step();
   void set_sample_counter(std::uint64_t next_sample);
 
