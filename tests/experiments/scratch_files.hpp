@@ -6,11 +6,15 @@
 #include <sstream>
 #include <string>
 
+#include <unistd.h>
+
 namespace tessera::testing {
 
-/// An empty folder under the system's temporary directory, named after the test.
+/// An empty folder under the system's temporary directory, named after the test and this
+/// process (two test runs on one machine must not share folders).
 inline std::filesystem::path fresh_folder(const std::string& name) {
-  const std::filesystem::path folder = std::filesystem::temp_directory_path() / ("tessera_test_" + name);
+  const std::filesystem::path folder =
+      std::filesystem::temp_directory_path() / ("tessera_test_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(folder);
   return folder;
 }
