@@ -8,12 +8,21 @@
 #include "tessera/experiments/presets.hpp"
 #include "tessera/experiments/sweep_runner.hpp"
 #include "tessera/experiments/sweep_spec.hpp"
+#include "tessera/simulator/backend.hpp"
 
 namespace py = pybind11;
 
 namespace tessera::python {
 
 void bind_experiments(py::module_& m) {
+  m.def(
+      "cuda_availability",
+      [] {
+        const simulator::cuda::Availability& probe = simulator::cuda::availability();
+        return py::dict(py::arg("available") = probe.available, py::arg("reason") = probe.reason,
+                        py::arg("device") = probe.device);
+      },
+      "Whether the CUDA backend can run here: {'available', 'reason' (why not), 'device'}.");
   m.def(
       "load_idx_dataset",
       [](const std::string& images, const std::string& labels, float mean, float std, std::int64_t limit) {

@@ -52,6 +52,10 @@ void bind_model(py::module_& m) {
       .def_property_readonly("outputs", [](const Model& model) { return model.graph().outputs; })
       .def("forward", &forward, py::arg("x"), "Runs one batch through a single-input model; returns its first output.")
       .def("__call__", &forward, py::arg("x"))
+      .def(
+          "set_backend",
+          [](Model& model, const std::string& backend) { model.set_backend(simulator::backend_from_name(backend)); },
+          py::arg("backend"), "Analog layers compute on 'cpu' or 'cuda' (RuntimeError when no CUDA device is usable).")
       .def("program", &Model::program, py::call_guard<py::gil_scoped_release>(),
            "Programs every analog layer (programming noise, t = 0).")
       .def("drift", &Model::drift, py::arg("t_inference"), py::call_guard<py::gil_scoped_release>(),

@@ -71,6 +71,10 @@ void bind_tile_methods(Class& c) {
           py::arg("x"), py::arg("grad_output"), "Ideal weight gradient grad_output^T x, in the tile's units.")
       .def("set_training", &Tile::set_training, py::arg("training"),
            "Training mode applies the weight modifier in every forward (hardware-aware training).")
+      .def(
+          "set_backend",
+          [](Tile& t, const std::string& backend) { t.set_backend(simulator::backend_from_name(backend)); },
+          py::arg("backend"), "'cpu' or 'cuda' (RuntimeError naming the reason when no CUDA device is usable).")
       .def("post_update_step", &Tile::post_update_step, "Weight clipping and remapping after an optimizer step.")
       .def("set_sample_counter", &Tile::set_sample_counter, py::arg("next_sample"),
            "Where the noise streams continue: sample k always draws the same numbers.");
@@ -85,6 +89,8 @@ void bind_tiles(py::module_& m) {
            py::arg("seed") = 0, py::arg("name") = "tile")
       .def_property_readonly("rpu_config", &tiles::AnalogTile::config)
       .def_property_readonly("is_programmed", &tiles::AnalogTile::is_programmed)
+      .def_property_readonly(
+          "backend", [](const tiles::AnalogTile& t) { return std::string(simulator::backend_name(t.backend())); })
       .def_property_readonly("sample_counter", &tiles::AnalogTile::sample_counter)
       .def_property_readonly(
           "effective_weights", [](const tiles::AnalogTile& t) { return to_numpy(Tensor(t.effective_weights())); },
@@ -102,7 +108,10 @@ void bind_tiles(py::module_& m) {
                     std::string_view>(),
            py::arg("out_size"), py::arg("in_size"), py::arg("rpu_config") = parameters::InferenceRPUConfig{},
            py::arg("seed") = 0, py::arg("name") = "tile")
-      .def_property_readonly("tile_count", &tiles::AnalogTileArray::tile_count);
+      .def_property_readonly("tile_count", &tiles::AnalogTileArray::tile_count)
+      .def_property_readonly("backend", [](const tiles::AnalogTileArray& t) {
+        return std::string(simulator::backend_name(t.tile(0, 0).backend()));
+      });
   bind_tile_methods<tiles::AnalogTileArray>(array);
 }
 

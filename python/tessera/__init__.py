@@ -24,6 +24,7 @@ from ._core import (
     WeightQuantConfig,
     convert_to_analog,
     convert_to_quantized,
+    cuda_availability,
     load_idx_dataset,
     per_channel_shape,
     preset_names,

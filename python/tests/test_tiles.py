@@ -1,3 +1,5 @@
+import os
+
 import numpy as np
 import pytest
 
@@ -66,3 +68,33 @@ def test_tile_refuses_bad_shapes_and_dtypes():
         tile.forward(np.zeros((2, 24), np.int32))
     with pytest.raises(ValueError, match="weights"):
         tile.set_weights(np.zeros((3, 3), np.float32))
+
+
+def test_cuda_backend_is_refused_with_the_reason_when_unavailable():
+    probe = tessera.cuda_availability()
+    tile = tessera.AnalogTileArray(4, 4, tessera.InferenceRPUConfig(), name="fc")
+    assert tile.backend == "cpu"
+    with pytest.raises(ValueError, match="unknown backend 'gpu' \\(expected cpu or cuda\\)"):
+        tile.set_backend("gpu")
+    if probe["available"]:
+        tile.set_backend("cuda")
+        assert tile.backend == "cuda"
+        return
+    assert probe["reason"]
+    with pytest.raises(RuntimeError, match="tile 'fc': the CUDA backend is not available: "):
+        tile.set_backend("cuda")
+    model = tessera.Model.load_onnx(os.path.join(os.path.dirname(__file__), "..", "..", "examples", "fashion_mnist",
+                                                 "fmnist_cnn.onnx"))
+    with pytest.raises(RuntimeError, match="fmnist_cnn.onnx: the CUDA backend is not available"):
+        model.set_backend("cuda")
+
+
+@pytest.mark.skipif(not tessera.cuda_availability()["available"], reason="no CUDA device")
+def test_cuda_tile_agrees_with_the_cpu_tile():
+    rpu = tessera.InferenceRPUConfig()
+    x = np.random.RandomState(2).randn(64, 24).astype(np.float32)
+    cpu, gpu = _tile(rpu), _tile(rpu)
+    gpu.set_backend("cuda")
+    step = 2 * rpu.forward.out_bound * rpu.forward.out_res
+    bound = step * np.abs(x).max(axis=1, keepdims=True) * 64 * 1.5  # one ADC step at the sample's scale
+    assert np.all(np.abs(gpu.forward(x) - cpu.forward(x)) <= bound)

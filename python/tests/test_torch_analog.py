@@ -187,3 +187,12 @@ def test_deepcopy_and_torch_save_give_working_copies(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(copied(x), analog(x), rtol=0, atol=0)
         torch.testing.assert_close(loaded(x), analog(x), rtol=0, atol=0)
+
+
+def test_analog_layers_take_a_backend():
+    if tessera.cuda_availability()["available"]:
+        layer = convert_to_analog(nn.Linear(4, 2), backend="cuda")
+        assert layer.backend == "cuda"
+        return
+    with pytest.raises(RuntimeError, match="the CUDA backend is not available"):
+        convert_to_analog(nn.Linear(4, 2), backend="cuda")

@@ -46,7 +46,7 @@ class _TileProduct(torch.autograd.Function):
 class AnalogLayer:
     """What every analog layer has: an rpu_config, a tile array and the tile lifecycle."""
 
-    def _init_analog(self, rpu_config, seed, name):
+    def _init_analog(self, rpu_config, seed, name, backend="cpu"):
         if rpu_config is None:
             rpu_config = _core.InferenceRPUConfig()
         if not isinstance(rpu_config, _core.InferenceRPUConfig):
@@ -56,6 +56,7 @@ class AnalogLayer:
         self.tile_name = name
         out_size, in_size = self.weight.shape[0], self.weight[0].numel()
         self.analog_tile = _core.AnalogTileArray(out_size, in_size, self.rpu_config, self.tile_seed, name)
+        self.set_backend(backend)
         self._synced = None
         self._keeps_weights_in_range = rpu_config.clip.type != "NONE" or rpu_config.remap.type != "NONE"
 
@@ -77,6 +78,11 @@ class AnalogLayer:
                 clipped = torch.from_numpy(self.analog_tile.get_weights()).reshape(self.weight.shape)
                 self.weight.copy_(clipped)
         self._synced = self._weight_state()
+
+    def set_backend(self, backend):
+        """'cpu' or 'cuda': where the tile computes (RuntimeError when no CUDA device is usable)."""
+        self.analog_tile.set_backend(backend)
+        self.backend = backend
 
     def train(self, mode=True):
         super().train(mode)
@@ -113,6 +119,7 @@ class AnalogLayer:
         out_size, in_size = self.weight.shape[0], self.weight[0].numel()
         self.analog_tile = _core.AnalogTileArray(out_size, in_size, self.rpu_config, self.tile_seed, self.tile_name)
         self.analog_tile.set_training(self.training)
+        self.analog_tile.set_backend(self.backend)
 
     def extra_repr(self):
         return super().extra_repr() + f", tiles={self.analog_tile.tile_count}"
@@ -129,13 +136,15 @@ def _copy_parameters(layer, module):
 class AnalogLinear(AnalogLayer, nn.Linear):
     """nn.Linear on analog tiles (aihwkit's AnalogLinear)."""
 
-    def __init__(self, in_features, out_features, bias=True, rpu_config=None, seed=0, name="AnalogLinear"):
+    def __init__(self, in_features, out_features, bias=True, rpu_config=None, seed=0, name="AnalogLinear",
+                 backend="cpu"):
         nn.Linear.__init__(self, in_features, out_features, bias)
-        self._init_analog(rpu_config, seed, name)
+        self._init_analog(rpu_config, seed, name, backend)
 
     @classmethod
-    def from_digital(cls, module, rpu_config=None, seed=0, name="AnalogLinear"):
-        layer = cls(module.in_features, module.out_features, module.bias is not None, rpu_config, seed, name)
+    def from_digital(cls, module, rpu_config=None, seed=0, name="AnalogLinear", backend="cpu"):
+        layer = cls(module.in_features, module.out_features, module.bias is not None, rpu_config, seed, name,
+                    backend)
         return _copy_parameters(layer, module)
 
     def forward(self, x):  # pylint: disable=arguments-renamed
@@ -150,19 +159,19 @@ class _AnalogConvNd(AnalogLayer):
     """Convolution as im2col (torch's unfold) + one tile product over all patches. A 1-d
     convolution runs as a 2-d one of height 1."""
 
-    def _init_conv(self, rpu_config, seed, name):
+    def _init_conv(self, rpu_config, seed, name, backend):
         if self.groups != 1:
             raise NotImplementedError(f"{name}: grouped convolutions (groups={self.groups}) are not mapped to tiles "
                                       "yet; leave this layer digital with exclude_modules")
         if isinstance(self.padding, str):
             raise NotImplementedError(f"{name}: padding='{self.padding}' is not supported; give explicit sizes")
-        self._init_analog(rpu_config, seed, name)
+        self._init_analog(rpu_config, seed, name, backend)
 
     @classmethod
-    def from_digital(cls, module, rpu_config=None, seed=0, name=None):
+    def from_digital(cls, module, rpu_config=None, seed=0, name=None, backend="cpu"):
         layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
                     module.dilation, module.groups, module.bias is not None, module.padding_mode, rpu_config, seed,
-                    name or cls.__name__)
+                    name or cls.__name__, backend)
         return _copy_parameters(layer, module)
 
     def forward(self, x):  # pylint: disable=arguments-renamed
@@ -193,20 +202,20 @@ class AnalogConv2d(_AnalogConvNd, nn.Conv2d):
     """nn.Conv2d on analog tiles (aihwkit's AnalogConv2d)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", rpu_config=None, seed=0, name="AnalogConv2d"):
+                 padding_mode="zeros", rpu_config=None, seed=0, name="AnalogConv2d", backend="cpu"):
         nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                            padding_mode)
-        self._init_conv(rpu_config, seed, name)
+        self._init_conv(rpu_config, seed, name, backend)
 
 
 class AnalogConv1d(_AnalogConvNd, nn.Conv1d):
     """nn.Conv1d on analog tiles (aihwkit's AnalogConv1d)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", rpu_config=None, seed=0, name="AnalogConv1d"):
+                 padding_mode="zeros", rpu_config=None, seed=0, name="AnalogConv1d", backend="cpu"):
         nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
                            padding_mode)
-        self._init_conv(rpu_config, seed, name)
+        self._init_conv(rpu_config, seed, name, backend)
 
 
 ANALOG_TYPES = {nn.Linear: AnalogLinear, nn.Conv1d: AnalogConv1d, nn.Conv2d: AnalogConv2d}

@@ -28,12 +28,13 @@ def _in_subtree(name, roots):
     return any(name == root or name.startswith(root + ".") for root in roots)
 
 
-def convert_to_analog(module, rpu_config=None, exclude_modules=(), inplace=False, seed=0):
+def convert_to_analog(module, rpu_config=None, exclude_modules=(), inplace=False, seed=0, backend="cpu"):
     """Replaces every nn.Linear, nn.Conv1d and nn.Conv2d by its analog twin.
 
     rpu_config: an InferenceRPUConfig (default: aihwkit's defaults, the pcm_inference preset).
     exclude_modules: dotted names whose subtrees stay digital. Each layer's noise comes from
     (seed, its name), so the same seed gives the same model whatever else is converted.
+    backend: "cpu" or "cuda" (RuntimeError naming the reason when no CUDA device is usable).
     Returns the converted model (a deep copy unless inplace).
     """
     if not isinstance(module, nn.Module):
@@ -44,10 +45,10 @@ def convert_to_analog(module, rpu_config=None, exclude_modules=(), inplace=False
     rpu_config = _core.InferenceRPUConfig() if rpu_config is None else rpu_config
     model = module if inplace else copy.deepcopy(module)
     if type(model) in ANALOG_TYPES:
-        return ANALOG_TYPES[type(model)].from_digital(model, rpu_config, seed, type(model).__name__)
+        return ANALOG_TYPES[type(model)].from_digital(model, rpu_config, seed, type(model).__name__, backend)
     for name, child in list(model.named_modules()):
         if name and type(child) in ANALOG_TYPES and not _in_subtree(name, exclude_modules):
-            _replace(model, name, ANALOG_TYPES[type(child)].from_digital(child, rpu_config, seed, name))
+            _replace(model, name, ANALOG_TYPES[type(child)].from_digital(child, rpu_config, seed, name, backend))
     return model
 
 
