@@ -13,12 +13,13 @@ BUILD = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(tessera.
 
 @pytest.mark.skipif(not os.path.exists(os.path.join(BUILD, "CMakeCache.txt")), reason="not imported from a build tree")
 def test_installed_package_imports_and_finds_presets(tmp_path):
-    site = tmp_path / "site-packages"
-    subprocess.run(["cmake", f"-DTESSERA_PYTHON_INSTALL_DIR={site}", BUILD], check=True, capture_output=True)
-    try:
-        subprocess.run(["cmake", "--install", BUILD, "--component", "python"], check=True, capture_output=True)
-    finally:  # the build tree keeps its own default
-        subprocess.run(["cmake", "-UTESSERA_PYTHON_INSTALL_DIR", BUILD], check=True, capture_output=True)
+    # DESTDIR stages the install under tmp_path without touching the build tree's settings.
+    cache = open(os.path.join(BUILD, "CMakeCache.txt")).read()
+    install_dir = next(line.split("=", 1)[1] for line in cache.splitlines()
+                       if line.startswith("TESSERA_PYTHON_INSTALL_DIR:"))
+    subprocess.run(["cmake", "--install", BUILD, "--component", "python"], check=True, capture_output=True,
+                   env=dict(os.environ, DESTDIR=str(tmp_path / "stage")))
+    site = tmp_path / "stage" / install_dir.lstrip("/")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TESSERA_PRESETS_DIR")}
     env["PYTHONPATH"] = str(site)
     script = ("import tessera, tessera.torch; print(tessera.__file__); "

@@ -25,6 +25,11 @@ Tensor quantize_dequantize(const Tensor&, std::span<const float>, std::span<cons
   return {};
 }
 
+struct SgemmBaseline::State {};
+SgemmBaseline::SgemmBaseline(std::int64_t, std::int64_t, std::int64_t) { require_device("SGEMM baseline"); }
+SgemmBaseline::~SgemmBaseline() = default;
+void SgemmBaseline::run() {}
+
 struct TileEngine::State {};
 
 TileEngine::TileEngine(std::int64_t, std::int64_t, const parameters::IOParameters&) { require_device("analog tile"); }

@@ -26,6 +26,22 @@ std::vector<float> stream_normals(std::uint64_t seed, std::uint64_t stream_id, s
 Tensor quantize_dequantize(const Tensor& input, std::span<const float> scale, std::span<const std::int64_t> zero_point,
                            std::int64_t qmin, std::int64_t qmax, std::int64_t inner);
 
+/// cuBLAS SGEMM of a fixed shape on device-resident operands: the baseline GPU benchmarks
+/// compare with (y[rows, out] = x[rows, in] W^T, full float32).
+class SgemmBaseline {
+ public:
+  SgemmBaseline(std::int64_t rows, std::int64_t out_size, std::int64_t in_size);
+  ~SgemmBaseline();
+  SgemmBaseline(const SgemmBaseline&) = delete;
+  SgemmBaseline& operator=(const SgemmBaseline&) = delete;
+  /// One product, waited for.
+  void run();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
 /// Per-row statistics of a batch for noise management and the non-finite check.
 struct RowStatistics {
   std::vector<float> abs_max;       ///< max |x| (NaN when the row has NaN, Inf when Inf)
