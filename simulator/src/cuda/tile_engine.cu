@@ -257,9 +257,11 @@ RowStatistics TileEngine::load_batch(const Tensor& input) {
   s.batch = input.dim(0);
   const auto batch = static_cast<std::size_t>(s.batch);
   s.input.upload(input.data(), static_cast<std::size_t>(input.size()));
+  // Rows that never become active (scale 0 without input noise) stay 0, as on the CPU.
   s.output.reserve(batch * static_cast<std::size_t>(s.out_size));
   RowStatistics result;
   if (batch == 0) return result;
+  check(cudaMemset(s.output.data(), 0, batch * static_cast<std::size_t>(s.out_size) * sizeof(float)), "cudaMemset");
   float* stats = s.statistics.reserve(4 * batch);
   row_statistics_kernel<<<static_cast<unsigned>(batch), kThreads>>>(s.input.data(), s.in_size, stats, stats + batch,
                                                                     stats + 2 * batch, stats + 3 * batch);
