@@ -35,13 +35,8 @@ py::list module_rows(const Model& model) {
 }
 
 py::array_t<float> forward(Model& model, const py::handle& x) {
-  simulator::Tensor input = to_tensor(x, "input");
-  simulator::Tensor output;
-  {
-    py::gil_scoped_release release;
-    output = model.forward(input);
-  }
-  return to_numpy(std::move(output));
+  const simulator::Tensor input = to_tensor(x, "input");
+  return compute_without_gil([&] { return model.forward(input); });
 }
 
 void bind_model(py::module_& m) {

@@ -80,13 +80,8 @@ void bind_quantizer(py::module_& m, const char* name, const char* doc) {
       .def(
           "__call__",
           [](Quantizer& q, const py::handle& input) {
-            simulator::Tensor x = to_tensor(input, "input");
-            simulator::Tensor y;
-            {
-              py::gil_scoped_release release;
-              y = q(x);
-            }
-            return to_numpy(std::move(y));
+            const simulator::Tensor x = to_tensor(input, "input");
+            return compute_without_gil([&] { return q(x); });
           },
           py::arg("input"))
       .def(py::pickle(&quantizer_state<Quantizer>, &quantizer_from_state<Quantizer>));

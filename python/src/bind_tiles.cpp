@@ -36,37 +36,22 @@ void bind_tile_methods(Class& c) {
       .def(
           "forward",
           [](Tile& t, const py::handle& x) {
-            Tensor input = to_tensor(x, "input", 2);
-            Tensor output;
-            {
-              py::gil_scoped_release release;
-              output = t.forward(input);
-            }
-            return to_numpy(std::move(output));
+            const Tensor input = to_tensor(x, "input", 2);
+            return compute_without_gil([&] { return t.forward(input); });
           },
           py::arg("x"), "One batch (batch, in_size) through the full periphery; returns (batch, out_size).")
       .def(
           "backward",
           [](const Tile& t, const py::handle& g) {
-            Tensor grad = to_tensor(g, "grad_output", 2);
-            Tensor result;
-            {
-              py::gil_scoped_release release;
-              result = t.backward(grad);
-            }
-            return to_numpy(std::move(result));
+            const Tensor grad = to_tensor(g, "grad_output", 2);
+            return compute_without_gil([&] { return t.backward(grad); });
           },
           py::arg("grad_output"), "Ideal input gradient: grad_output times the weights the last forward used.")
       .def(
           "weight_gradient",
           [](const Tile& t, const py::handle& x, const py::handle& g) {
-            Tensor input = to_tensor(x, "input", 2), grad = to_tensor(g, "grad_output", 2);
-            Tensor result;
-            {
-              py::gil_scoped_release release;
-              result = t.weight_gradient(input, grad);
-            }
-            return to_numpy(std::move(result));
+            const Tensor input = to_tensor(x, "input", 2), grad = to_tensor(g, "grad_output", 2);
+            return compute_without_gil([&] { return t.weight_gradient(input, grad); });
           },
           py::arg("x"), py::arg("grad_output"), "Ideal weight gradient grad_output^T x, in the tile's units.")
       .def("set_training", &Tile::set_training, py::arg("training"),

@@ -21,6 +21,17 @@ simulator::Tensor to_tensor(const pybind11::handle& array, std::string_view what
 /// The tensor as a float32 array that owns its buffer (moved, not copied).
 pybind11::array_t<float> to_numpy(simulator::Tensor&& tensor);
 
+/// Runs `compute` (returning a Tensor) with the GIL released and hands its result to NumPy.
+template <class Compute>
+pybind11::array_t<float> compute_without_gil(Compute&& compute) {
+  simulator::Tensor result;
+  {
+    pybind11::gil_scoped_release release;
+    result = compute();
+  }
+  return to_numpy(std::move(result));
+}
+
 /// A float vector as a 1-d float32 array (copied).
 pybind11::array_t<float> to_numpy(const std::vector<float>& values);
 
