@@ -7,15 +7,44 @@
 #include "tessera/nn/errors.hpp"
 
 namespace tessera::nn {
+namespace {
+
+struct ListedEncoding {
+  TensorEncoding encoding;
+  std::size_t node = 0;
+};
+
+std::vector<ListedEncoding> list_all_encodings(const Model& model) {
+  std::vector<ListedEncoding> listed;
+  for (std::size_t n = 0; n < model.graph().nodes.size(); ++n) {
+    std::vector<TensorEncoding> encodings;
+    model.operator_of(n).list_encodings(encodings);
+    for (TensorEncoding& e : encodings) listed.push_back({std::move(e), n});
+  }
+  return listed;
+}
+
+std::string_view role_name(EncodingRole role) {
+  switch (role) {
+    case EncodingRole::input:
+      return "input";
+    case EncodingRole::weight:
+      return "weight";
+    case EncodingRole::output:
+      return "output";
+  }
+  return "?";
+}
+
+}  // namespace
 
 std::string encodings_json(const Model& model) {
   nlohmann::ordered_json document;
   document["version"] = "tessera-encodings/1";
   document["activation_encodings"] = nlohmann::ordered_json::object();
   document["param_encodings"] = nlohmann::ordered_json::object();
-  std::vector<TensorEncoding> encodings;
-  for (std::size_t n = 0; n < model.graph().nodes.size(); ++n) model.operator_of(n).list_encodings(encodings);
-  for (const TensorEncoding& encoding : encodings) {
+  for (const ListedEncoding& listed : list_all_encodings(model)) {
+    const TensorEncoding& encoding = listed.encoding;
     const simulator::AffineQuantizer& q = *encoding.quantizer;
     if (!q.is_initialized()) {
       throw ModelError(model.graph().source + ": tensor '" + encoding.tensor +
@@ -51,40 +80,6 @@ void save_encodings_json(const Model& model, const std::string& path) {
     throw ModelError(path + ": cannot move the encodings file into place");
   }
 }
-
-}  // namespace tessera::nn
-
-namespace tessera::nn {
-namespace {
-
-struct ListedEncoding {
-  TensorEncoding encoding;
-  std::size_t node = 0;
-};
-
-std::vector<ListedEncoding> list_all_encodings(const Model& model) {
-  std::vector<ListedEncoding> listed;
-  for (std::size_t n = 0; n < model.graph().nodes.size(); ++n) {
-    std::vector<TensorEncoding> encodings;
-    model.operator_of(n).list_encodings(encodings);
-    for (TensorEncoding& e : encodings) listed.push_back({std::move(e), n});
-  }
-  return listed;
-}
-
-std::string_view role_name(EncodingRole role) {
-  switch (role) {
-    case EncodingRole::input:
-      return "input";
-    case EncodingRole::weight:
-      return "weight";
-    case EncodingRole::output:
-      return "output";
-  }
-  return "?";
-}
-
-}  // namespace
 
 void load_encodings_json(Model& model, const std::string& path) {
   std::ifstream file(path, std::ios::binary);

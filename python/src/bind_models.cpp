@@ -121,6 +121,8 @@ void bind_conversion(py::module_& m) {
       py::arg("quantization_map"), py::arg("module"), py::arg("type"),
       "The rule that applies to one module (exclusion > instance > type): a dict with excluded, rule, "
       "quantized_module, qconfig (QuantizationConfig or None), input_quantizer (ActivationQuantConfig or None).");
+  m.def("in_subtree", &nn::in_subtree, py::arg("name"), py::arg("root"),
+        "Whether module `name` is `root` or lies below it ('features.0' is in 'features', 'features0' is not).");
   m.def("check_module_names", &nn::check_module_names, py::arg("key"), py::arg("names"), py::arg("module_names"),
         py::arg("containers_allowed"), py::arg("source"),
         "Raises ModelError when a name under `key` is not a module (or, if allowed, the root of some).");

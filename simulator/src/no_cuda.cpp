@@ -37,7 +37,7 @@ TileEngine::~TileEngine() = default;
 void TileEngine::upload_weights(const Tensor&, const Tensor*) {}
 void TileEngine::upload_output_vectors(std::span<const float>, std::span<const float>) {}
 RowStatistics TileEngine::load_batch(const Tensor&) { return {}; }
-void TileEngine::ideal_product() {}
+void TileEngine::ideal_product(const Tensor&) {}
 std::vector<char> TileEngine::run_round(const RoundRequest&) { return {}; }
 void TileEngine::store_rows(std::span<const std::int64_t>, std::span<const std::int64_t>, std::span<const float>) {}
 Tensor TileEngine::finish(std::span<const char>, std::span<const float>, std::span<const float>) { return {}; }

@@ -447,8 +447,7 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
   Tensor output({batch, out_size_});
   if (io.is_perfect || io.mv_type == parameters::AnalogMVType::IDEAL) {
     if (device != nullptr) {
-      device->load_batch(input);
-      device->ideal_product();
+      device->ideal_product(input);
       const std::vector<char> finite_rows(static_cast<std::size_t>(batch), 0);
       return device->finish(finite_rows, output_factors(digital_post_processing),
                             digital_post_processing ? std::span<const float>(bias_) : std::span<const float>());

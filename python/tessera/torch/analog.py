@@ -159,7 +159,13 @@ class _AnalogConvNd(AnalogLayer):
     """Convolution as im2col (torch's unfold) + one tile product over all patches. A 1-d
     convolution runs as a 2-d one of height 1."""
 
-    def _init_conv(self, rpu_config, seed, name, backend):
+    _torch_conv = None  # the torch class a subclass stands in for
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", rpu_config=None, seed=0, name=None, backend="cpu"):
+        name = name or type(self).__name__
+        self._torch_conv.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                                  bias, padding_mode)
         if self.groups != 1:
             raise NotImplementedError(f"{name}: grouped convolutions (groups={self.groups}) are not mapped to tiles "
                                       "yet; leave this layer digital with exclude_modules")
@@ -171,7 +177,7 @@ class _AnalogConvNd(AnalogLayer):
     def from_digital(cls, module, rpu_config=None, seed=0, name=None, backend="cpu"):
         layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
                     module.dilation, module.groups, module.bias is not None, module.padding_mode, rpu_config, seed,
-                    name or cls.__name__, backend)
+                    name, backend)
         return _copy_parameters(layer, module)
 
     def forward(self, x):  # pylint: disable=arguments-renamed
@@ -183,6 +189,7 @@ class _AnalogConvNd(AnalogLayer):
         if self.padding_mode != "zeros":
             x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
             padding = (0,) * spatial
+
         def as_2d(values, fill):  # a 1-d convolution is a 2-d one of height 1
             return ((fill,) if spatial == 1 else ()) + tuple(values)
 
@@ -199,23 +206,17 @@ class _AnalogConvNd(AnalogLayer):
 
 
 class AnalogConv2d(_AnalogConvNd, nn.Conv2d):
-    """nn.Conv2d on analog tiles (aihwkit's AnalogConv2d)."""
+    """nn.Conv2d on analog tiles (aihwkit's AnalogConv2d); nn.Conv2d's arguments, then rpu_config,
+    seed, name and backend."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", rpu_config=None, seed=0, name="AnalogConv2d", backend="cpu"):
-        nn.Conv2d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                           padding_mode)
-        self._init_conv(rpu_config, seed, name, backend)
+    _torch_conv = nn.Conv2d
 
 
 class AnalogConv1d(_AnalogConvNd, nn.Conv1d):
-    """nn.Conv1d on analog tiles (aihwkit's AnalogConv1d)."""
+    """nn.Conv1d on analog tiles (aihwkit's AnalogConv1d); nn.Conv1d's arguments, then rpu_config,
+    seed, name and backend."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
-                 padding_mode="zeros", rpu_config=None, seed=0, name="AnalogConv1d", backend="cpu"):
-        nn.Conv1d.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-                           padding_mode)
-        self._init_conv(rpu_config, seed, name, backend)
+    _torch_conv = nn.Conv1d
 
 
 ANALOG_TYPES = {nn.Linear: AnalogLinear, nn.Conv1d: AnalogConv1d, nn.Conv2d: AnalogConv2d}

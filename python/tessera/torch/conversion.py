@@ -25,7 +25,7 @@ def _replace(model, name, new_module):
 
 
 def _in_subtree(name, roots):
-    return any(name == root or name.startswith(root + ".") for root in roots)
+    return any(_core.in_subtree(name, root) for root in roots)
 
 
 def convert_to_analog(module, rpu_config=None, exclude_modules=(), inplace=False, seed=0, backend="cpu"):
@@ -120,4 +120,4 @@ def convert_to_quantized(module, quantization_map, inplace=False):
 
 def _inside_converted(name, report):
     """A child of a module already wrapped whole (a container given a qconfig) is left alone."""
-    return any(name.startswith(row["module"] + ".") and row["became"] != "unchanged" for row in report)
+    return any(row["became"] != "unchanged" and _core.in_subtree(name, row["module"]) for row in report)

@@ -21,19 +21,9 @@ from .quantized import QuantizedModule, QuantizedOutputModule, _QuantWeightLayer
 _FLOAT_BASES = (nn.Linear, nn.Conv1d, nn.Conv2d)
 
 
-def _core_objects(model):
-    """Tiles and quantizers (C++ objects that do not deep-copy) of every module."""
-    found = []
-    for module in model.modules():
-        for value in module.__dict__.values():
-            if type(value).__module__.startswith("tessera._core"):
-                found.append(value)
-    return found
-
-
 def float_twin(model):
     """A copy of the model with every tessera layer replaced by the torch layer it came from."""
-    twin = copy.deepcopy(model, {id(obj): None for obj in _core_objects(model)})
+    twin = copy.deepcopy(model)
     if isinstance(twin, (AnalogLayer, _QuantWeightLayer)):
         raise ValueError("export_onnx: export a model that contains the converted layer, not the layer alone")
     for name, module in list(twin.named_modules()):

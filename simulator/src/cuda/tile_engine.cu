@@ -212,6 +212,16 @@ struct TileEngine::State {
   DeviceBuffer<int> saturated;
   DeviceBuffer<char> non_finite;
 
+  // The batch to the device; output rows start at 0 (rows that never become active, with
+  // scale 0 and no input noise, stay 0 as on the CPU).
+  void upload_batch(const Tensor& x) {
+    batch = x.dim(0);
+    const std::size_t outputs = static_cast<std::size_t>(batch) * static_cast<std::size_t>(out_size);
+    input.upload(x.data(), static_cast<std::size_t>(x.size()));
+    output.reserve(outputs);
+    if (outputs > 0) check(cudaMemset(output.data(), 0, outputs * sizeof(float)), "cudaMemset");
+  }
+
   // y[rows, out] = x[rows, in] W^T (row-major), i.e. column-major y^T = W^T... as cuBLAS sees it.
   void product(const float* x, const float* matrix, float* y, std::int64_t rows) const {
     const float one = 1.0f, zero = 0.0f;
@@ -254,14 +264,10 @@ void TileEngine::upload_output_vectors(std::span<const float> output_noise_std,
 
 RowStatistics TileEngine::load_batch(const Tensor& input) {
   State& s = *state_;
-  s.batch = input.dim(0);
+  s.upload_batch(input);
   const auto batch = static_cast<std::size_t>(s.batch);
-  s.input.upload(input.data(), static_cast<std::size_t>(input.size()));
-  // Rows that never become active (scale 0 without input noise) stay 0, as on the CPU.
-  s.output.reserve(batch * static_cast<std::size_t>(s.out_size));
   RowStatistics result;
   if (batch == 0) return result;
-  check(cudaMemset(s.output.data(), 0, batch * static_cast<std::size_t>(s.out_size) * sizeof(float)), "cudaMemset");
   float* stats = s.statistics.reserve(4 * batch);
   row_statistics_kernel<<<static_cast<unsigned>(batch), kThreads>>>(s.input.data(), s.in_size, stats, stats + batch,
                                                                     stats + 2 * batch, stats + 3 * batch);
@@ -275,9 +281,10 @@ RowStatistics TileEngine::load_batch(const Tensor& input) {
   return result;
 }
 
-void TileEngine::ideal_product() {
-  if (state_->batch > 0)
-    state_->product(state_->input.data(), state_->weights.data(), state_->output.data(), state_->batch);
+void TileEngine::ideal_product(const Tensor& input) {
+  State& s = *state_;
+  s.upload_batch(input);
+  if (s.batch > 0) s.product(s.input.data(), s.weights.data(), s.output.data(), s.batch);
 }
 
 std::vector<char> TileEngine::run_round(const RoundRequest& request) {

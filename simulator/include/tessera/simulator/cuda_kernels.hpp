@@ -83,8 +83,8 @@ class TileEngine {
 
   /// Copies a batch to the device and returns its row statistics.
   RowStatistics load_batch(const Tensor& input);
-  /// y = W x for the whole batch, no periphery (is_perfect), into the output buffer.
-  void ideal_product();
+  /// Copies a batch to the device and computes y = W x for it, no periphery (is_perfect).
+  void ideal_product(const Tensor& input);
   /// DAC -> MVM -> IR drop -> weight/output noise -> nonlinearity -> ADC for the active rows;
   /// returns per active row whether the ADC bound was exceeded.
   std::vector<char> run_round(const RoundRequest& request);
