@@ -137,7 +137,11 @@ void set_module_encodings(Model& model, const std::string& module, const std::st
   for (const ListedEncoding& listed : list_all_encodings(model)) {
     const std::string& owner = model.graph().nodes[listed.node].module;
     if (owner != module || role_name(listed.encoding.role) != role) continue;
-    listed.encoding.quantizer->set_encodings(scale, zero_point);
+    try {
+      listed.encoding.quantizer->set_encodings(scale, zero_point);
+    } catch (const std::invalid_argument& error) {
+      throw ModelError(model.graph().source + ": module '" + module + "', " + role + " quantizer: " + error.what());
+    }
     model.operator_of(listed.node).encodings_changed();
     return;
   }

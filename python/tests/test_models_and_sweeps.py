@@ -86,3 +86,12 @@ output: {{directory: results, plot: false}}
     with open(os.path.join(summary["directory"], "results.csv")) as f:
         (row,) = list(csv.DictReader(f))
     assert float(row["top1"]) == pytest.approx(torch_top1, abs=1e-9)
+
+
+def test_bad_sweep_files_and_data_paths_raise_with_their_position(tmp_path):
+    sweep = tmp_path / "bad.yaml"
+    sweep.write_text(f"model: {MODEL}\ndata: {{images: a, labels: b}}\nhardware: {{}}\nsweeps: 3\n")
+    with pytest.raises(tessera.ConfigError, match=r"bad.yaml:4:1: .*unknown key 'sweeps'.*did you mean 'sweep'"):
+        tessera.run_sweep(sweep)
+    with pytest.raises(Exception, match="/nonexistent/images.gz"):
+        tessera.load_idx_dataset("/nonexistent/images.gz", "/nonexistent/labels.gz")

@@ -64,3 +64,15 @@ def test_bad_arguments_raise_clear_errors():
         q([1.0, 2.0])
     with pytest.raises(ValueError, match="range_estimator: unknown 'minmax' .*current_minmax"):
         tessera.QuantizeDequantize(range_estimator="minmax")
+
+
+def test_quantizers_pickle_and_refuse_foreign_state():
+    import pickle
+
+    q = tessera.QuantizeDequantize(bitwidth=5, symmetric=True, range_estimator="allminmax")
+    q.set_range([-2.0], [2.0])
+    copy = pickle.loads(pickle.dumps(q))
+    assert (copy.bitwidth, copy.symmetric, list(copy.scale)) == (5, True, list(q.scale))
+    blank = tessera.QuantizeDequantize.__new__(tessera.QuantizeDequantize)
+    with pytest.raises(ValueError, match="not a pickled tessera quantizer"):
+        blank.__setstate__((1, 2))

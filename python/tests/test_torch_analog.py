@@ -196,3 +196,13 @@ def test_analog_layers_take_a_backend():
         return
     with pytest.raises(RuntimeError, match="the CUDA backend is not available"):
         convert_to_analog(nn.Linear(4, 2), backend="cuda")
+
+
+def test_bad_conversions_and_conv_inputs_raise_clear_errors():
+    with pytest.raises(TypeError, match="convert_to_analog: expected a torch.nn.Module, found dict"):
+        convert_to_analog({})
+    conv = convert_to_analog(nn.Conv2d(3, 4, 3), tessera.load_preset("ideal"))
+    with pytest.raises(ValueError, match=r"expected input \(batch, 3, 2 spatial dimensions\), found shape \(2, 4, 8, 8\)"):
+        conv(torch.zeros(2, 4, 8, 8))
+    with pytest.raises(NotImplementedError, match="padding='same' is not supported; give explicit sizes"):
+        AnalogConv1d(3, 4, 3, padding="same")

@@ -166,3 +166,18 @@ def test_calibrated_quantized_models_survive_deepcopy_and_torch_save(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(copy.deepcopy(model)(x), model(x), rtol=0, atol=0)
         torch.testing.assert_close(torch.load(tmp_path / "q.pt")(x), model(x), rtol=0, atol=0)
+
+
+def test_export_refusals_name_the_problem(tmp_path):
+    from tessera.torch import AnalogLinear, convert_to_analog
+
+    model = convert_to_quantized(Block(), tessera.load_preset("digital_int8"))
+    x = torch.randn(2, 3, 6, 6)
+    with pytest.raises(ValueError, match="the output quantizer of 'conv' has no encodings yet; calibrate first"):
+        export_onnx(model, x, str(tmp_path / "q.onnx"))
+    mixed = convert_to_analog(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 2)), tessera.InferenceRPUConfig())
+    mixed[1] = AnalogLinear.from_digital(nn.Linear(4, 2), tessera.load_preset("ideal"))
+    with pytest.raises(ValueError, match="the analog layers use different rpu_configs"):
+        export_onnx(mixed, torch.randn(1, 4), str(tmp_path / "a.onnx"))
+    with pytest.raises(ValueError, match="export a model that contains the converted layer, not the layer alone"):
+        export_onnx(AnalogLinear(4, 2), torch.randn(1, 4), str(tmp_path / "l.onnx"))
