@@ -75,11 +75,9 @@ BENCHMARK(BM_SweepPoint_Cuda)->UseRealTime()->Unit(benchmark::kMillisecond)->Ite
 }  // namespace tessera
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
   tessera::benchmarks::RatioReporter reporter;
   reporter.add_comparison("BM_CudaTileForward_Pcm/4096/1024", "BM_CublasSgemm/4096/1024/real_time");
   reporter.add_comparison("BM_SweepPoint_Cuda", "BM_SweepPoint_Cpu/iterations:3/real_time");
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  tessera::benchmarks::run_with_ratios(argc, argv, reporter);
   return 0;
 }

@@ -67,10 +67,8 @@ BENCHMARK(BM_Int8Linear)->UseRealTime()->Unit(benchmark::kMicrosecond);
 }  // namespace tessera::simulator
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
   tessera::benchmarks::RatioReporter reporter;
   reporter.add_comparison("BM_Int8Linear", "BM_FloatLinear/real_time");
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  tessera::benchmarks::run_with_ratios(argc, argv, reporter);
   return 0;
 }

@@ -72,10 +72,8 @@ BENCHMARK(BM_QuantizeDequantize_PerBlock_64)->UseRealTime();
 }  // namespace tessera::simulator
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
   tessera::benchmarks::RatioReporter reporter;
   reporter.add_comparison("BM_QuantizeDequantize", "BM_Copy/real_time");
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  tessera::benchmarks::run_with_ratios(argc, argv, reporter);
   return 0;
 }

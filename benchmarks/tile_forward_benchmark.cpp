@@ -77,7 +77,6 @@ BENCHMARK(BM_TileProgramAndDrift)->Arg(512)->Arg(2048)->UseRealTime()->Unit(benc
 }  // namespace tessera::tiles
 
 int main(int argc, char** argv) {
-  benchmark::Initialize(&argc, argv);
   tessera::benchmarks::RatioReporter reporter;
   for (const char* shape : {"512/256", "512/1", "2048/256"}) {
     const std::string baseline = std::string("BM_FloatGemm/") + shape + "/real_time";
@@ -86,7 +85,6 @@ int main(int argc, char** argv) {
   }
   reporter.add_comparison("BM_TileProgramAndDrift/512", "BM_TileForward_Defaults/512/256/real_time");
   reporter.add_comparison("BM_TileProgramAndDrift/2048", "BM_TileForward_Defaults/2048/256/real_time");
-  benchmark::RunSpecifiedBenchmarks(&reporter);
-  benchmark::Shutdown();
+  tessera::benchmarks::run_with_ratios(argc, argv, reporter);
   return 0;
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "philox_simd.hpp"
+
 namespace tessera::simulator {
 namespace {
 
@@ -15,10 +17,21 @@ struct ChunkLanes {
   alignas(64) std::array<std::array<float, kChunkBlocks>, 4> values;
 };
 
-// The same philox4x32_10 as for single blocks, applied block by block; once inlined, the loop
-// over the chunk's blocks vectorises.
+// The uniforms of kChunkBlocks counter blocks: philox4x32_10 of each, in vector groups where
+// the CPU has them (a group whose low counter word would wrap goes block by block).
 void philox_chunk(std::uint64_t first_block, std::uint64_t seed, std::uint64_t stream_id, ChunkLanes& lanes) {
-  for (int j = 0; j < kChunkBlocks; ++j) {
+  int j = 0;
+#if defined(TESSERA_PHILOX_SIMD)
+  constexpr int kWidth = philox_simd::kWidth;
+  static_assert(kChunkBlocks % kWidth == 0);
+  for (; j < kChunkBlocks; j += kWidth) {
+    const std::uint64_t block = first_block + static_cast<std::uint64_t>(j);
+    if (static_cast<std::uint32_t>(block) > 0xFFFFFFFFu - (kWidth - 1)) break;
+    float* const targets[4] = {&lanes.values[0][j], &lanes.values[1][j], &lanes.values[2][j], &lanes.values[3][j]};
+    philox_simd::uniform_blocks(block, seed, stream_id, targets);
+  }
+#endif
+  for (; j < kChunkBlocks; ++j) {
     const PhiloxCounter bits = stream_block_bits(seed, stream_id, first_block + static_cast<std::uint64_t>(j));
     for (int lane = 0; lane < 4; ++lane) lanes.values[lane][j] = uniform_from_bits(bits[lane]);
   }

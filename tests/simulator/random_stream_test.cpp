@@ -173,10 +173,13 @@ namespace tessera::simulator {
 namespace {
 
 // The element functions the CUDA kernels call draw exactly what RandomStream fills, at any
-// offset (ragged starts and ends inside counter blocks and chunks).
+// offset (ragged starts and ends inside counter blocks and chunks, and across the carry of the
+// counter's low word into its high word, which the vectorised fill handles block by block).
 TEST(RandomStream, ElementFunctionsEqualTheFills) {
   const RandomStream stream = RandomStream(1234).derive("features.0").derive("read_noise");
-  for (std::uint64_t offset : {0ull, 3ull, 257ull, 1000001ull}) {
+  const std::uint64_t low_word_wraps = 4ull << 32;  // element of block 2^32
+  for (std::uint64_t offset : {std::uint64_t{0}, std::uint64_t{3}, std::uint64_t{257}, std::uint64_t{1000001},
+                               low_word_wraps - 517, low_word_wraps - 4 * 7 - 1}) {
     std::vector<float> uniforms(1037), normals(1037);
     stream.fill_uniform(uniforms, offset);
     stream.fill_normal(normals, offset);
