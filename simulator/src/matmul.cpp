@@ -50,14 +50,23 @@ void for_each_band(std::int64_t rows, std::int64_t cols, std::int64_t depth, Ban
 
 }  // namespace
 
+void for_each_product_band(std::int64_t rows, std::int64_t cols, std::int64_t depth, const ProductBand& band) {
+  for_each_band(rows, cols, depth, band);
+}
+
+void matmul_transposed_band(const Tensor& a, const Tensor& b, Tensor& out, std::int64_t first_row,
+                            std::int64_t row_count, std::int64_t first_col, std::int64_t col_count) {
+  out.matrix().block(first_row, first_col, row_count, col_count).noalias() =
+      a.matrix().middleRows(first_row, row_count) * b.matrix().middleRows(first_col, col_count).transpose();
+}
+
 void matmul_transposed(const Tensor& a, const Tensor& b, Tensor& out) {
   check_shapes("matmul_transposed (a * b^T)",
                a.rank() == 2 && b.rank() == 2 && out.rank() == 2 && a.dim(1) == b.dim(1) && out.dim(0) == a.dim(0) &&
                    out.dim(1) == b.dim(0),
                a, b, out);
-  for_each_band(out.dim(0), out.dim(1), a.dim(1), [&](auto r, auto m, auto c, auto n) {
-    out.matrix().block(r, c, m, n).noalias() = a.matrix().middleRows(r, m) * b.matrix().middleRows(c, n).transpose();
-  });
+  for_each_band(out.dim(0), out.dim(1), a.dim(1),
+                [&](auto r, auto m, auto c, auto n) { matmul_transposed_band(a, b, out, r, m, c, n); });
 }
 
 void matmul(const Tensor& a, const Tensor& b, Tensor& out) {

@@ -17,30 +17,32 @@ struct ChunkLanes {
   alignas(64) std::array<std::array<float, kChunkBlocks>, 4> values;
 };
 
-// The uniforms of kChunkBlocks counter blocks: philox4x32_10 of each, in vector groups where
-// the CPU has them (a group whose low counter word would wrap goes block by block).
-void philox_chunk(std::uint64_t first_block, std::uint64_t seed, std::uint64_t stream_id, ChunkLanes& lanes) {
+// The uniforms of the first `blocks` (at least) of a chunk's counter blocks: philox4x32_10 of
+// each, in vector groups where the CPU has them (a group whose low counter word would wrap goes
+// block by block).
+void philox_chunk(std::uint64_t first_block, int blocks, std::uint64_t seed, std::uint64_t stream_id,
+                  ChunkLanes& lanes) {
   int j = 0;
 #if defined(TESSERA_PHILOX_SIMD)
   constexpr int kWidth = philox_simd::kWidth;
   static_assert(kChunkBlocks % kWidth == 0);
-  for (; j < kChunkBlocks; j += kWidth) {
+  for (; j < blocks; j += kWidth) {
     const std::uint64_t block = first_block + static_cast<std::uint64_t>(j);
     if (static_cast<std::uint32_t>(block) > 0xFFFFFFFFu - (kWidth - 1)) break;
     float* const targets[4] = {&lanes.values[0][j], &lanes.values[1][j], &lanes.values[2][j], &lanes.values[3][j]};
     philox_simd::uniform_blocks(block, seed, stream_id, targets);
   }
 #endif
-  for (; j < kChunkBlocks; ++j) {
+  for (; j < blocks; ++j) {
     const PhiloxCounter bits = stream_block_bits(seed, stream_id, first_block + static_cast<std::uint64_t>(j));
     for (int lane = 0; lane < 4; ++lane) lanes.values[lane][j] = uniform_from_bits(bits[lane]);
   }
 }
 
-void box_muller_chunk(ChunkLanes& lanes, float mean, float stddev) {
+void box_muller_chunk(ChunkLanes& lanes, int blocks, float mean, float stddev) {
   auto& v = lanes.values;
   for (int pair = 0; pair < 2; ++pair) {
-    for (int j = 0; j < kChunkBlocks; ++j) {
+    for (int j = 0; j < blocks; ++j) {
       float z0 = 0.0f, z1 = 0.0f;
       box_muller(v[2 * pair][j], v[2 * pair + 1][j], z0, z1);
       v[2 * pair][j] = mean + stddev * z0;
@@ -50,7 +52,9 @@ void box_muller_chunk(ChunkLanes& lanes, float mean, float stddev) {
 }
 
 // Fills out[k] with element (offset + k). Each chunk writes only its own elements, so the
-// result does not depend on how chunks are shared among threads or how the range is split.
+// result does not depend on how chunks are shared among threads or how the range is split. A
+// chunk computes only the blocks the range needs (short fills, such as a band of one row, are
+// common in the tiles).
 template <class Transform>
 void fill_chunks(std::span<float> out, std::uint64_t offset, std::uint64_t seed, std::uint64_t stream_id,
                  Transform transform) {
@@ -59,26 +63,38 @@ void fill_chunks(std::span<float> out, std::uint64_t offset, std::uint64_t seed,
   const std::uint64_t first_block = offset / 4;
   const std::uint64_t last_block = (offset + count - 1) / 4;
   const auto chunks = static_cast<std::int64_t>((last_block - first_block) / kChunkBlocks + 1);
-#pragma omp parallel for schedule(static) if (chunks >= kParallelChunks)
-  for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
+  auto fill_chunk = [&](std::int64_t chunk) {
     ChunkLanes lanes;
     const std::uint64_t chunk_block = first_block + static_cast<std::uint64_t>(chunk) * kChunkBlocks;
-    philox_chunk(chunk_block, seed, stream_id, lanes);
-    transform(lanes);
-    const std::uint64_t begin = std::max(chunk_block * 4, offset);
+    const int blocks = static_cast<int>(std::min<std::uint64_t>(kChunkBlocks, last_block - chunk_block + 1));
+    philox_chunk(chunk_block, blocks, seed, stream_id, lanes);
+    transform(lanes, blocks);
+    // Whole counter blocks are interleaved lane by lane (vectorised); ragged ends go one by one.
+    const std::uint64_t base = chunk_block * 4;
+    std::uint64_t element = std::max(base, offset);
     const std::uint64_t end = std::min((chunk_block + kChunkBlocks) * 4, offset + count);
-    if (begin == chunk_block * 4 && end == begin + 4 * kChunkBlocks) {  // whole chunk: interleave lanes
-      float* target = out.data() + (begin - offset);
+    auto copy_one = [&](std::uint64_t e) { out[e - offset] = lanes.values[(e - base) % 4][(e - base) / 4]; };
+    for (; element < end && element % 4 != 0; ++element) copy_one(element);
+    const std::uint64_t whole_blocks = (end - element) / 4;
+    const std::uint64_t first = (element - base) / 4;
+    float* target = out.data() + (element - offset);
+    if (whole_blocks == kChunkBlocks) {  // the common case, with constant bounds for the compiler
       for (int j = 0; j < kChunkBlocks; ++j) {
         for (int lane = 0; lane < 4; ++lane) target[4 * j + lane] = lanes.values[lane][j];
       }
-      continue;
+    } else {
+      for (std::uint64_t j = 0; j < whole_blocks; ++j) {
+        for (int lane = 0; lane < 4; ++lane) target[4 * j + lane] = lanes.values[lane][first + j];
+      }
     }
-    for (std::uint64_t element = begin; element < end; ++element) {
-      const std::uint64_t index = element - chunk_block * 4;
-      out[element - offset] = lanes.values[index % 4][index / 4];
-    }
+    for (element += 4 * whole_blocks; element < end; ++element) copy_one(element);
+  };
+  if (chunks < kParallelChunks) {  // no parallel region at all: even an inactive one costs
+    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) fill_chunk(chunk);
+    return;
   }
+#pragma omp parallel for schedule(static)
+  for (std::int64_t chunk = 0; chunk < chunks; ++chunk) fill_chunk(chunk);
 }
 
 }  // namespace
@@ -122,12 +138,12 @@ std::array<float, 4> RandomStream::normal_block(std::uint64_t block) const {
 }
 
 void RandomStream::fill_uniform(std::span<float> out, std::uint64_t offset) const {
-  fill_chunks(out, offset, seed_, stream_id_, [](ChunkLanes&) {});
+  fill_chunks(out, offset, seed_, stream_id_, [](ChunkLanes&, int) {});
 }
 
 void RandomStream::fill_normal(std::span<float> out, std::uint64_t offset, float mean, float stddev) const {
   fill_chunks(out, offset, seed_, stream_id_,
-              [mean, stddev](ChunkLanes& lanes) { box_muller_chunk(lanes, mean, stddev); });
+              [mean, stddev](ChunkLanes& lanes, int blocks) { box_muller_chunk(lanes, blocks, mean, stddev); });
 }
 
 }  // namespace tessera::simulator

@@ -3,6 +3,8 @@
 //   -> ADC -> bound management -> rescale -> out_scale -> bias.
 // Bound management runs in rounds: every round is one GEMM over the samples whose outputs
 // still saturated the ADC, with their input reduction doubled (per sample, as aihwkit's C++).
+// This file holds the loop over rounds and noise management; a round's steps on the CPU are in
+// cpu_round.cpp, on the device in simulator/src/cuda.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -10,9 +12,9 @@
 #include <stdexcept>
 
 #include "batch_shape_check.hpp"
+#include "forward_round.hpp"
 #include "tessera/simulator/matmul.hpp"
 #include "tessera/simulator/periphery.hpp"
-#include "tessera/tiles/analog_tile.hpp"
 
 namespace tessera::tiles {
 
@@ -46,35 +48,6 @@ float max_value(const float* row, std::int64_t length) {
   return value;
 }
 
-float squared_norm(const float* row, std::int64_t length) {
-  float sum = 0.0f;
-  for (std::int64_t j = 0; j < length; ++j) sum += row[j] * row[j];
-  return sum;
-}
-
-}  // namespace
-
-struct AnalogTile::Round {
-  const RandomStream* stream = nullptr;  // noise of this forward call
-  MvmWeights weights;                    // what the MVM multiplies with
-  int index = 0;                         // bound-management round, 0 first
-  std::uint64_t first_sample = 0;        // global index of the batch's first sample
-  std::vector<std::int64_t> samples;     // batch rows still active
-  std::vector<float> input_scales;       // per active sample: 1 / (nm * reduction)
-  std::vector<float> output_scales;      // per active sample: nm * reduction
-  Tensor* outputs = nullptr;             // [active, out]: the output itself in a full first round
-  bool one_hot = false;                  // DAC row a is zero except at column global_sample(a)
-  std::vector<char> saturated;           // per active sample: ADC bound exceeded
-
-  std::int64_t active() const { return static_cast<std::int64_t>(samples.size()); }
-  std::uint64_t global_sample(std::int64_t a) const {
-    return first_sample + static_cast<std::uint64_t>(samples[static_cast<std::size_t>(a)]);
-  }
-};
-
-namespace {
-// Below this many elements per step, loops stay on the calling thread.
-constexpr std::int64_t kParallelElements = 1 << 15;
 }  // namespace
 
 // What noise management and the non-finite check need per row; the CUDA engine computes the
@@ -160,91 +133,6 @@ std::vector<float> AnalogTile::noise_management_scales(const simulator::cuda::Ro
   return scales;
 }
 
-void AnalogTile::prepare_inputs(const Tensor& input, Round& round) {
-  const parameters::IOParameters& io = config_.forward;
-  const float bin = simulator::converter_bin(io.inp_res, io.inp_bound);
-  const auto bound = static_cast<float>(io.inp_bound);
-  const auto asymmetry = static_cast<float>(io.inp_asymmetry);
-  const auto noise = static_cast<float>(io.inp_noise);
-  const std::int64_t active = round.active();
-  dac_outputs_.resize({active, in_size_});
-  const RandomStream rounding = round.stream->derive("dac_rounding").derive(static_cast<std::uint64_t>(round.index));
-  const RandomStream input_noise = round.stream->derive("input_noise").derive(static_cast<std::uint64_t>(round.index));
-#pragma omp parallel if (active * in_size_ > kParallelElements)
-  {
-    std::vector<float> draws(io.inp_sto_round || noise > 0.0f ? static_cast<std::size_t>(in_size_) : 0);
-#pragma omp for schedule(static)
-    for (std::int64_t a = 0; a < active; ++a) {
-      const float* x = input.data() + round.samples[static_cast<std::size_t>(a)] * in_size_;
-      float* v = dac_outputs_.data() + a * in_size_;
-      const std::uint64_t offset = round.global_sample(a) * static_cast<std::uint64_t>(in_size_);
-      const float scale = round.input_scales[static_cast<std::size_t>(a)];
-      if (io.inp_sto_round) {
-        rounding.fill_uniform(draws, offset);
-        for (std::int64_t j = 0; j < in_size_; ++j) {
-          v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, true, draws[j]), bound);
-        }
-      } else {
-        for (std::int64_t j = 0; j < in_size_; ++j) {
-          v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, false, 0.0f), bound);
-        }
-      }
-      if (noise > 0.0f) {
-        input_noise.fill_normal(draws, offset);
-        for (std::int64_t j = 0; j < in_size_; ++j) v[j] += noise * draws[j];
-      }
-      if (asymmetry != 0.0f) {
-        for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::apply_asymmetry(v[j], asymmetry);
-      }
-    }
-  }
-}
-
-// aihwkit's IR-drop model: the current drawn along a row lowers the voltage the inputs see,
-// more for inputs further from the driver (index j of n). Per output i:
-//   a_i = n / ir_drop_g_ratio * sum_j |w_ij| |v_j|,   c_i = a_i (a_i (0.05 a_i - 0.2) + 0.5)
-//   y_i -= ir_drop * c_i * sum_j w_ij v_j (1 - (1 - j / n)^2)
-// Two extra GEMMs over the batch (|v| with |W|, and the position-weighted v with W).
-void AnalogTile::apply_ir_drop(Round& round) {
-  const parameters::IOParameters& io = config_.forward;
-  const std::int64_t active = round.active();
-  const auto n = static_cast<float>(in_size_);
-  ir_inputs_.resize({active, in_size_});
-  ir_currents_.resize({active, out_size_});
-  ir_products_.resize({active, out_size_});
-  for (std::int64_t k = 0; k < ir_inputs_.size(); ++k) ir_inputs_[k] = std::abs(dac_outputs_[k]);
-  analog_product(round, ir_inputs_, *round.weights.magnitudes, ir_currents_);
-  std::vector<float> position(static_cast<std::size_t>(in_size_));
-  for (std::int64_t j = 0; j < in_size_; ++j) {
-    const float distance = 1.0f - static_cast<float>(j) / n;
-    position[static_cast<std::size_t>(j)] = 1.0f - distance * distance;
-  }
-  for (std::int64_t a = 0; a < active; ++a) {
-    for (std::int64_t j = 0; j < in_size_; ++j) {
-      ir_inputs_[a * in_size_ + j] = dac_outputs_[a * in_size_ + j] * position[static_cast<std::size_t>(j)];
-    }
-  }
-  analog_product(round, ir_inputs_, *round.weights.values, ir_products_);
-  const auto current_scale = static_cast<float>(in_size_ / io.ir_drop_g_ratio);
-  const auto strength = static_cast<float>(io.ir_drop);
-  for (std::int64_t k = 0; k < ir_products_.size(); ++k) {
-    const float a = current_scale * ir_currents_[k];
-    const float c = a * (a * (0.05f * a - 0.2f) + 0.5f);
-    (*round.outputs)[k] -= strength * c * ir_products_[k];
-  }
-}
-
-struct AnalogTile::NoiseChoice {
-  bool pcm_read = false;      // w_noise, PCM_READ: variance w_noise^2 |w| v^2
-  bool additive = false;      // w_noise, ADDITIVE_CONSTANT: variance w_noise^2 |v|^2
-  bool output_noise = false;  // out_noise
-  bool nonlinear = false;     // an output nonlinearity or asymmetry between the noises
-  // With nothing nonlinear between them, weight noise and output noise are two independent
-  // Gaussians on the same output: one draw with the summed variance has the same distribution.
-  bool combined() const { return !nonlinear; }
-  bool any() const { return pcm_read || additive || output_noise || nonlinear; }
-};
-
 AnalogTile::NoiseChoice AnalogTile::noise_choice() const {
   const parameters::IOParameters& io = config_.forward;
   NoiseChoice choice;
@@ -253,114 +141,6 @@ AnalogTile::NoiseChoice AnalogTile::noise_choice() const {
   choice.output_noise = io.out_noise > 0.0;
   choice.nonlinear = !output_nonlinearity_.empty() || io.out_asymmetry != 0.0;
   return choice;
-}
-
-void AnalogTile::add_analog_noise(Round& round) {
-  const parameters::IOParameters& io = config_.forward;
-  const std::int64_t active = round.active();
-  const auto w_noise = static_cast<float>(io.w_noise);
-  const NoiseChoice choice = noise_choice();
-  const bool pcm_read = choice.pcm_read;
-  const bool additive = choice.additive;
-  const bool weight_noise = pcm_read || additive;
-  const bool output_noise = choice.output_noise;
-  if (!choice.any()) return;
-
-  // Per-MVM weight noise is Gaussian per output with variance sum_j sigma_ij^2 v_j^2 (PCM_READ:
-  // sigma_ij^2 = w_noise^2 |w_ij|), so it is drawn exactly in distribution from that variance,
-  // one GEMM of v^2 with |W|, instead of sampling one number per weight and sample.
-  if (pcm_read) {
-    squared_inputs_.resize({active, in_size_});
-    for (std::int64_t k = 0; k < squared_inputs_.size(); ++k) squared_inputs_[k] = dac_outputs_[k] * dac_outputs_[k];
-    weight_variance_.resize({active, out_size_});
-    analog_product(round, squared_inputs_, *round.weights.magnitudes, weight_variance_);
-  }
-  const bool combined = choice.combined();
-  const RandomStream first_stream =
-      round.stream->derive(combined ? "output_noise" : "weight_noise").derive(static_cast<std::uint64_t>(round.index));
-  const RandomStream second_stream =
-      round.stream->derive("output_noise").derive(static_cast<std::uint64_t>(round.index));
-  const auto out_asymmetry = static_cast<float>(io.out_asymmetry);
-  const float w_noise_squared = w_noise * w_noise;
-#pragma omp parallel if (active * out_size_ > kParallelElements)
-  {
-    std::vector<float> draws(static_cast<std::size_t>(out_size_));
-#pragma omp for schedule(static)
-    for (std::int64_t a = 0; a < active; ++a) {
-      float* y = round.outputs->data() + a * out_size_;
-      const std::uint64_t offset = round.global_sample(a) * static_cast<std::uint64_t>(out_size_);
-      const float additive_variance =
-          additive ? w_noise_squared * squared_norm(dac_outputs_.data() + a * in_size_, in_size_) : 0.0f;
-      const float* variance = pcm_read ? weight_variance_.data() + a * out_size_ : nullptr;
-      if (combined && !weight_noise) {
-        first_stream.fill_normal(draws, offset);
-        for (std::int64_t i = 0; i < out_size_; ++i)
-          y[i] += output_noise_std_[static_cast<std::size_t>(i)] * draws[static_cast<std::size_t>(i)];
-        continue;
-      }
-      if (combined) {
-        first_stream.fill_normal(draws, offset);
-        for (std::int64_t i = 0; i < out_size_; ++i) {
-          const float sigma_out = output_noise_std_[static_cast<std::size_t>(i)];
-          const float weight_variance = pcm_read ? w_noise_squared * variance[i] : additive_variance;
-          y[i] += std::sqrt(weight_variance + sigma_out * sigma_out) * draws[static_cast<std::size_t>(i)];
-        }
-        continue;
-      }
-      if (weight_noise) {
-        first_stream.fill_normal(draws, offset);
-        for (std::int64_t i = 0; i < out_size_; ++i) {
-          const float weight_variance = pcm_read ? w_noise_squared * variance[i] : additive_variance;
-          y[i] += std::sqrt(weight_variance) * draws[static_cast<std::size_t>(i)];
-        }
-      }
-      for (std::int64_t i = 0; i < out_size_ && !output_nonlinearity_.empty(); ++i) {
-        y[i] /= 1.0f + output_nonlinearity_[static_cast<std::size_t>(i)] * std::abs(y[i]);
-      }
-      if (out_asymmetry != 0.0f) {
-        for (std::int64_t i = 0; i < out_size_; ++i) y[i] = simulator::apply_asymmetry(y[i], out_asymmetry);
-      }
-      if (output_noise) {
-        second_stream.fill_normal(draws, offset);
-        for (std::int64_t i = 0; i < out_size_; ++i) {
-          y[i] += output_noise_std_[static_cast<std::size_t>(i)] * draws[static_cast<std::size_t>(i)];
-        }
-      }
-    }
-  }
-}
-
-void AnalogTile::digitize_outputs(Round& round) const {
-  const parameters::IOParameters& io = config_.forward;
-  const float bin = simulator::converter_bin(io.out_res, io.out_bound);
-  const auto bound = static_cast<float>(io.out_bound);
-  const std::int64_t active = round.active();
-  round.saturated.assign(static_cast<std::size_t>(active), 0);
-  const RandomStream rounding = round.stream->derive("adc_rounding").derive(static_cast<std::uint64_t>(round.index));
-#pragma omp parallel if (active * out_size_ > kParallelElements)
-  {
-    std::vector<float> uniforms(io.out_sto_round ? static_cast<std::size_t>(out_size_) : 0);
-#pragma omp for schedule(static)
-    for (std::int64_t a = 0; a < active; ++a) {
-      float* y = round.outputs->data() + a * out_size_;
-      if (io.out_sto_round) {
-        rounding.fill_uniform(uniforms, round.global_sample(a) * static_cast<std::uint64_t>(out_size_));
-        for (std::int64_t i = 0; i < out_size_; ++i) {
-          y[i] = simulator::round_to_bin(y[i], bin, true, uniforms[static_cast<std::size_t>(i)]);
-        }
-      } else {
-        for (std::int64_t i = 0; i < out_size_; ++i) y[i] = simulator::round_to_bin(y[i], bin, false, 0.0f);
-      }
-      // Counting (rather than or-ing) the levels beyond the bound keeps the loop vectorisable.
-      int beyond = 0;
-      if (bound > 0.0f) {
-        const float lower = io.bm_test_negative_bound ? -bound : -std::numeric_limits<float>::infinity();
-        for (std::int64_t i = 0; i < out_size_; ++i) beyond += (y[i] > bound) + (y[i] < lower);
-        for (std::int64_t i = 0; i < out_size_; ++i) y[i] = simulator::clip_to_bound(y[i], bound);
-      }
-      round.saturated[static_cast<std::size_t>(a)] = beyond > 0;
-    }
-  }
 }
 
 void AnalogTile::finish_outputs(Tensor& output, bool digital_post_processing) const {
@@ -380,19 +160,16 @@ void AnalogTile::finish_outputs(Tensor& output, bool digital_post_processing) co
 // prepare_inputs, apply_ir_drop, add_analog_noise and digitize_outputs.
 void AnalogTile::run_round_on_device(const Tensor& /*input: already on the device*/, Round& round) {
   const NoiseChoice choice = noise_choice();
-  const auto index = static_cast<std::uint64_t>(round.index);
-  const RandomStream& stream = *round.stream;
   simulator::cuda::RoundRequest request;
   request.samples = round.samples;
   request.input_scales = round.input_scales;
   request.first_sample = round.first_sample;
-  request.seed = stream.seed();
-  request.dac_rounding_stream = stream.derive("dac_rounding").derive(index).stream_id();
-  request.input_noise_stream = stream.derive("input_noise").derive(index).stream_id();
-  request.adc_rounding_stream = stream.derive("adc_rounding").derive(index).stream_id();
-  request.first_noise_stream =
-      stream.derive(choice.combined() ? "output_noise" : "weight_noise").derive(index).stream_id();
-  request.second_noise_stream = stream.derive("output_noise").derive(index).stream_id();
+  request.seed = round.stream->seed();
+  request.dac_rounding_stream = round.draws("dac_rounding").stream_id();
+  request.input_noise_stream = round.draws("input_noise").stream_id();
+  request.adc_rounding_stream = round.draws("adc_rounding").stream_id();
+  request.first_noise_stream = round.draws(choice.first_stream()).stream_id();
+  request.second_noise_stream = round.draws("output_noise").stream_id();
   request.pcm_read = choice.pcm_read;
   request.additive = choice.additive;
   request.combined = choice.combined();
@@ -405,32 +182,6 @@ Tensor AnalogTile::forward(const Tensor& input) {
   samples_seen_ += static_cast<std::uint64_t>(input.dim(0));
   const MvmWeights weights = forward_weights(first_sample);
   return run_forward(input, weights, first_sample, stream_.derive("forward"), /*digital_post_processing=*/true);
-}
-
-void AnalogTile::analog_product(const Round& round, const Tensor& inputs, const Tensor& weights,
-                                Tensor& outputs) const {
-  if (!round.one_hot) {
-    simulator::matmul_transposed(inputs, weights, outputs);
-    return;
-  }
-  // One-hot rows: outputs[a, i] = inputs[a, b] * weights[i, b] with b = global_sample(a), exactly what
-  // the GEMM computes (the other products are zeros), in O(out) per row instead of O(out * in).
-  // This reads W by columns, so it goes in square blocks (a transpose) to reuse cache lines.
-  constexpr std::int64_t kBlock = 64;
-  const std::int64_t active = round.active();
-#pragma omp parallel for schedule(static) if (active * out_size_ > kParallelElements)
-  for (std::int64_t a0 = 0; a0 < active; a0 += kBlock) {
-    const std::int64_t a_end = std::min(a0 + kBlock, active);
-    for (std::int64_t i0 = 0; i0 < out_size_; i0 += kBlock) {
-      const std::int64_t i_end = std::min(i0 + kBlock, out_size_);
-      for (std::int64_t a = a0; a < a_end; ++a) {
-        const auto b = static_cast<std::int64_t>(round.global_sample(a));
-        const float value = inputs[a * in_size_ + b];
-        float* row = outputs.data() + a * out_size_;
-        for (std::int64_t i = i0; i < i_end; ++i) row[i] = value * weights[i * in_size_ + b];
-      }
-    }
-  }
 }
 
 Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uint64_t first_sample,
@@ -486,6 +237,11 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     // would still produce an output.
     if (nm_scales[static_cast<std::size_t>(b)] > 0.0f || io.inp_noise > 0.0) round.samples.push_back(b);
   }
+  // Rows that no round computes (non-finite or all-zero inputs) are finished at the end.
+  std::vector<char> computed(static_cast<std::size_t>(batch), 0);
+  for (std::int64_t b : round.samples) computed[static_cast<std::size_t>(b)] = 1;
+  const Finish finish{output_factors(digital_post_processing),
+                      digital_post_processing ? std::span<const float>(bias_) : std::span<const float>()};
   while (!round.samples.empty()) {
     const std::int64_t active = round.active();
     round.input_scales.resize(round.samples.size());
@@ -503,11 +259,7 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     if (device != nullptr) {
       run_round_on_device(input, round);
     } else {
-      prepare_inputs(input, round);
-      analog_product(round, dac_outputs_, *weights.values, *round.outputs);
-      if (io.ir_drop > 0.0) apply_ir_drop(round);
-      add_analog_noise(round);
-      digitize_outputs(round);
+      run_round_on_cpu(input, round, output, finish);  // rows written finished, as if done
     }
 
     // Samples whose outputs still saturated go again with their input halved; the others are
@@ -523,7 +275,6 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
         done.push_back(a);
       }
     }
-    const auto finished = static_cast<std::int64_t>(done.size());
     if (device != nullptr) {
       std::vector<std::int64_t> targets;
       std::vector<float> scales;
@@ -532,31 +283,19 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
         scales.push_back(round.output_scales[static_cast<std::size_t>(a)]);
       }
       device->store_rows(done, targets, scales);
-      round.samples = std::move(again);
-      ++round.index;
-      continue;
-    }
-#pragma omp parallel for schedule(static) if (finished * out_size_ > kParallelElements)
-    for (std::int64_t d = 0; d < finished; ++d) {
-      const std::int64_t a = done[static_cast<std::size_t>(d)];
-      const float* source = round.outputs->data() + a * out_size_;
-      float* target = output.data() + round.samples[static_cast<std::size_t>(a)] * out_size_;
-      const float scale = round.output_scales[static_cast<std::size_t>(a)];
-      for (std::int64_t i = 0; i < out_size_; ++i) target[i] = source[i] * scale;
     }
     round.samples = std::move(again);
     ++round.index;
   }
-  if (device != nullptr) {
-    return device->finish(non_finite, output_factors(digital_post_processing),
-                          digital_post_processing ? std::span<const float>(bias_) : std::span<const float>());
-  }
+  if (device != nullptr) return device->finish(non_finite, finish.factors, finish.bias);
   for (std::int64_t b = 0; b < batch; ++b) {
-    if (!non_finite[static_cast<std::size_t>(b)]) continue;
-    std::fill(output.data() + b * out_size_, output.data() + (b + 1) * out_size_,
-              std::numeric_limits<float>::quiet_NaN());
+    if (computed[static_cast<std::size_t>(b)]) continue;
+    float* y = output.data() + b * out_size_;
+    // NaN for a non-finite input; zeros (then factors and bias) for a sample that gives none.
+    if (non_finite[static_cast<std::size_t>(b)]) std::fill(y, y + out_size_, std::numeric_limits<float>::quiet_NaN());
+    for (std::int64_t i = 0; i < out_size_; ++i) y[i] *= finish.factors[static_cast<std::size_t>(i)];
+    for (std::size_t i = 0; i < finish.bias.size(); ++i) y[i] += finish.bias[i];
   }
-  finish_outputs(output, digital_post_processing);
   return output;
 }
 

@@ -117,21 +117,30 @@ class AnalogTile {
   /// The weights a user's forward call multiplies with (drawing the modifier in training).
   MvmWeights forward_weights(std::uint64_t first_sample);
   bool needs_weight_magnitudes() const;
-  void analog_product(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs) const;
   /// aihwkit's drift-compensation readout: mean |y| of the analog forward of the identity
   /// inputs, over everything (global) or per output (per column).
   std::vector<double> compensation_readout(const simulator::RandomStream& stream);
   /// Per-sample noise-management scales; `update_state` = false leaves AVERAGE_ABS_MAX's
   /// running value unchanged (readouts).
-  struct NoiseChoice;  // which weight/output noise a forward adds, and in how many draws
+  struct NoiseChoice;   // which weight/output noise a forward adds, and in how many draws
+  struct NoiseStreams;  // the streams a round draws that noise from
+  struct Finish;        // the digital factors and bias after the ADC
   NoiseChoice noise_choice() const;
   simulator::cuda::RowStatistics row_statistics(const Tensor& input) const;
   std::vector<float> noise_management_scales(const simulator::cuda::RowStatistics& rows, bool update_state);
   void run_round_on_device(const Tensor& input, Round& round);
+  /// One round on the CPU (cpu_round.cpp): every active row of round.outputs is computed and
+  /// written, finished, to its row of `output`.
+  void run_round_on_cpu(const Tensor& input, Round& round, Tensor& output, const Finish& finish);
   void prepare_inputs(const Tensor& input, Round& round);
-  void apply_ir_drop(Round& round);
-  void add_analog_noise(Round& round);
-  void digitize_outputs(Round& round) const;
+  void analog_product_band(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs,
+                           std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) const;
+  // Element-wise steps on outputs c..c+n of active sample a, whose values start at y.
+  void apply_ir_drop(std::int64_t a, std::int64_t c, std::int64_t n, float* y) const;
+  void add_analog_noise(const Round& round, const NoiseStreams& streams, std::int64_t a, std::int64_t c, std::int64_t n,
+                        float* y, std::span<float> draws) const;
+  bool digitize_outputs(const Round& round, const NoiseStreams& streams, std::int64_t a, std::int64_t c, std::int64_t n,
+                        float* y, std::span<float> draws) const;
   /// Digital factor per output: out_scale, times the mapping scale and drift compensation for
   /// a user's forward (`digital_post_processing`).
   std::vector<float> output_factors(bool digital_post_processing) const;
@@ -177,7 +186,9 @@ class AnalogTile {
   Tensor round_outputs_;
   Tensor squared_inputs_;
   Tensor weight_variance_;
-  Tensor ir_inputs_;
+  std::vector<float> input_squared_norms_;
+  Tensor ir_abs_inputs_;
+  Tensor ir_positioned_inputs_;
   Tensor ir_currents_;
   Tensor ir_products_;
   Tensor readout_inputs_;

@@ -1,0 +1,269 @@
+// One bound-management round of AnalogTile's forward pass on the CPU:
+//   DAC (per sample) -> per band of the output: MVM, the products weight noise and IR drop need,
+//   then per element IR drop, weight + output noise, nonlinearity/asymmetry, ADC, rescale,
+//   digital factors and bias.
+// The bands are those of simulator::matmul_transposed (a partition that depends on the shape
+// only), so the MVM gives the same bits as the whole product for any thread count, and the
+// element-wise steps run in the same parallel region while the band is still in cache. Every
+// random draw is indexed by (sample, output), so neither the bands nor the threads change it.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <limits>
+
+#include "forward_round.hpp"
+#include "tessera/simulator/matmul.hpp"
+#include "tessera/simulator/periphery.hpp"
+
+namespace tessera::tiles {
+
+using simulator::RandomStream;
+
+namespace {
+
+float squared_norm(const float* row, std::int64_t length) {
+  float sum = 0.0f;
+  for (std::int64_t j = 0; j < length; ++j) sum += row[j] * row[j];
+  return sum;
+}
+
+// aihwkit's IR drop weighs input j of n by how far along the row it sits: 1 - (1 - j / n)^2.
+std::vector<float> ir_drop_positions(std::int64_t n) {
+  std::vector<float> position(static_cast<std::size_t>(n));
+  for (std::int64_t j = 0; j < n; ++j) {
+    const float distance = 1.0f - static_cast<float>(j) / static_cast<float>(n);
+    position[static_cast<std::size_t>(j)] = 1.0f - distance * distance;
+  }
+  return position;
+}
+
+}  // namespace
+
+// The DAC per active sample, and what the analog steps need of its output: v^2 (PCM_READ
+// weight noise), |v|^2 (additive weight noise), |v| and the position-weighted v (IR drop).
+void AnalogTile::prepare_inputs(const Tensor& input, Round& round) {
+  const parameters::IOParameters& io = config_.forward;
+  const float bin = simulator::converter_bin(io.inp_res, io.inp_bound);
+  const auto bound = static_cast<float>(io.inp_bound);
+  const auto asymmetry = static_cast<float>(io.inp_asymmetry);
+  const auto noise = static_cast<float>(io.inp_noise);
+  const NoiseChoice choice = noise_choice();
+  const bool ir_drop = io.ir_drop > 0.0;
+  const std::int64_t active = round.active();
+  dac_outputs_.resize({active, in_size_});
+  if (choice.pcm_read) squared_inputs_.resize({active, in_size_});
+  if (choice.additive) input_squared_norms_.resize(static_cast<std::size_t>(active));
+  const std::vector<float> position = ir_drop ? ir_drop_positions(in_size_) : std::vector<float>();
+  if (ir_drop) {
+    ir_abs_inputs_.resize({active, in_size_});
+    ir_positioned_inputs_.resize({active, in_size_});
+  }
+  const RandomStream rounding = round.draws("dac_rounding");
+  const RandomStream input_noise = round.draws("input_noise");
+#pragma omp parallel if (active * in_size_ > kParallelElements)
+  {
+    std::vector<float> draws(io.inp_sto_round || noise > 0.0f ? static_cast<std::size_t>(in_size_) : 0);
+#pragma omp for schedule(static)
+    for (std::int64_t a = 0; a < active; ++a) {
+      const float* x = input.data() + round.samples[static_cast<std::size_t>(a)] * in_size_;
+      float* v = dac_outputs_.data() + a * in_size_;
+      const std::uint64_t offset = round.global_sample(a) * static_cast<std::uint64_t>(in_size_);
+      const float scale = round.input_scales[static_cast<std::size_t>(a)];
+      if (io.inp_sto_round) {
+        rounding.fill_uniform(draws, offset);
+        for (std::int64_t j = 0; j < in_size_; ++j) {
+          v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, true, draws[j]), bound);
+        }
+      } else {
+        for (std::int64_t j = 0; j < in_size_; ++j) {
+          v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, false, 0.0f), bound);
+        }
+      }
+      if (noise > 0.0f) {
+        input_noise.fill_normal(draws, offset);
+        for (std::int64_t j = 0; j < in_size_; ++j) v[j] += noise * draws[j];
+      }
+      if (asymmetry != 0.0f) {
+        for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::apply_asymmetry(v[j], asymmetry);
+      }
+      if (choice.pcm_read) {
+        float* squared = squared_inputs_.data() + a * in_size_;
+        for (std::int64_t j = 0; j < in_size_; ++j) squared[j] = v[j] * v[j];
+      }
+      if (choice.additive) input_squared_norms_[static_cast<std::size_t>(a)] = squared_norm(v, in_size_);
+      if (ir_drop) {
+        float* magnitude = ir_abs_inputs_.data() + a * in_size_;
+        float* positioned = ir_positioned_inputs_.data() + a * in_size_;
+        for (std::int64_t j = 0; j < in_size_; ++j) {
+          magnitude[j] = std::abs(v[j]);
+          positioned[j] = v[j] * position[static_cast<std::size_t>(j)];
+        }
+      }
+    }
+  }
+}
+
+// outputs[r:r+m, c:c+n] = inputs[r:r+m] * weights[c:c+n]^T.
+void AnalogTile::analog_product_band(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs,
+                                     std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) const {
+  if (!round.one_hot) {
+    simulator::matmul_transposed_band(inputs, weights, outputs, r, m, c, n);
+    return;
+  }
+  // One-hot rows: outputs[a, i] = inputs[a, b] * weights[i, b] with b = global_sample(a), exactly what
+  // the GEMM computes (the other products are zeros), in O(out) per row instead of O(out * in).
+  // This reads W by columns, so it goes in square blocks (a transpose) to reuse cache lines.
+  constexpr std::int64_t kBlock = 64;
+  for (std::int64_t a0 = r; a0 < r + m; a0 += kBlock) {
+    const std::int64_t a_end = std::min(a0 + kBlock, r + m);
+    for (std::int64_t i0 = c; i0 < c + n; i0 += kBlock) {
+      const std::int64_t i_end = std::min(i0 + kBlock, c + n);
+      for (std::int64_t a = a0; a < a_end; ++a) {
+        const auto b = static_cast<std::int64_t>(round.global_sample(a));
+        const float value = inputs[a * in_size_ + b];
+        float* row = outputs.data() + a * out_size_;
+        for (std::int64_t i = i0; i < i_end; ++i) row[i] = value * weights[i * in_size_ + b];
+      }
+    }
+  }
+}
+
+// aihwkit's IR-drop model: the current drawn along a row lowers the voltage the inputs see,
+// more for inputs further from the driver. Per output i:
+//   a_i = n / ir_drop_g_ratio * sum_j |w_ij| |v_j|,   c_i = a_i (a_i (0.05 a_i - 0.2) + 0.5)
+//   y_i -= ir_drop * c_i * sum_j w_ij v_j (1 - (1 - j / n)^2)
+// The two sums are the products ir_currents_ and ir_products_ of the band.
+void AnalogTile::apply_ir_drop(std::int64_t a, std::int64_t c, std::int64_t n, float* y) const {
+  const parameters::IOParameters& io = config_.forward;
+  const auto current_scale = static_cast<float>(static_cast<double>(in_size_) / io.ir_drop_g_ratio);
+  const auto strength = static_cast<float>(io.ir_drop);
+  const float* currents = ir_currents_.data() + a * out_size_ + c;
+  const float* products = ir_products_.data() + a * out_size_ + c;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float current = current_scale * currents[i];
+    const float cubic = current * (current * (0.05f * current - 0.2f) + 0.5f);
+    y[i] -= strength * cubic * products[i];
+  }
+}
+
+// Weight noise, nonlinearity/asymmetry and output noise on outputs c..c+n of active sample a.
+// Per-MVM weight noise is Gaussian per output with variance sum_j sigma_ij^2 v_j^2 (PCM_READ:
+// sigma_ij^2 = w_noise^2 |w_ij|, the band's product of v^2 with |W|), so it is drawn exactly in
+// distribution from that variance instead of sampling one number per weight and sample.
+void AnalogTile::add_analog_noise(const Round& round, const NoiseStreams& streams, std::int64_t a, std::int64_t c,
+                                  std::int64_t n, float* y, std::span<float> draws) const {
+  const parameters::IOParameters& io = config_.forward;
+  const NoiseChoice& choice = streams.choice;
+  if (!choice.any()) return;
+  const auto w_noise = static_cast<float>(io.w_noise);
+  const float w_noise_squared = w_noise * w_noise;
+  const bool weight_noise = choice.pcm_read || choice.additive;
+  const std::uint64_t offset =
+      round.global_sample(a) * static_cast<std::uint64_t>(out_size_) + static_cast<std::uint64_t>(c);
+  const float* sigma_out = output_noise_std_.data() + c;
+  const float additive_variance =
+      choice.additive ? w_noise_squared * input_squared_norms_[static_cast<std::size_t>(a)] : 0.0f;
+  const float* variance = choice.pcm_read ? weight_variance_.data() + a * out_size_ + c : nullptr;
+  if (choice.combined() && !weight_noise) {
+    streams.first.fill_normal(draws, offset);
+    for (std::int64_t i = 0; i < n; ++i) y[i] += sigma_out[i] * draws[static_cast<std::size_t>(i)];
+    return;
+  }
+  if (choice.combined()) {
+    streams.first.fill_normal(draws, offset);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float weight_variance = choice.pcm_read ? w_noise_squared * variance[i] : additive_variance;
+      y[i] += std::sqrt(weight_variance + sigma_out[i] * sigma_out[i]) * draws[static_cast<std::size_t>(i)];
+    }
+    return;
+  }
+  if (weight_noise) {
+    streams.first.fill_normal(draws, offset);
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float weight_variance = choice.pcm_read ? w_noise_squared * variance[i] : additive_variance;
+      y[i] += std::sqrt(weight_variance) * draws[static_cast<std::size_t>(i)];
+    }
+  }
+  const float* nonlinearity = output_nonlinearity_.empty() ? nullptr : output_nonlinearity_.data() + c;
+  for (std::int64_t i = 0; i < n && nonlinearity != nullptr; ++i) y[i] /= 1.0f + nonlinearity[i] * std::abs(y[i]);
+  const auto out_asymmetry = static_cast<float>(io.out_asymmetry);
+  if (out_asymmetry != 0.0f) {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = simulator::apply_asymmetry(y[i], out_asymmetry);
+  }
+  if (choice.output_noise) {
+    streams.second.fill_normal(draws, offset);
+    for (std::int64_t i = 0; i < n; ++i) y[i] += sigma_out[i] * draws[static_cast<std::size_t>(i)];
+  }
+}
+
+// The ADC on outputs c..c+n of active sample a; true when a level lay beyond the bound (the
+// test bound management makes).
+bool AnalogTile::digitize_outputs(const Round& round, const NoiseStreams& streams, std::int64_t a, std::int64_t c,
+                                  std::int64_t n, float* y, std::span<float> draws) const {
+  const parameters::IOParameters& io = config_.forward;
+  const float bin = simulator::converter_bin(io.out_res, io.out_bound);
+  const auto bound = static_cast<float>(io.out_bound);
+  if (io.out_sto_round) {
+    const std::uint64_t offset =
+        round.global_sample(a) * static_cast<std::uint64_t>(out_size_) + static_cast<std::uint64_t>(c);
+    streams.adc_rounding.fill_uniform(draws, offset);
+    for (std::int64_t i = 0; i < n; ++i)
+      y[i] = simulator::round_to_bin(y[i], bin, true, draws[static_cast<std::size_t>(i)]);
+  } else {
+    for (std::int64_t i = 0; i < n; ++i) y[i] = simulator::round_to_bin(y[i], bin, false, 0.0f);
+  }
+  if (bound <= 0.0f) return false;
+  // Counting (rather than or-ing) the levels beyond the bound keeps the loop vectorisable.
+  int beyond = 0;
+  const float lower = io.bm_test_negative_bound ? -bound : -std::numeric_limits<float>::infinity();
+  for (std::int64_t i = 0; i < n; ++i) beyond += (y[i] > bound) + (y[i] < lower);
+  for (std::int64_t i = 0; i < n; ++i) y[i] = simulator::clip_to_bound(y[i], bound);
+  return beyond > 0;
+}
+
+void AnalogTile::run_round_on_cpu(const Tensor& input, Round& round, Tensor& output, const Finish& finish) {
+  const parameters::IOParameters& io = config_.forward;
+  prepare_inputs(input, round);
+  const std::int64_t active = round.active();
+  const bool ir_drop = io.ir_drop > 0.0;
+  const NoiseStreams streams{noise_choice(), round.draws(noise_choice().first_stream()), round.draws("output_noise"),
+                             round.draws("adc_rounding")};
+  if (streams.choice.pcm_read) weight_variance_.resize({active, out_size_});
+  if (ir_drop) {
+    ir_currents_.resize({active, out_size_});
+    ir_products_.resize({active, out_size_});
+  }
+  round.saturated.assign(static_cast<std::size_t>(active), 0);
+  const bool in_place = round.outputs == &output;
+  simulator::for_each_product_band(
+      active, out_size_, in_size_, [&](std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) {
+        analog_product_band(round, dac_outputs_, *round.weights.values, *round.outputs, r, m, c, n);
+        if (streams.choice.pcm_read) {
+          analog_product_band(round, squared_inputs_, *round.weights.magnitudes, weight_variance_, r, m, c, n);
+        }
+        if (ir_drop) {
+          analog_product_band(round, ir_abs_inputs_, *round.weights.magnitudes, ir_currents_, r, m, c, n);
+          analog_product_band(round, ir_positioned_inputs_, *round.weights.values, ir_products_, r, m, c, n);
+        }
+        std::vector<float> draws(static_cast<std::size_t>(n));
+        for (std::int64_t a = r; a < r + m; ++a) {
+          float* y = round.outputs->data() + a * out_size_ + c;
+          if (ir_drop) apply_ir_drop(a, c, n, y);
+          add_analog_noise(round, streams, a, c, n, y, draws);
+          if (digitize_outputs(round, streams, a, c, n, y, draws)) {
+            std::atomic_ref<char>(round.saturated[static_cast<std::size_t>(a)]).store(1, std::memory_order_relaxed);
+          }
+          // Finished as if this were the sample's last round: one that saturated runs again and
+          // its next round overwrites this.
+          const float scale = round.output_scales[static_cast<std::size_t>(a)];
+          float* target = in_place ? y : output.data() + round.samples[static_cast<std::size_t>(a)] * out_size_ + c;
+          const float* factors = finish.factors.data() + c;
+          for (std::int64_t i = 0; i < n; ++i) target[i] = y[i] * scale * factors[i];
+          if (!finish.bias.empty()) {
+            for (std::int64_t i = 0; i < n; ++i) target[i] += finish.bias[static_cast<std::size_t>(c + i)];
+          }
+        }
+      });
+}
+
+}  // namespace tessera::tiles
