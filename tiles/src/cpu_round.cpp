@@ -213,9 +213,11 @@ bool AnalogTile::digitize_outputs(const Round& round, const NoiseStreams& stream
     for (std::int64_t i = 0; i < n; ++i) y[i] = simulator::round_to_bin(y[i], bin, false, 0.0f);
   }
   if (bound <= 0.0f) return false;
-  // Counting (rather than or-ing) the levels beyond the bound keeps the loop vectorisable.
+  // Counting (rather than or-ing) the levels beyond the bound; GCC 12 vectorises the count only
+  // when told it is a reduction.
   int beyond = 0;
   const float lower = io.bm_test_negative_bound ? -bound : -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(+ : beyond)
   for (std::int64_t i = 0; i < n; ++i) beyond += (y[i] > bound) + (y[i] < lower);
   for (std::int64_t i = 0; i < n; ++i) y[i] = simulator::clip_to_bound(y[i], bound);
   return beyond > 0;
