@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <stdexcept>
 #include <string>
 
@@ -217,7 +218,7 @@ void AnalogTile::drift(double t_inference) {
 
 std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStream& stream) {
   const bool global = std::holds_alternative<parameters::GlobalDriftCompensation>(config_.drift_compensation);
-  std::vector<double> means(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
+  std::vector<double> column_sums(static_cast<std::size_t>(out_size_), 0.0);  // sum over rows of |y|
   const MvmWeights weights{&effective_weights_, &abs_effective_weights_};
   // The identity goes through in blocks of rows (the noise is addressed by row, so the result
   // is the same as one pass) to keep the workspaces small.
@@ -230,11 +231,12 @@ std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStre
     const Tensor readout = run_forward(readout_inputs_, weights, static_cast<std::uint64_t>(first), stream,
                                        /*digital_post_processing=*/false, /*identity_input=*/true);
     for (std::int64_t r = 0; r < rows; ++r) {
-      for (std::int64_t i = 0; i < out_size_; ++i) {
-        means[global ? 0 : static_cast<std::size_t>(i)] += std::abs(readout[r * out_size_ + i]);
-      }
+      const float* row = readout.data() + r * out_size_;
+      for (std::int64_t i = 0; i < out_size_; ++i) column_sums[static_cast<std::size_t>(i)] += std::abs(row[i]);
     }
   }
+  std::vector<double> means = column_sums;
+  if (global) means.assign(1, std::accumulate(column_sums.begin(), column_sums.end(), 0.0));
   const double count = static_cast<double>(global ? in_size_ * out_size_ : in_size_);
   // aihwkit clamps the readout at 1e-4 so a dead tile does not divide by zero.
   for (double& value : means) value = std::max(value / count, 1e-4);

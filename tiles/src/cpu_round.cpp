@@ -69,6 +69,24 @@ void AnalogTile::prepare_inputs(const Tensor& input, Round& round) {
       float* v = dac_outputs_.data() + a * in_size_;
       const std::uint64_t offset = round.global_sample(a) * static_cast<std::uint64_t>(in_size_);
       const float scale = round.input_scales[static_cast<std::size_t>(a)];
+      if (round.one_hot) {
+        // The DAC keeps zeros at zero, and the one-hot MVM reads column global_sample(a) only.
+        const auto j = static_cast<std::int64_t>(round.global_sample(a));
+        const float uniform = io.inp_sto_round ? simulator::stream_uniform(rounding.seed(), rounding.stream_id(),
+                                                                           offset + static_cast<std::uint64_t>(j))
+                                               : 0.0f;
+        float value =
+            simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, io.inp_sto_round, uniform), bound);
+        if (asymmetry != 0.0f) value = simulator::apply_asymmetry(value, asymmetry);
+        v[j] = value;
+        if (choice.pcm_read) squared_inputs_[a * in_size_ + j] = value * value;
+        if (choice.additive) input_squared_norms_[static_cast<std::size_t>(a)] = value * value;
+        if (ir_drop) {
+          ir_abs_inputs_[a * in_size_ + j] = std::abs(value);
+          ir_positioned_inputs_[a * in_size_ + j] = value * position[static_cast<std::size_t>(j)];
+        }
+        continue;
+      }
       if (io.inp_sto_round) {
         rounding.fill_uniform(draws, offset);
         for (std::int64_t j = 0; j < in_size_; ++j) {

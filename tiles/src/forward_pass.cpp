@@ -83,6 +83,20 @@ simulator::cuda::RowStatistics AnalogTile::row_statistics(const Tensor& input) c
   return rows;
 }
 
+// Rows of the identity (drift-compensation readouts) hold one 1 and zeros: their statistics are
+// known without reading them.
+simulator::cuda::RowStatistics AnalogTile::identity_row_statistics(std::int64_t batch) const {
+  const parameters::IOParameters& io = config_.forward;
+  const auto rows = static_cast<std::size_t>(batch);
+  const bool wants_sums = io.noise_management == NoiseManagementType::ABS_MAX_NP_SUM;
+  simulator::cuda::RowStatistics statistics;
+  statistics.abs_max.assign(rows, 1.0f);
+  statistics.max.assign(io.noise_management == NoiseManagementType::MAX ? rows : 0, 1.0f);
+  statistics.positive_sum.assign(wants_sums ? rows : 0, 1.0f);
+  statistics.negative_sum.assign(wants_sums ? rows : 0, 0.0f);
+  return statistics;
+}
+
 std::vector<float> AnalogTile::noise_management_scales(const simulator::cuda::RowStatistics& rows, bool update_state) {
   const parameters::IOParameters& io = config_.forward;
   const auto dac_fraction = static_cast<float>(simulator::resolution_fraction(io.inp_res));
@@ -208,7 +222,9 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     return output;
   }
 
-  const simulator::cuda::RowStatistics rows = device != nullptr ? device->load_batch(input) : row_statistics(input);
+  const simulator::cuda::RowStatistics rows = device != nullptr ? device->load_batch(input)
+                                              : identity_input  ? identity_row_statistics(batch)
+                                                                : row_statistics(input);
   const std::vector<float> nm_scales = noise_management_scales(rows, /*update_state=*/digital_post_processing);
   std::vector<float> reduction(static_cast<std::size_t>(batch), 1.0f);
   // aihwkit's limits: stop halving the input once the reduction passes max_bm_factor or

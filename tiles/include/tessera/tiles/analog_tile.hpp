@@ -127,6 +127,7 @@ class AnalogTile {
   struct Finish;        // the digital factors and bias after the ADC
   NoiseChoice noise_choice() const;
   simulator::cuda::RowStatistics row_statistics(const Tensor& input) const;
+  simulator::cuda::RowStatistics identity_row_statistics(std::int64_t batch) const;
   std::vector<float> noise_management_scales(const simulator::cuda::RowStatistics& rows, bool update_state);
   void run_round_on_device(const Tensor& input, Round& round);
   /// One round on the CPU (cpu_round.cpp): every active row of round.outputs is computed and
