@@ -26,7 +26,7 @@ TESSERA_HOST_DEVICE inline float converter_bin(double res, double bound) {
 /// after adding a uniform in (0, 1) (so x rounds up with probability frac(x / bin)).
 TESSERA_HOST_DEVICE inline float round_to_bin(float value, float bin, bool stochastic, float uniform) {
   if (bin <= 0.0f) return value;
-  const float steps = value / bin;
+  const float steps = value * (1.0f / bin);  // the reciprocal is hoisted out of loops
   return (stochastic ? std::floor(steps + uniform) : std::nearbyint(steps)) * bin;
 }
 
