@@ -140,6 +140,7 @@ void AnalogTile::set_backend(simulator::Backend backend) {
 
 void AnalogTile::effective_weights_changed() {
   device_weights_ = nullptr;
+  packed_source_ = nullptr;
   if (needs_weight_magnitudes()) {
     abs_effective_weights_.resize(effective_weights_.shape());
     for (std::int64_t k = 0; k < effective_weights_.size(); ++k)

@@ -1,11 +1,11 @@
 // One bound-management round of AnalogTile's forward pass on the CPU:
-//   DAC (per sample) -> per band of the output: MVM, the products weight noise and IR drop need,
-//   then per element IR drop, weight + output noise, nonlinearity/asymmetry, ADC, rescale,
-//   digital factors and bias.
-// The bands are those of simulator::matmul_transposed (a partition that depends on the shape
-// only), so the MVM gives the same bits as the whole product for any thread count, and the
-// element-wise steps run in the same parallel region while the band is still in cache. Every
-// random draw is indexed by (sample, output), so neither the bands nor the threads change it.
+//   DAC (per sample) -> per block of rows and outputs: MVM, the products weight noise and IR
+//   drop need, then per element IR drop, weight + output noise, nonlinearity/asymmetry, ADC,
+//   rescale, digital factors and bias.
+// The MVM is simulator::packed_products with the weights packed once per change; each block's
+// element-wise steps run on the thread that computed it, as soon as it is final, while it is
+// still in cache. Its sums do not depend on the thread count or the blocking, and every random
+// draw is indexed by (sample, output), so neither the blocks nor the threads change a result.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -13,6 +13,7 @@
 
 #include "forward_round.hpp"
 #include "tessera/simulator/matmul.hpp"
+#include "tessera/simulator/packed_product.hpp"
 #include "tessera/simulator/periphery.hpp"
 
 namespace tessera::tiles {
@@ -121,13 +122,9 @@ void AnalogTile::prepare_inputs(const Tensor& input, Round& round) {
   }
 }
 
-// outputs[r:r+m, c:c+n] = inputs[r:r+m] * weights[c:c+n]^T.
-void AnalogTile::analog_product_band(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs,
-                                     std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) const {
-  if (!round.one_hot) {
-    simulator::matmul_transposed_band(inputs, weights, outputs, r, m, c, n);
-    return;
-  }
+// outputs[r:r+m, c:c+n] = inputs[r:r+m] * weights[c:c+n]^T for one-hot input rows.
+void AnalogTile::one_hot_product(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs,
+                                 std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) const {
   // One-hot rows: outputs[a, i] = inputs[a, b] * weights[i, b] with b = global_sample(a), exactly what
   // the GEMM computes (the other products are zeros), in O(out) per row instead of O(out * in).
   // This reads W by columns, so it goes in square blocks (a transpose) to reuse cache lines.
@@ -255,35 +252,76 @@ void AnalogTile::run_round_on_cpu(const Tensor& input, Round& round, Tensor& out
   }
   round.saturated.assign(static_cast<std::size_t>(active), 0);
   const bool in_place = round.outputs == &output;
-  simulator::for_each_product_band(
-      active, out_size_, in_size_, [&](std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) {
-        analog_product_band(round, dac_outputs_, *round.weights.values, *round.outputs, r, m, c, n);
-        if (streams.choice.pcm_read) {
-          analog_product_band(round, squared_inputs_, *round.weights.magnitudes, weight_variance_, r, m, c, n);
-        }
-        if (ir_drop) {
-          analog_product_band(round, ir_abs_inputs_, *round.weights.magnitudes, ir_currents_, r, m, c, n);
-          analog_product_band(round, ir_positioned_inputs_, *round.weights.values, ir_products_, r, m, c, n);
-        }
-        std::vector<float> draws(static_cast<std::size_t>(n));
-        for (std::int64_t a = r; a < r + m; ++a) {
-          float* y = round.outputs->data() + a * out_size_ + c;
-          if (ir_drop) apply_ir_drop(a, c, n, y);
-          add_analog_noise(round, streams, a, c, n, y, draws);
-          if (digitize_outputs(round, streams, a, c, n, y, draws)) {
-            std::atomic_ref<char>(round.saturated[static_cast<std::size_t>(a)]).store(1, std::memory_order_relaxed);
+  // Rows r..r+m of every product are final for outputs c..c+n: the periphery steps, then the
+  // digital finish.
+  auto finish_block = [&](std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) {
+    thread_local std::vector<float> draws;
+    draws.resize(static_cast<std::size_t>(n));
+    for (std::int64_t a = r; a < r + m; ++a) {
+      float* y = round.outputs->data() + a * out_size_ + c;
+      if (ir_drop) apply_ir_drop(a, c, n, y);
+      add_analog_noise(round, streams, a, c, n, y, draws);
+      if (digitize_outputs(round, streams, a, c, n, y, draws)) {
+        std::atomic_ref<char>(round.saturated[static_cast<std::size_t>(a)]).store(1, std::memory_order_relaxed);
+      }
+      // Finished as if this were the sample's last round: one that saturated runs again and
+      // its next round overwrites this.
+      const float scale = round.output_scales[static_cast<std::size_t>(a)];
+      float* target = in_place ? y : output.data() + round.samples[static_cast<std::size_t>(a)] * out_size_ + c;
+      const float* factors = finish.factors.data() + c;
+      for (std::int64_t i = 0; i < n; ++i) target[i] = y[i] * scale * factors[i];
+      if (!finish.bias.empty()) {
+        for (std::int64_t i = 0; i < n; ++i) target[i] += finish.bias[static_cast<std::size_t>(c + i)];
+      }
+    }
+  };
+  if (round.one_hot) {
+    simulator::for_each_product_band(
+        active, out_size_, in_size_, [&](std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) {
+          one_hot_product(round, dac_outputs_, *round.weights.values, *round.outputs, r, m, c, n);
+          if (streams.choice.pcm_read) {
+            one_hot_product(round, squared_inputs_, *round.weights.magnitudes, weight_variance_, r, m, c, n);
           }
-          // Finished as if this were the sample's last round: one that saturated runs again and
-          // its next round overwrites this.
-          const float scale = round.output_scales[static_cast<std::size_t>(a)];
-          float* target = in_place ? y : output.data() + round.samples[static_cast<std::size_t>(a)] * out_size_ + c;
-          const float* factors = finish.factors.data() + c;
-          for (std::int64_t i = 0; i < n; ++i) target[i] = y[i] * scale * factors[i];
-          if (!finish.bias.empty()) {
-            for (std::int64_t i = 0; i < n; ++i) target[i] += finish.bias[static_cast<std::size_t>(c + i)];
+          if (ir_drop) {
+            one_hot_product(round, ir_abs_inputs_, *round.weights.magnitudes, ir_currents_, r, m, c, n);
+            one_hot_product(round, ir_positioned_inputs_, *round.weights.values, ir_products_, r, m, c, n);
           }
-        }
-      });
+          finish_block(r, m, c, n);
+        });
+    return;
+  }
+  pack_weights(round.weights);
+  std::vector<simulator::PackedProduct> products{{&dac_outputs_, &packed_values_, round.outputs}};
+  if (streams.choice.pcm_read) products.push_back({&squared_inputs_, &packed_magnitudes_, &weight_variance_});
+  if (ir_drop) {
+    products.push_back({&ir_abs_inputs_, &packed_magnitudes_, &ir_currents_});
+    products.push_back({&ir_positioned_inputs_, &packed_values_, &ir_products_});
+  }
+  simulator::packed_products(products, finish_block);
+}
+
+// is_perfect: the plain product, then the digital factors and bias block by block.
+void AnalogTile::ideal_product(const Tensor& input, const MvmWeights& weights, Tensor& output, const Finish& finish) {
+  pack_weights(weights);
+  const simulator::PackedProduct products[] = {{&input, &packed_values_, &output}};
+  simulator::packed_products(products, [&](std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) {
+    for (std::int64_t b = r; b < r + m; ++b) {
+      float* y = output.data() + b * out_size_ + c;
+      const float* factors = finish.factors.data() + c;
+      for (std::int64_t i = 0; i < n; ++i) y[i] *= factors[i];
+      if (!finish.bias.empty()) {
+        for (std::int64_t i = 0; i < n; ++i) y[i] += finish.bias[static_cast<std::size_t>(c + i)];
+      }
+    }
+  });
+}
+
+// The packed copies follow the weights the MVM uses; modified weights are new on every call.
+void AnalogTile::pack_weights(const MvmWeights& weights) {
+  if (packed_source_ == weights.values && weights.values != &modified_weights_) return;
+  packed_values_ = simulator::PackedWeights(*weights.values);
+  if (needs_weight_magnitudes()) packed_magnitudes_ = simulator::PackedWeights(*weights.magnitudes);
+  packed_source_ = weights.values;
 }
 
 }  // namespace tessera::tiles

@@ -157,19 +157,6 @@ AnalogTile::NoiseChoice AnalogTile::noise_choice() const {
   return choice;
 }
 
-void AnalogTile::finish_outputs(Tensor& output, bool digital_post_processing) const {
-  const std::int64_t batch = output.dim(0);
-  const std::vector<float> factors = output_factors(digital_post_processing);
-  const std::vector<float> no_bias;
-  const std::vector<float>& bias = digital_post_processing ? bias_ : no_bias;
-#pragma omp parallel for schedule(static) if (batch * out_size_ > kParallelElements)
-  for (std::int64_t b = 0; b < batch; ++b) {
-    float* y = output.data() + b * out_size_;
-    for (std::int64_t i = 0; i < out_size_; ++i) y[i] *= factors[static_cast<std::size_t>(i)];
-    for (std::size_t i = 0; i < bias.size(); ++i) y[i] += bias[i];
-  }
-}
-
 // One round of the pipeline on the device: the same steps and the same streams as the CPU's
 // prepare_inputs, apply_ir_drop, add_analog_noise and digitize_outputs.
 void AnalogTile::run_round_on_device(const Tensor& /*input: already on the device*/, Round& round) {
@@ -210,15 +197,15 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     device_weights_ = weights.values;  // modified weights change every call: always uploaded again
   }
   Tensor output({batch, out_size_});
+  const Finish finish{output_factors(digital_post_processing),
+                      digital_post_processing ? std::span<const float>(bias_) : std::span<const float>()};
   if (io.is_perfect || io.mv_type == parameters::AnalogMVType::IDEAL) {
     if (device != nullptr) {
       device->ideal_product(input);
       const std::vector<char> finite_rows(static_cast<std::size_t>(batch), 0);
-      return device->finish(finite_rows, output_factors(digital_post_processing),
-                            digital_post_processing ? std::span<const float>(bias_) : std::span<const float>());
+      return device->finish(finite_rows, finish.factors, finish.bias);
     }
-    simulator::matmul_transposed(input, *weights.values, output);
-    finish_outputs(output, digital_post_processing);
+    ideal_product(input, weights, output, finish);
     return output;
   }
 
@@ -256,8 +243,6 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
   // Rows that no round computes (non-finite or all-zero inputs) are finished at the end.
   std::vector<char> computed(static_cast<std::size_t>(batch), 0);
   for (std::int64_t b : round.samples) computed[static_cast<std::size_t>(b)] = 1;
-  const Finish finish{output_factors(digital_post_processing),
-                      digital_post_processing ? std::span<const float>(bias_) : std::span<const float>()};
   while (!round.samples.empty()) {
     const std::int64_t active = round.active();
     round.input_scales.resize(round.samples.size());

@@ -23,6 +23,7 @@
 #include "tessera/simulator/cuda_kernels.hpp"
 #include "tessera/simulator/noise/conductance_converter.hpp"
 #include "tessera/simulator/noise/device_noise_model.hpp"
+#include "tessera/simulator/packed_product.hpp"
 #include "tessera/simulator/random_stream.hpp"
 #include "tessera/simulator/tensor.hpp"
 
@@ -134,8 +135,10 @@ class AnalogTile {
   /// written, finished, to its row of `output`.
   void run_round_on_cpu(const Tensor& input, Round& round, Tensor& output, const Finish& finish);
   void prepare_inputs(const Tensor& input, Round& round);
-  void analog_product_band(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs,
-                           std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) const;
+  void one_hot_product(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs, std::int64_t r,
+                       std::int64_t m, std::int64_t c, std::int64_t n) const;
+  void pack_weights(const MvmWeights& weights);
+  void ideal_product(const Tensor& input, const MvmWeights& weights, Tensor& output, const Finish& finish);
   // Element-wise steps on outputs c..c+n of active sample a, whose values start at y.
   void apply_ir_drop(std::int64_t a, std::int64_t c, std::int64_t n, float* y) const;
   void add_analog_noise(const Round& round, const NoiseStreams& streams, std::int64_t a, std::int64_t c, std::int64_t n,
@@ -145,7 +148,6 @@ class AnalogTile {
   /// Digital factor per output: out_scale, times the mapping scale and drift compensation for
   /// a user's forward (`digital_post_processing`).
   std::vector<float> output_factors(bool digital_post_processing) const;
-  void finish_outputs(Tensor& output, bool digital_post_processing) const;
   /// grad_output times the digital output factors (the chain rule through them).
   Tensor scale_outputs(const Tensor& grad_output) const;
   void set_effective_from_conductances(std::span<const float> conductances);
@@ -194,6 +196,9 @@ class AnalogTile {
   Tensor ir_products_;
   Tensor readout_inputs_;
   std::vector<float> conductance_workspace_;
+  simulator::PackedWeights packed_values_;               ///< the MVM weights packed for the CPU product
+  simulator::PackedWeights packed_magnitudes_;           ///< their magnitudes, where needed
+  const Tensor* packed_source_ = nullptr;                ///< what the packed copies hold, or null when stale
   std::unique_ptr<simulator::cuda::TileEngine> engine_;  ///< set when the backend is CUDA
   const Tensor* device_weights_ = nullptr;               ///< what engine_ holds, or null when stale
 };

@@ -1,0 +1,97 @@
+// The tile's packed product: equal to a double-precision reference to float rounding on ragged
+// shapes (rows and outputs not multiples of the kernel's blocks, inputs over one depth block),
+// the same bits for 1 and 2 threads, every block handed to the hook exactly once after it is
+// final, and shape mismatches refused.
+#include "tessera/simulator/packed_product.hpp"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "expect_error.hpp"
+#include "tessera/simulator/random_stream.hpp"
+
+namespace tessera::simulator {
+namespace {
+
+Tensor random_matrix(std::int64_t rows, std::int64_t cols, std::uint64_t stream) {
+  Tensor t({rows, cols});
+  RandomStream(5, stream).fill_normal(t.values());
+  return t;
+}
+
+Tensor product(const Tensor& x, const Tensor& w) {
+  const PackedWeights packed(w);
+  Tensor out({x.dim(0), w.dim(0)});
+  const PackedProduct products[] = {{&x, &packed, &out}};
+  packed_products(products, nullptr);
+  return out;
+}
+
+TEST(PackedProduct, EqualsTheDoubleReferenceOnRaggedShapes) {
+  struct Shape {
+    std::int64_t rows, out, in;
+  };
+  for (const Shape s : {Shape{1, 1, 1}, Shape{3, 17, 5}, Shape{9, 33, 70}, Shape{13, 100, 1100}, Shape{300, 40, 64}}) {
+    const Tensor x = random_matrix(s.rows, s.in, 1), w = random_matrix(s.out, s.in, 2);
+    const Tensor y = product(x, w);
+    for (std::int64_t r = 0; r < s.rows; ++r) {
+      for (std::int64_t o = 0; o < s.out; ++o) {
+        double exact = 0.0, magnitude = 0.0;
+        for (std::int64_t k = 0; k < s.in; ++k) {
+          exact += static_cast<double>(x[r * s.in + k]) * w[o * s.in + k];
+          magnitude += std::abs(static_cast<double>(x[r * s.in + k]) * w[o * s.in + k]);
+        }
+        // Float sums of `in` products: error below in * 2^-24 * sum |terms| (plus a margin).
+        ASSERT_NEAR(y[r * s.out + o], exact, 1e-6 + static_cast<double>(s.in) * 6e-8 * magnitude)
+            << s.rows << "x" << s.out << "x" << s.in << " at " << r << "," << o;
+      }
+    }
+  }
+}
+
+TEST(PackedProduct, OneAndTwoThreadsGiveTheSameBits) {
+  const Tensor x = random_matrix(256, 600, 3), w = random_matrix(520, 600, 4);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const Tensor one = product(x, w);
+  omp_set_num_threads(2);
+  const Tensor two = product(x, w);
+  omp_set_num_threads(threads);
+  for (std::int64_t k = 0; k < one.size(); ++k) ASSERT_EQ(one[k], two[k]) << k;
+}
+
+TEST(PackedProduct, HandsEveryFinishedBlockOnceWithTheFinalValues) {
+  const Tensor x = random_matrix(37, 1030, 5), w = random_matrix(70, 1030, 6);
+  const Tensor expected = product(x, w);
+  const PackedWeights packed(w);
+  Tensor out({37, 70});
+  std::vector<int> seen(37 * 70, 0);
+  std::atomic<int> stale_values{0};
+  const PackedProduct products[] = {{&x, &packed, &out}};
+  packed_products(products, [&](std::int64_t r, std::int64_t rows, std::int64_t o, std::int64_t outputs) {
+    for (std::int64_t a = r; a < r + rows; ++a) {
+      for (std::int64_t i = o; i < o + outputs; ++i) {
+#pragma omp atomic
+        ++seen[static_cast<std::size_t>(a * 70 + i)];
+        if (out[a * 70 + i] != expected[a * 70 + i]) ++stale_values;
+      }
+    }
+  });
+  for (int count : seen) ASSERT_EQ(count, 1);
+  EXPECT_EQ(stale_values.load(), 0);
+}
+
+TEST(PackedProduct, RefusesMismatchedShapes) {
+  const Tensor x = random_matrix(4, 6, 7), w = random_matrix(5, 7, 8);
+  const PackedWeights packed(w);
+  Tensor out({4, 5});
+  const PackedProduct products[] = {{&x, &packed, &out}};
+  testing::expect_error<std::invalid_argument>([&] { packed_products(products, nullptr); },
+                                               "packed_products: cannot multiply [4, 6] by [5, 7]^T into [4, 5]");
+}
+
+}  // namespace
+}  // namespace tessera::simulator
