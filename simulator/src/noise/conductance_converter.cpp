@@ -36,23 +36,22 @@ double ConductanceConverter::to_conductances(std::span<const float> weights, std
   double full_scale = 0.0;
   for (double f : significance_) full_scale += f * range;
   const double scale = full_scale / std::max(max_abs, kZeroClip);
-  conductances.assign(count * significance_.size() * 2, 0.0f);
+  conductances.resize(count * significance_.size() * 2);  // every element is written below
   const double g_min = g_min_, g_max = g_max_;
+  const float* w = weights.data();
   double lower_bound = 0.0;
   for (std::size_t k = 0; k < significance_.size(); ++k) {
     float* plus = conductances.data() + (2 * k) * count;
     float* minus = conductances.data() + (2 * k + 1) * count;
     const double inverse_significance = 1.0 / significance_[k];
     const double offset = lower_bound;
-    auto conductance = [=](double magnitude) {
-      const double g = (magnitude - offset) * inverse_significance + g_min;
-      return static_cast<float>(g < g_min ? g_min : (g > g_max ? g_max : g));
-    };
-#pragma omp parallel for schedule(static) if (count > (1 << 16))
+#pragma omp parallel for simd schedule(static) if (count > (1 << 16))
     for (std::size_t n = 0; n < count; ++n) {
-      const double w_us = scale * weights[n];
-      plus[n] = conductance(w_us > 0.0 ? w_us : 0.0);
-      minus[n] = conductance(w_us < 0.0 ? -w_us : 0.0);
+      const double w_us = scale * static_cast<double>(w[n]);
+      const double g_plus = ((w_us > 0.0 ? w_us : 0.0) - offset) * inverse_significance + g_min;
+      const double g_minus = ((w_us < 0.0 ? -w_us : 0.0) - offset) * inverse_significance + g_min;
+      plus[n] = static_cast<float>(g_plus < g_min ? g_min : (g_plus > g_max ? g_max : g_plus));
+      minus[n] = static_cast<float>(g_minus < g_min ? g_min : (g_minus > g_max ? g_max : g_minus));
     }
     lower_bound += significance_[k] * range;
   }
