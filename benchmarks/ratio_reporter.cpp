@@ -60,6 +60,9 @@ void run_with_ratios(int argc, char** argv, RatioReporter& reporter, int repetit
   if (!has_flag(argc, argv, "--benchmark_repetitions")) {
     arguments.push_back("--benchmark_repetitions=" + std::to_string(repetitions));
   }
+  if (!has_flag(argc, argv, "--benchmark_min_time")) {  // many short repetitions interleave finely
+    arguments.push_back("--benchmark_min_time=0.2");
+  }
   if (!has_flag(argc, argv, "--benchmark_enable_random_interleaving")) {
     arguments.push_back("--benchmark_enable_random_interleaving=true");
   }

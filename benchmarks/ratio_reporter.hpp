@@ -27,9 +27,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
 };
 
 /// Initialises Google Benchmark and runs every registered benchmark through `reporter`. Unless
-/// the command line chooses otherwise, each case runs `repetitions` times in random order among
-/// the others, so that a machine whose speed drifts during the run slows cases and baselines
-/// alike instead of whichever happened to run then.
-void run_with_ratios(int argc, char** argv, RatioReporter& reporter, int repetitions = 5);
+/// the command line chooses otherwise, each case runs `repetitions` times for 0.2 s in random
+/// order among the others, so that a machine whose speed drifts during the run slows cases and
+/// baselines alike instead of whichever happened to run then.
+void run_with_ratios(int argc, char** argv, RatioReporter& reporter, int repetitions = 15);
 
 }  // namespace tessera::benchmarks

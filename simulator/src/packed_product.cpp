@@ -14,8 +14,10 @@ namespace tessera::simulator {
 namespace {
 
 constexpr std::int64_t kPanel = PackedWeights::kPanelWidth;
-constexpr std::int64_t kRowBlock = 8;      // rows per micro-kernel call: 16 accumulators
-constexpr std::int64_t kDepthBlock = 512;  // inputs per pass: a panel's slice stays in L1
+constexpr std::int64_t kRowBlock = 8;  // rows per micro-kernel call: 16 accumulators
+// Inputs per pass, shared by the products of one call: the weight slices a unit streams for a
+// block of rows stay in L2 (with 512 and two 2048-wide products they did not: 1.4x slower).
+constexpr std::int64_t kDepthPerPass = 512;
 constexpr std::int64_t kBands = 4;         // units of parallel work, as matmul_transposed
 constexpr double kParallelWork = 1 << 18;  // multiply-adds below which threads cost more
 
@@ -38,57 +40,80 @@ std::vector<Unit> units_of(std::int64_t rows, std::int64_t panels) {
 }
 
 #if defined(__AVX512F__)
-// out[r, o] (+)= sum_k x[r, k] W[o, k] for ROWS rows and one panel, over inputs [k0, k1):
-// each accumulator starts from the stored partial sum after the first depth block, so the sum
-// runs over the inputs in order whatever the blocking.
-template <int ROWS>
-void panel_kernel(const float* x, std::int64_t x_stride, const float* panel, std::int64_t k0, std::int64_t k1,
-                  float* out, std::int64_t out_stride, __mmask16 low_mask, __mmask16 high_mask, bool continue_sum) {
-  __m512 low[ROWS], high[ROWS];
+// out[r, o] (+)= sum_k x[r, k] W[o, k] for ROWS rows and PANELS consecutive panels, over inputs
+// [k0, k1): each accumulator starts from the stored partial sum after the first depth block, so
+// every sum runs over the inputs in order, one fused multiply-add after the other, whatever the
+// blocking. Few rows take several panels at once: the same sums, but enough independent
+// accumulators to hide the multiply-add latency.
+template <int ROWS, int PANELS>
+void panel_kernel(const float* x, std::int64_t x_stride, const float* panel, std::int64_t panel_stride, std::int64_t k0,
+                  std::int64_t k1, float* out, std::int64_t out_stride, const __mmask16* masks, bool continue_sum) {
+  __m512 sums[ROWS][2 * PANELS];
   for (int r = 0; r < ROWS; ++r) {
-    low[r] = continue_sum ? _mm512_maskz_loadu_ps(low_mask, out + r * out_stride) : _mm512_setzero_ps();
-    high[r] = continue_sum ? _mm512_maskz_loadu_ps(high_mask, out + r * out_stride + 16) : _mm512_setzero_ps();
+    for (int h = 0; h < 2 * PANELS; ++h) {
+      sums[r][h] = continue_sum ? _mm512_maskz_loadu_ps(masks[h], out + r * out_stride + 16 * h) : _mm512_setzero_ps();
+    }
   }
   for (std::int64_t k = k0; k < k1; ++k) {
-    const __m512 w_low = _mm512_loadu_ps(panel + k * kPanel);
-    const __m512 w_high = _mm512_loadu_ps(panel + k * kPanel + 16);
+    __m512 w[2 * PANELS];
+    for (int p = 0; p < PANELS; ++p) {
+      w[2 * p] = _mm512_loadu_ps(panel + p * panel_stride + k * kPanel);
+      w[2 * p + 1] = _mm512_loadu_ps(panel + p * panel_stride + k * kPanel + 16);
+    }
     for (int r = 0; r < ROWS; ++r) {
       const __m512 value = _mm512_set1_ps(x[r * x_stride + k]);
-      low[r] = _mm512_fmadd_ps(value, w_low, low[r]);
-      high[r] = _mm512_fmadd_ps(value, w_high, high[r]);
+      for (int h = 0; h < 2 * PANELS; ++h) sums[r][h] = _mm512_fmadd_ps(value, w[h], sums[r][h]);
     }
   }
   for (int r = 0; r < ROWS; ++r) {
-    _mm512_mask_storeu_ps(out + r * out_stride, low_mask, low[r]);
-    _mm512_mask_storeu_ps(out + r * out_stride + 16, high_mask, high[r]);
+    for (int h = 0; h < 2 * PANELS; ++h) _mm512_mask_storeu_ps(out + r * out_stride + 16 * h, masks[h], sums[r][h]);
   }
 }
 
-using PanelKernel = void (*)(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, float*, std::int64_t,
-                             __mmask16, __mmask16, bool);
-constexpr PanelKernel kKernels[kRowBlock + 1] = {nullptr,         panel_kernel<1>, panel_kernel<2>,
-                                                 panel_kernel<3>, panel_kernel<4>, panel_kernel<5>,
-                                                 panel_kernel<6>, panel_kernel<7>, panel_kernel<8>};
+using PanelKernel = void (*)(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, std::int64_t, float*,
+                             std::int64_t, const __mmask16*, bool);
+// kKernels[rows][p]: p = 0 one panel, 1 two, 2 four. At most 16 accumulators.
+constexpr PanelKernel kKernels[kRowBlock + 1][3] = {{nullptr, nullptr, nullptr},
+                                                    {panel_kernel<1, 1>, panel_kernel<1, 2>, panel_kernel<1, 4>},
+                                                    {panel_kernel<2, 1>, panel_kernel<2, 2>, panel_kernel<2, 4>},
+                                                    {panel_kernel<3, 1>, panel_kernel<3, 2>, panel_kernel<3, 2>},
+                                                    {panel_kernel<4, 1>, panel_kernel<4, 2>, panel_kernel<4, 2>},
+                                                    {panel_kernel<5, 1>, panel_kernel<5, 1>, panel_kernel<5, 1>},
+                                                    {panel_kernel<6, 1>, panel_kernel<6, 1>, panel_kernel<6, 1>},
+                                                    {panel_kernel<7, 1>, panel_kernel<7, 1>, panel_kernel<7, 1>},
+                                                    {panel_kernel<8, 1>, panel_kernel<8, 1>, panel_kernel<8, 1>}};
+constexpr int kPanelsOf[3] = {1, 2, 4};
+
+// The panels one call takes for `rows` rows (index into kKernels' second axis).
+int panel_choice(std::int64_t rows) { return rows <= 2 ? 2 : (rows <= 4 ? 1 : 0); }
+
+__mmask16 lanes_mask(std::int64_t valid) {
+  return static_cast<__mmask16>(valid >= 16 ? 0xFFFF : (valid <= 0 ? 0 : (1u << valid) - 1));
+}
 
 void run_unit(std::span<const PackedProduct> products, const Unit& unit, const FinishedBlock& finished) {
   const PackedWeights& first = *products.front().weights;
   const std::int64_t inputs = first.inputs(), outputs = first.outputs();
   const std::int64_t first_output = unit.panel * kPanel;
   const std::int64_t output_count = std::min(outputs, (unit.panel + unit.panels) * kPanel) - first_output;
-  for (std::int64_t k0 = 0; k0 < inputs || k0 == 0; k0 += kDepthBlock) {
-    const std::int64_t k1 = std::min(inputs, k0 + kDepthBlock);
+  const std::int64_t panel_stride = inputs * kPanel;
+  const auto depth_block = std::max<std::int64_t>(64, kDepthPerPass / static_cast<std::int64_t>(products.size()));
+  for (std::int64_t k0 = 0; k0 < inputs || k0 == 0; k0 += depth_block) {
+    const std::int64_t k1 = std::min(inputs, k0 + depth_block);
     const bool last_depth_block = k1 == inputs;
     for (std::int64_t r = unit.row; r < unit.row + unit.rows; r += kRowBlock) {
       const std::int64_t rows = std::min(kRowBlock, unit.row + unit.rows - r);
       for (const PackedProduct& product : products) {
         const std::int64_t out_stride = product.out->dim(1);
-        for (std::int64_t p = unit.panel; p < unit.panel + unit.panels; ++p) {
-          const std::int64_t valid = std::min(kPanel, outputs - p * kPanel);
-          const auto low_mask = static_cast<__mmask16>(valid >= 16 ? 0xFFFF : (1u << valid) - 1);
-          const auto high_mask =
-              static_cast<__mmask16>(valid >= 32 ? 0xFFFF : (valid > 16 ? (1u << (valid - 16)) - 1 : 0));
-          kKernels[rows](product.inputs->data() + r * inputs, inputs, product.weights->panel(p), k0, k1,
-                         product.out->data() + r * out_stride + p * kPanel, out_stride, low_mask, high_mask, k0 > 0);
+        const std::int64_t end = unit.panel + unit.panels;
+        for (std::int64_t p = unit.panel; p < end;) {
+          int choice = panel_choice(rows);
+          while (p + kPanelsOf[choice] > end) --choice;  // the band's last panels one by one
+          __mmask16 masks[8];
+          for (int h = 0; h < 2 * kPanelsOf[choice]; ++h) masks[h] = lanes_mask(outputs - p * kPanel - 16 * h);
+          kKernels[rows][choice](product.inputs->data() + r * inputs, inputs, product.weights->panel(p), panel_stride,
+                                 k0, k1, product.out->data() + r * out_stride + p * kPanel, out_stride, masks, k0 > 0);
+          p += kPanelsOf[choice];
         }
       }
       if (last_depth_block && finished) finished(r, rows, first_output, output_count);

@@ -1,12 +1,13 @@
 // The tile's packed product: equal to a double-precision reference to float rounding on ragged
 // shapes (rows and outputs not multiples of the kernel's blocks, inputs over one depth block),
-// the same bits for 1 and 2 threads, every block handed to the hook exactly once after it is
-// final, and shape mismatches refused.
+// the same bits for 1 and 2 threads and for any batch a row comes in, every block handed to the
+// hook exactly once after it is final, and shape mismatches refused.
 #include "tessera/simulator/packed_product.hpp"
 
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 
@@ -61,6 +62,19 @@ TEST(PackedProduct, OneAndTwoThreadsGiveTheSameBits) {
   const Tensor two = product(x, w);
   omp_set_num_threads(threads);
   for (std::int64_t k = 0; k < one.size(); ++k) ASSERT_EQ(one[k], two[k]) << k;
+}
+
+// A row's sums are one chain over the inputs whatever kernel its block takes (1, 2 or 4 panels
+// at once for few rows, one for many): any batch size gives it the same bits.
+TEST(PackedProduct, ARowGetsTheSameBitsInAnyBatch) {
+  const Tensor x = random_matrix(300, 700, 9), w = random_matrix(200, 700, 10);
+  const Tensor whole = product(x, w);
+  for (std::int64_t rows : {1, 2, 3, 5, 9}) {
+    Tensor part({rows, 700});
+    std::copy(x.data() + 7 * 700, x.data() + (7 + rows) * 700, part.data());
+    const Tensor y = product(part, w);
+    for (std::int64_t k = 0; k < y.size(); ++k) ASSERT_EQ(y[k], whole[7 * 200 + k]) << rows << " rows, " << k;
+  }
 }
 
 TEST(PackedProduct, HandsEveryFinishedBlockOnceWithTheFinalValues) {

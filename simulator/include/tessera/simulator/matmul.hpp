@@ -1,6 +1,8 @@
-// The one place tessera multiplies matrices on the CPU (Eigen's GEMM, OpenMP-parallel), so
-// every MVM shares one implementation and one set of compiler settings. `out` must be a
-// different tensor from the operands; mismatched shapes throw std::invalid_argument.
+// Matrix products on the CPU (Eigen's GEMM, OpenMP-parallel over bands of the output), so that
+// every layer shares one implementation and one set of compiler settings. The one exception is
+// the analog tile's MVM, which keeps its weights packed and runs its periphery inside the
+// product (packed_product.hpp). `out` must be a different tensor from the operands; mismatched
+// shapes throw std::invalid_argument.
 #pragma once
 
 #include <cstdint>

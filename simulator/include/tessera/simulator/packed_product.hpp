@@ -3,9 +3,9 @@
 // (while it is still in L1/L2). Eigen's GEMM packs W on every call and leaves the product in
 // memory; for a 512x512 tile at batch 256 its packing was 8 % of the forward and the first pass
 // over the product after it one more cache miss per element.
-// Every output element is the sum over the inputs in a fixed order (blocks of kDepthBlock in
-// order, each accumulated lane by lane), so the bits do not depend on the thread count or on
-// how the rows and outputs are split. On CPUs without AVX-512 the product falls back to
+// Every output element is one chain of fused multiply-adds over the inputs in order, whatever
+// the blocking, so the bits do not depend on the thread count, the batch size or how the rows
+// and outputs are split. On CPUs without AVX-512 the product falls back to
 // simulator::matmul_transposed_band (Eigen), block by block.
 #pragma once
 
