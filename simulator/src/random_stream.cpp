@@ -39,15 +39,17 @@ void philox_chunk(std::uint64_t first_block, int blocks, std::uint64_t seed, std
   }
 }
 
-void box_muller_chunk(ChunkLanes& lanes, int blocks, float mean, float stddev) {
+// Standard normals in place of the uniforms (the device's stream_normal, element by element).
+void box_muller_chunk(ChunkLanes& lanes, int blocks) {
   auto& v = lanes.values;
   for (int pair = 0; pair < 2; ++pair) {
-    for (int j = 0; j < blocks; ++j) {
-      float z0 = 0.0f, z1 = 0.0f;
-      box_muller(v[2 * pair][j], v[2 * pair + 1][j], z0, z1);
-      v[2 * pair][j] = mean + stddev * z0;
-      v[2 * pair + 1][j] = mean + stddev * z1;
-    }
+    for (int j = 0; j < blocks; ++j) box_muller(v[2 * pair][j], v[2 * pair + 1][j], v[2 * pair][j], v[2 * pair + 1][j]);
+  }
+}
+
+void scale_chunk(ChunkLanes& lanes, int blocks, float mean, float stddev) {
+  for (auto& lane : lanes.values) {
+    for (int j = 0; j < blocks; ++j) lane[j] = mean + stddev * lane[j];
   }
 }
 
@@ -142,8 +144,14 @@ void RandomStream::fill_uniform(std::span<float> out, std::uint64_t offset) cons
 }
 
 void RandomStream::fill_normal(std::span<float> out, std::uint64_t offset, float mean, float stddev) const {
-  fill_chunks(out, offset, seed_, stream_id_,
-              [mean, stddev](ChunkLanes& lanes, int blocks) { box_muller_chunk(lanes, blocks, mean, stddev); });
+  if (mean == 0.0f && stddev == 1.0f) {  // the common case: no affine pass
+    fill_chunks(out, offset, seed_, stream_id_, [](ChunkLanes& lanes, int blocks) { box_muller_chunk(lanes, blocks); });
+    return;
+  }
+  fill_chunks(out, offset, seed_, stream_id_, [mean, stddev](ChunkLanes& lanes, int blocks) {
+    box_muller_chunk(lanes, blocks);
+    scale_chunk(lanes, blocks, mean, stddev);
+  });
 }
 
 }  // namespace tessera::simulator
