@@ -15,9 +15,10 @@ namespace {
 
 constexpr std::int64_t kPanel = PackedWeights::kPanelWidth;
 constexpr std::int64_t kRowBlock = 8;  // rows per micro-kernel call: 16 accumulators
-// Inputs per pass, shared by the products of one call: the weight slices a unit streams for a
-// block of rows stay in L2 (with 512 and two 2048-wide products they did not: 1.4x slower).
-constexpr std::int64_t kDepthPerPass = 512;
+// The weight slices a unit streams for each block of rows (all products, one depth pass)
+// should stay in L2: a pass covers as many inputs as fit this budget, at least 64. (One pass of
+// all 2048 inputs for two 2048-wide products did not fit: 1.4x slower.)
+constexpr std::int64_t kSliceBytes = 1 << 20;
 constexpr std::int64_t kBands = 4;         // units of parallel work, as matmul_transposed
 constexpr double kParallelWork = 1 << 18;  // multiply-adds below which threads cost more
 
@@ -97,7 +98,9 @@ void run_unit(std::span<const PackedProduct> products, const Unit& unit, const F
   const std::int64_t first_output = unit.panel * kPanel;
   const std::int64_t output_count = std::min(outputs, (unit.panel + unit.panels) * kPanel) - first_output;
   const std::int64_t panel_stride = inputs * kPanel;
-  const auto depth_block = std::max<std::int64_t>(64, kDepthPerPass / static_cast<std::int64_t>(products.size()));
+  const std::int64_t bytes_per_input =
+      static_cast<std::int64_t>(products.size()) * unit.panels * kPanel * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t depth_block = std::max<std::int64_t>(64, kSliceBytes / bytes_per_input / 64 * 64);
   for (std::int64_t k0 = 0; k0 < inputs || k0 == 0; k0 += depth_block) {
     const std::int64_t k1 = std::min(inputs, k0 + depth_block);
     const bool last_depth_block = k1 == inputs;

@@ -35,7 +35,8 @@ TEST(PackedProduct, EqualsTheDoubleReferenceOnRaggedShapes) {
   struct Shape {
     std::int64_t rows, out, in;
   };
-  for (const Shape s : {Shape{1, 1, 1}, Shape{3, 17, 5}, Shape{9, 33, 70}, Shape{13, 100, 1100}, Shape{300, 40, 64}}) {
+  for (const Shape s : {Shape{1, 1, 1}, Shape{3, 17, 5}, Shape{9, 33, 70}, Shape{13, 100, 1100}, Shape{300, 40, 64},
+                        Shape{5, 2048, 1100}}) {  // the last takes three passes over the inputs
     const Tensor x = random_matrix(s.rows, s.in, 1), w = random_matrix(s.out, s.in, 2);
     const Tensor y = product(x, w);
     for (std::int64_t r = 0; r < s.rows; ++r) {
@@ -78,19 +79,20 @@ TEST(PackedProduct, ARowGetsTheSameBitsInAnyBatch) {
 }
 
 TEST(PackedProduct, HandsEveryFinishedBlockOnceWithTheFinalValues) {
-  const Tensor x = random_matrix(37, 1030, 5), w = random_matrix(70, 1030, 6);
+  constexpr std::int64_t kOutputs = 2050;  // wide enough for three passes over the inputs
+  const Tensor x = random_matrix(37, 1030, 5), w = random_matrix(kOutputs, 1030, 6);
   const Tensor expected = product(x, w);
   const PackedWeights packed(w);
-  Tensor out({37, 70});
-  std::vector<int> seen(37 * 70, 0);
+  Tensor out({37, kOutputs});
+  std::vector<int> seen(37 * kOutputs, 0);
   std::atomic<int> stale_values{0};
   const PackedProduct products[] = {{&x, &packed, &out}};
   packed_products(products, [&](std::int64_t r, std::int64_t rows, std::int64_t o, std::int64_t outputs) {
     for (std::int64_t a = r; a < r + rows; ++a) {
       for (std::int64_t i = o; i < o + outputs; ++i) {
 #pragma omp atomic
-        ++seen[static_cast<std::size_t>(a * 70 + i)];
-        if (out[a * 70 + i] != expected[a * 70 + i]) ++stale_values;
+        ++seen[static_cast<std::size_t>(a * kOutputs + i)];
+        if (out[a * kOutputs + i] != expected[a * kOutputs + i]) ++stale_values;
       }
     }
   });
