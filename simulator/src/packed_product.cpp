@@ -1,5 +1,7 @@
 #include "tessera/simulator/packed_product.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <stdexcept>
 #include <string>
@@ -19,7 +21,6 @@ constexpr std::int64_t kRowBlock = 8;  // rows per micro-kernel call: 16 accumul
 // should stay in L2: a pass covers as many inputs as fit this budget, at least 64. (One pass of
 // all 2048 inputs for two 2048-wide products did not fit: 1.4x slower.)
 constexpr std::int64_t kSliceBytes = 1 << 20;
-constexpr std::int64_t kBands = 4;         // units of parallel work, as matmul_transposed
 constexpr double kParallelWork = 1 << 18;  // multiply-adds below which threads cost more
 
 // A unit of work: rows [row, row + rows) and panels [panel, panel + panels).
@@ -27,14 +28,17 @@ struct Unit {
   std::int64_t row, rows, panel, panels;
 };
 
-// Along the longer side (rows or outputs), cut into kBands: depends on the shape only.
+// Along the longer side (rows or outputs), one band per thread: fewer, wider bands read the
+// inputs fewer times and give the periphery longer rows. The results do not depend on the split
+// (each output is one fixed chain of multiply-adds), so it may follow the thread count.
 std::vector<Unit> units_of(std::int64_t rows, std::int64_t panels) {
+  const std::int64_t bands = std::max(1, omp_get_max_threads());
   std::vector<Unit> units;
   if (rows >= panels * kPanel) {
-    const std::int64_t size = std::max<std::int64_t>(kRowBlock, (rows + kBands - 1) / kBands);
+    const std::int64_t size = std::max<std::int64_t>(kRowBlock, (rows + bands - 1) / bands);
     for (std::int64_t r = 0; r < rows; r += size) units.push_back({r, std::min(size, rows - r), 0, panels});
   } else {
-    const std::int64_t size = std::max<std::int64_t>(1, (panels + kBands - 1) / kBands);
+    const std::int64_t size = std::max<std::int64_t>(1, (panels + bands - 1) / bands);
     for (std::int64_t p = 0; p < panels; p += size) units.push_back({0, rows, p, std::min(size, panels - p)});
   }
   return units;

@@ -80,14 +80,17 @@ void fill_chunks(std::span<float> out, std::uint64_t offset, std::uint64_t seed,
     const std::uint64_t whole_blocks = (end - element) / 4;
     const std::uint64_t first = (element - base) / 4;
     float* target = out.data() + (element - offset);
-    if (whole_blocks == kChunkBlocks) {  // the common case, with constant bounds for the compiler
-      for (int j = 0; j < kChunkBlocks; ++j) {
-        for (int lane = 0; lane < 4; ++lane) target[4 * j + lane] = lanes.values[lane][j];
+    // Groups of 16 blocks with constant bounds, which the compiler turns into permutes; the
+    // short fills of the tiles (a row's band of outputs) are mostly such groups.
+    constexpr std::uint64_t kGroup = 16;
+    std::uint64_t j = 0;
+    for (; j + kGroup <= whole_blocks; j += kGroup) {
+      for (std::uint64_t g = 0; g < kGroup; ++g) {
+        for (int lane = 0; lane < 4; ++lane) target[4 * (j + g) + lane] = lanes.values[lane][first + j + g];
       }
-    } else {
-      for (std::uint64_t j = 0; j < whole_blocks; ++j) {
-        for (int lane = 0; lane < 4; ++lane) target[4 * j + lane] = lanes.values[lane][first + j];
-      }
+    }
+    for (; j < whole_blocks; ++j) {
+      for (int lane = 0; lane < 4; ++lane) target[4 * j + lane] = lanes.values[lane][first + j];
     }
     for (element += 4 * whole_blocks; element < end; ++element) copy_one(element);
   };
