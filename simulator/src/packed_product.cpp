@@ -16,6 +16,13 @@ namespace tessera::simulator {
 namespace {
 
 constexpr std::int64_t kPanel = PackedWeights::kPanelWidth;
+
+std::string product_shapes(const PackedProduct& product) {
+  return shape_to_string(product.inputs->shape()) + " by [" + std::to_string(product.weights->outputs()) + ", " +
+         std::to_string(product.weights->inputs()) + "]^T into " + shape_to_string(product.out->shape());
+}
+
+#if defined(__AVX512F__)
 constexpr std::int64_t kRowBlock = 8;  // rows per micro-kernel call: 16 accumulators
 // The weight slices a unit streams for each block of rows (all products, one depth pass)
 // should stay in L2: a pass covers as many inputs as fit this budget, at least 64. (One pass of
@@ -44,7 +51,6 @@ std::vector<Unit> units_of(std::int64_t rows, std::int64_t panels) {
   return units;
 }
 
-#if defined(__AVX512F__)
 // out[r, o] (+)= sum_k x[r, k] W[o, k] for ROWS rows and PANELS consecutive panels, over inputs
 // [k0, k1): each accumulator starts from the stored partial sum after the first depth block, so
 // every sum runs over the inputs in order, one fused multiply-add after the other, whatever the
@@ -127,17 +133,6 @@ void run_unit(std::span<const PackedProduct> products, const Unit& unit, const F
     }
   }
 }
-#else
-void run_unit(std::span<const PackedProduct> products, const Unit& unit, const FinishedBlock& finished) {
-  const std::int64_t outputs = products.front().weights->outputs();
-  const std::int64_t first_output = unit.panel * kPanel;
-  const std::int64_t output_count = std::min(outputs, (unit.panel + unit.panels) * kPanel) - first_output;
-  for (const PackedProduct& product : products) {
-    matmul_transposed_band(*product.inputs, product.weights->unpacked(), *product.out, unit.row, unit.rows,
-                           first_output, output_count);
-  }
-  if (finished) finished(unit.row, unit.rows, first_output, output_count);
-}
 #endif
 
 }  // namespace
@@ -160,27 +155,37 @@ PackedWeights::PackedWeights(const Tensor& weights) : source_(&weights) {
 
 void packed_products(std::span<const PackedProduct> products, const FinishedBlock& finished) {
   if (products.empty()) return;
-  const std::int64_t rows = products.front().inputs->dim(0);
   const PackedWeights& shape = *products.front().weights;
+  const Tensor& first_inputs = *products.front().inputs;
+  const std::int64_t rows = first_inputs.rank() == 2 ? first_inputs.dim(0) : -1;
   for (const PackedProduct& product : products) {
     const Tensor& in = *product.inputs;
     const Tensor& out = *product.out;
     if (in.rank() != 2 || out.rank() != 2 || in.dim(0) != rows || in.dim(1) != shape.inputs() || out.dim(0) != rows ||
         out.dim(1) != shape.outputs() || product.weights->inputs() != shape.inputs() ||
         product.weights->outputs() != shape.outputs()) {
-      throw std::invalid_argument("packed_products: cannot multiply " + shape_to_string(in.shape()) + " by [" +
-                                  std::to_string(product.weights->outputs()) + ", " +
-                                  std::to_string(product.weights->inputs()) + "]^T into " +
-                                  shape_to_string(out.shape()));
+      throw std::invalid_argument("packed_products: cannot multiply " + product_shapes(product));
     }
   }
   if (rows == 0 || shape.outputs() == 0) return;
+#if defined(__AVX512F__)
   const std::vector<Unit> units = units_of(rows, shape.panels());
   const double work = static_cast<double>(rows) * static_cast<double>(shape.outputs()) *
                       static_cast<double>(shape.inputs()) * static_cast<double>(products.size());
   const auto count = static_cast<std::int64_t>(units.size());
 #pragma omp parallel for schedule(static) if (count > 1 && work > kParallelWork)
   for (std::int64_t u = 0; u < count; ++u) run_unit(products, units[static_cast<std::size_t>(u)], finished);
+#else
+  // Eigen's sums depend on the block shape: matmul_transposed's bands, which follow the shape
+  // only, keep the results independent of the thread count.
+  for_each_product_band(
+      rows, shape.outputs(), shape.inputs(), [&](std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) {
+        for (const PackedProduct& product : products) {
+          matmul_transposed_band(*product.inputs, product.weights->unpacked(), *product.out, r, m, c, n);
+        }
+        if (finished) finished(r, m, c, n);
+      });
+#endif
 }
 
 }  // namespace tessera::simulator

@@ -107,6 +107,15 @@ TEST(PackedProduct, RefusesMismatchedShapes) {
   const PackedProduct products[] = {{&x, &packed, &out}};
   testing::expect_error<std::invalid_argument>([&] { packed_products(products, nullptr); },
                                                "packed_products: cannot multiply [4, 6] by [5, 7]^T into [4, 5]");
+  const Tensor vector({6});
+  const PackedProduct from_a_vector[] = {{&vector, &packed, &out}};
+  testing::expect_error<std::invalid_argument>([&] { packed_products(from_a_vector, nullptr); },
+                                               "packed_products: cannot multiply [6] by [5, 7]^T into [4, 5]");
+  testing::expect_error<std::invalid_argument>(
+      [] {
+        PackedWeights(Tensor({2, 3, 4}));
+      },
+      "PackedWeights: expected a matrix, got [2, 3, 4]");
 }
 
 }  // namespace
