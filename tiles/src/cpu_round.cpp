@@ -70,50 +70,40 @@ void AnalogTile::prepare_inputs(const Tensor& input, Round& round) {
       float* v = dac_outputs_.data() + a * in_size_;
       const std::uint64_t offset = round.global_sample(a) * static_cast<std::uint64_t>(in_size_);
       const float scale = round.input_scales[static_cast<std::size_t>(a)];
-      if (round.one_hot) {
-        // The DAC keeps zeros at zero, and the one-hot MVM reads column global_sample(a) only.
-        const auto j = static_cast<std::int64_t>(round.global_sample(a));
-        const float uniform = io.inp_sto_round ? simulator::stream_uniform(rounding.seed(), rounding.stream_id(),
-                                                                           offset + static_cast<std::uint64_t>(j))
-                                               : 0.0f;
-        float value =
-            simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, io.inp_sto_round, uniform), bound);
-        if (asymmetry != 0.0f) value = simulator::apply_asymmetry(value, asymmetry);
-        v[j] = value;
-        if (choice.pcm_read) squared_inputs_[a * in_size_ + j] = value * value;
-        if (choice.additive) input_squared_norms_[static_cast<std::size_t>(a)] = value * value;
-        if (ir_drop) {
-          ir_abs_inputs_[a * in_size_ + j] = std::abs(value);
-          ir_positioned_inputs_[a * in_size_ + j] = value * position[static_cast<std::size_t>(j)];
-        }
-        continue;
-      }
+      // A one-hot row has its one nonzero at column global_sample(a); the DAC keeps zeros at zero
+      // and the one-hot MVM reads that column only, so only it is converted.
+      const std::int64_t first = round.one_hot ? static_cast<std::int64_t>(round.global_sample(a)) : 0;
+      const std::int64_t last = round.one_hot ? first + 1 : in_size_;
+      const std::span<float> range_draws(draws.data(), draws.empty() ? 0 : static_cast<std::size_t>(last - first));
+      const std::uint64_t range_offset = offset + static_cast<std::uint64_t>(first);
       if (io.inp_sto_round) {
-        rounding.fill_uniform(draws, offset);
-        for (std::int64_t j = 0; j < in_size_; ++j) {
-          v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, true, draws[j]), bound);
+        rounding.fill_uniform(range_draws, range_offset);
+        for (std::int64_t j = first; j < last; ++j) {
+          v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, true, draws[j - first]), bound);
         }
       } else {
-        for (std::int64_t j = 0; j < in_size_; ++j) {
+        for (std::int64_t j = first; j < last; ++j) {
           v[j] = simulator::clip_to_bound(simulator::round_to_bin(x[j] * scale, bin, false, 0.0f), bound);
         }
       }
-      if (noise > 0.0f) {
-        input_noise.fill_normal(draws, offset);
-        for (std::int64_t j = 0; j < in_size_; ++j) v[j] += noise * draws[j];
+      if (noise > 0.0f) {  // never one-hot: input noise makes every column nonzero
+        input_noise.fill_normal(range_draws, range_offset);
+        for (std::int64_t j = first; j < last; ++j) v[j] += noise * draws[j - first];
       }
       if (asymmetry != 0.0f) {
-        for (std::int64_t j = 0; j < in_size_; ++j) v[j] = simulator::apply_asymmetry(v[j], asymmetry);
+        for (std::int64_t j = first; j < last; ++j) v[j] = simulator::apply_asymmetry(v[j], asymmetry);
       }
       if (choice.pcm_read) {
         float* squared = squared_inputs_.data() + a * in_size_;
-        for (std::int64_t j = 0; j < in_size_; ++j) squared[j] = v[j] * v[j];
+        for (std::int64_t j = first; j < last; ++j) squared[j] = v[j] * v[j];
       }
-      if (choice.additive) input_squared_norms_[static_cast<std::size_t>(a)] = squared_norm(v, in_size_);
+      if (choice.additive) {
+        input_squared_norms_[static_cast<std::size_t>(a)] = squared_norm(v + first, last - first);
+      }
       if (ir_drop) {
         float* magnitude = ir_abs_inputs_.data() + a * in_size_;
         float* positioned = ir_positioned_inputs_.data() + a * in_size_;
-        for (std::int64_t j = 0; j < in_size_; ++j) {
+        for (std::int64_t j = first; j < last; ++j) {
           magnitude[j] = std::abs(v[j]);
           positioned[j] = v[j] * position[static_cast<std::size_t>(j)];
         }
@@ -243,7 +233,8 @@ void AnalogTile::run_round_on_cpu(const Tensor& input, Round& round, Tensor& out
   prepare_inputs(input, round);
   const std::int64_t active = round.active();
   const bool ir_drop = io.ir_drop > 0.0;
-  const NoiseStreams streams{noise_choice(), round.draws(noise_choice().first_stream()), round.draws("output_noise"),
+  const NoiseChoice choice = noise_choice();
+  const NoiseStreams streams{choice, round.draws(choice.first_stream()), round.draws("output_noise"),
                              round.draws("adc_rounding")};
   if (streams.choice.pcm_read) weight_variance_.resize({active, out_size_});
   if (ir_drop) {
@@ -266,13 +257,8 @@ void AnalogTile::run_round_on_cpu(const Tensor& input, Round& round, Tensor& out
       }
       // Finished as if this were the sample's last round: one that saturated runs again and
       // its next round overwrites this.
-      const float scale = round.output_scales[static_cast<std::size_t>(a)];
       float* target = in_place ? y : output.data() + round.samples[static_cast<std::size_t>(a)] * out_size_ + c;
-      const float* factors = finish.factors.data() + c;
-      for (std::int64_t i = 0; i < n; ++i) target[i] = y[i] * scale * factors[i];
-      if (!finish.bias.empty()) {
-        for (std::int64_t i = 0; i < n; ++i) target[i] += finish.bias[static_cast<std::size_t>(c + i)];
-      }
+      finish.apply(y, round.output_scales[static_cast<std::size_t>(a)], target, c, n);
     }
   };
   if (round.one_hot) {
@@ -307,11 +293,7 @@ void AnalogTile::ideal_product(const Tensor& input, const MvmWeights& weights, T
   simulator::packed_products(products, [&](std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) {
     for (std::int64_t b = r; b < r + m; ++b) {
       float* y = output.data() + b * out_size_ + c;
-      const float* factors = finish.factors.data() + c;
-      for (std::int64_t i = 0; i < n; ++i) y[i] *= factors[i];
-      if (!finish.bias.empty()) {
-        for (std::int64_t i = 0; i < n; ++i) y[i] += finish.bias[static_cast<std::size_t>(c + i)];
-      }
+      finish.apply(y, 1.0f, y, c, n);
     }
   });
 }

@@ -13,7 +13,6 @@
 
 #include "batch_shape_check.hpp"
 #include "forward_round.hpp"
-#include "tessera/simulator/matmul.hpp"
 #include "tessera/simulator/periphery.hpp"
 
 namespace tessera::tiles {
@@ -264,7 +263,8 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     }
 
     // Samples whose outputs still saturated go again with their input halved; the others are
-    // done: scaled back by nm * reduction into their output rows.
+    // done (the CPU round has written them finished; the device stores them now, scaled back
+    // by nm * reduction).
     std::vector<std::int64_t> again;
     std::vector<std::int64_t> done;
     for (std::int64_t a = 0; a < active; ++a) {
@@ -294,8 +294,7 @@ Tensor AnalogTile::run_forward(const Tensor& input, MvmWeights weights, std::uin
     float* y = output.data() + b * out_size_;
     // NaN for a non-finite input; zeros (then factors and bias) for a sample that gives none.
     if (non_finite[static_cast<std::size_t>(b)]) std::fill(y, y + out_size_, std::numeric_limits<float>::quiet_NaN());
-    for (std::int64_t i = 0; i < out_size_; ++i) y[i] *= finish.factors[static_cast<std::size_t>(i)];
-    for (std::size_t i = 0; i < finish.bias.size(); ++i) y[i] += finish.bias[i];
+    finish.apply(y, 1.0f, y, 0, out_size_);
   }
   return output;
 }

@@ -41,6 +41,15 @@ struct AnalogTile::Round {
 struct AnalogTile::Finish {
   std::vector<float> factors;
   std::span<const float> bias;
+
+  /// target[i] = source[i] * scale * factors[c + i] + bias[c + i] for outputs c..c+n (target may
+  /// be source): the rescale of noise and bound management, then the digital steps.
+  void apply(const float* source, float scale, float* target, std::int64_t c, std::int64_t n) const {
+    const float* factor = factors.data() + c;
+    for (std::int64_t i = 0; i < n; ++i) target[i] = source[i] * scale * factor[i];
+    if (bias.empty()) return;
+    for (std::int64_t i = 0; i < n; ++i) target[i] += bias[static_cast<std::size_t>(c + i)];
+  }
 };
 
 struct AnalogTile::NoiseChoice {
