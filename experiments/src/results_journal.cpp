@@ -101,8 +101,10 @@ void ResultsJournal::append(const ResultRow& row) {
 }
 
 void write_file_atomically(const fs::path& path, const std::string& text) {
+  // The temporary is the writer's own: shards of one sweep write the same reports at once, and
+  // with a shared name one rename took the other's file away ("cannot replace").
   fs::path temporary = path;
-  temporary += ".tmp";
+  temporary += ".tmp-" + std::to_string(::getpid());
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail(temporary, "cannot create", errno);
   try {

@@ -3,6 +3,8 @@
 // failed append leaves the file as it was), and the tables computed from the rows.
 #include <gtest/gtest.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <csignal>
@@ -114,6 +116,36 @@ TEST(ResultsJournal, AnAppendTheDiskRefusesLeavesTheJournalAsItWas) {
   EXPECT_FALSE(journal.contains("b"));
   journal.append(row("b", 0.25));  // works again once there is room
   EXPECT_TRUE(ResultsJournal(folder, "points.jsonl").contains("b"));
+}
+
+// Shards of one sweep rewrite results.csv at the same time; every write must succeed and the
+// file must always be one writer's whole text.
+TEST(ResultsJournal, ProcessesWritingOneFileAtOnceNeverFail) {
+  const fs::path folder = fresh_folder("results_concurrent");
+  fs::create_directories(folder);
+  const fs::path path = folder / "results.csv";
+  const std::string texts[] = {std::string(100000, 'a'), std::string(50000, 'b')};
+  pid_t children[2] = {};
+  for (int c = 0; c < 2; ++c) {
+    children[c] = ::fork();
+    ASSERT_GE(children[c], 0);
+    if (children[c] == 0) {
+      try {
+        for (int i = 0; i < 200; ++i) write_file_atomically(path, texts[c]);
+      } catch (...) {
+        ::_exit(1);
+      }
+      ::_exit(0);
+    }
+  }
+  for (pid_t child : children) {
+    int status = 0;
+    ASSERT_EQ(::waitpid(child, &status, 0), child);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  }
+  const std::string final_text = tessera::testing::read_text(path);
+  EXPECT_TRUE(final_text == texts[0] || final_text == texts[1]) << final_text.size();
+  EXPECT_EQ(std::distance(fs::directory_iterator(folder), fs::directory_iterator()), 1);  // no temporaries left
 }
 
 TEST(ResultsTables, CsvQuotesWhatNeedsQuotingAndLeavesMissingCellsEmpty) {

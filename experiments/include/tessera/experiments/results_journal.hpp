@@ -44,8 +44,9 @@ class ResultsJournal {
   std::vector<std::string> repairs_;
 };
 
-/// Writes `text` to `path` through a temporary file and a rename, so readers see the old or
-/// the new file, never half of one. Throws std::runtime_error naming the path.
+/// Writes `text` to `path` through a temporary file of this process and a rename, so readers
+/// see the old or the new file, never half of one, also while other processes write it. Throws
+/// std::runtime_error naming the path.
 void write_file_atomically(const std::filesystem::path& path, const std::string& text);
 
 }  // namespace tessera::experiments
