@@ -107,7 +107,18 @@ std::string describe_node(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "nothing";
   if (node.IsMap()) return "a map";
   if (node.IsSequence()) return "a list";
+  if (is_quoted(node)) return "the string \"" + node.Scalar() + "\"";
   return "'" + node.Scalar() + "'";
+}
+
+bool is_quoted(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "!"; }
+
+bool reads_as_non_string(const std::string& text) {
+  if (text.empty() || text == "~" || equal_ignoring_case(text, "null")) return true;
+  const YAML::Node plain(text);
+  bool flag = false;
+  double real = 0.0;
+  return YAML::convert<bool>::decode(plain, flag) || YAML::convert<double>::decode(plain, real);
 }
 
 std::string closest_name(std::string_view name, const std::vector<std::string>& valid) {
@@ -161,14 +172,14 @@ void check_range(double value, bool integer, const Check& check, const YAML::Nod
 }
 
 void decode(const YAML::Node& node, bool& value, const Location& where) {
-  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+  if (!node.IsScalar() || is_quoted(node) || !YAML::convert<bool>::decode(node, value)) {
     where.fail(node, "expected true or false, found " + describe_node(node));
   }
 }
 
 void decode(const YAML::Node& node, int& value, const Location& where) {
   long long wide = 0;
-  if (!node.IsScalar() || !YAML::convert<long long>::decode(node, wide)) {
+  if (!node.IsScalar() || is_quoted(node) || !YAML::convert<long long>::decode(node, wide)) {
     where.fail(node, "expected an integer, found " + describe_node(node));
   }
   if (wide < std::numeric_limits<int>::min() || wide > std::numeric_limits<int>::max()) {
@@ -178,7 +189,7 @@ void decode(const YAML::Node& node, int& value, const Location& where) {
 }
 
 void decode(const YAML::Node& node, double& value, const Location& where) {
-  if (!node.IsScalar() || !YAML::convert<double>::decode(node, value)) {
+  if (!node.IsScalar() || is_quoted(node) || !YAML::convert<double>::decode(node, value)) {
     where.fail(node, "expected a number, found " + describe_node(node));
   }
   if (!std::isfinite(value)) where.fail(node, "expected a finite number, found " + node.Scalar());
@@ -198,10 +209,49 @@ YAML::Node parse(std::string_view text, const std::string& source) {
   }
 }
 
-std::string emit(const YAML::Node& node) {
+namespace {
+
+// yaml-cpp's node emitter writes every scalar plain, so the string "1" would read back as the
+// integer 1 elsewhere (Python, pandas); strings that would read as something else are quoted.
+void emit_scalar(YAML::Emitter& out, const YAML::Node& node) {
+  if (is_quoted(node) && reads_as_non_string(node.Scalar())) out << YAML::DoubleQuoted;
+  out << node.Scalar();
+}
+
+void emit_node(YAML::Emitter& out, const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      if (node.Style() == YAML::EmitterStyle::Flow) out << YAML::Flow;
+      out << YAML::BeginMap;
+      for (const auto& entry : node) {
+        out << YAML::Key;
+        emit_scalar(out, entry.first);
+        out << YAML::Value;
+        emit_node(out, entry.second);
+      }
+      out << YAML::EndMap;
+      break;
+    case YAML::NodeType::Sequence:
+      if (node.Style() == YAML::EmitterStyle::Flow) out << YAML::Flow;
+      out << YAML::BeginSeq;
+      for (const auto& item : node) emit_node(out, item);
+      out << YAML::EndSeq;
+      break;
+    case YAML::NodeType::Scalar:
+      emit_scalar(out, node);
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
+}  // namespace
+
+std::string emit(const YAML::Node& node, bool flow) {
   YAML::Emitter out;
-  out << node;
-  return std::string(out.c_str()) + "\n";
+  if (flow) out << YAML::Flow;
+  emit_node(out, node);
+  return std::string(out.c_str()) + (flow ? "" : "\n");
 }
 
 namespace {

@@ -39,7 +39,16 @@ void bind_config(py::module_& m, const char* name, const char* doc) {
       .def(
           "set",
           [](Config& c, const std::string& path, const py::handle& value) {
-            set_parameter(c, path, python_to_yaml(value), "set('" + path + "')");
+            const std::string source = "set('" + path + "')";
+            std::string text;
+            try {  // name the field in TypeError/ValueError about the value
+              text = python_to_yaml(value);
+            } catch (const py::type_error& error) {
+              throw py::type_error(source + ": " + error.what());
+            } catch (const py::value_error& error) {
+              throw py::value_error(source + ": " + error.what());
+            }
+            set_parameter(c, path, text, source);
           },
           py::arg("path"), py::arg("value"), "Sets the value at a dotted path; checked like a YAML file.")
       .def("to_dict", [](const Config& c) { return yaml_to_python(parameters::save_config(c)); })

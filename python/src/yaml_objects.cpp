@@ -5,6 +5,8 @@
 #include <cmath>
 #include <string>
 
+#include "tessera/parameters/yaml_codec.hpp"
+
 namespace py = pybind11;
 
 namespace tessera::python {
@@ -42,7 +44,17 @@ py::object node_to_python(const YAML::Node& node) {
   }
 }
 
-YAML::Node python_to_node(const py::handle& value) {
+// Deep enough for any config; a self-referencing list or dict stops here instead of
+// recursing until the stack overflows.
+constexpr int kMaxDepth = 64;
+
+std::string type_name(const py::handle& value) { return py::str(py::type::of(value).attr("__name__")); }
+
+YAML::Node python_to_node(const py::handle& value, int depth) {
+  if (depth > kMaxDepth) {
+    throw py::value_error("a config value nested deeper than " + std::to_string(kMaxDepth) +
+                          " levels (a list or dict that contains itself?)");
+  }
   if (value.is_none()) return YAML::Node(YAML::NodeType::Null);
   if (py::isinstance<py::bool_>(value)) return YAML::Node(value.cast<bool>());
   if (py::isinstance<py::int_>(value)) return YAML::Node(value.cast<long long>());
@@ -53,28 +65,37 @@ YAML::Node python_to_node(const py::handle& value) {
     if (std::isinf(real)) return YAML::Node(real > 0 ? ".inf" : "-.inf");
     return YAML::Node(std::string(py::repr(value)));
   }
-  if (py::isinstance<py::str>(value)) return YAML::Node(value.cast<std::string>());
-  if (py::hasattr(value, "name") && py::hasattr(value, "value") &&
-      py::isinstance(value, py::module_::import("enum").attr("Enum"))) {
+  if (py::isinstance<py::str>(value)) return parameters::yaml::encode(value.cast<std::string>());
+  if (py::isinstance(value, py::module_::import("enum").attr("Enum"))) {
     return YAML::Node(value.attr("name").cast<std::string>());
   }
   if (py::isinstance<py::dict>(value)) {
     YAML::Node map(YAML::NodeType::Map);
-    for (const auto& [key, item] : value.cast<py::dict>()) map[py::str(key).cast<std::string>()] = python_to_node(item);
+    for (const auto& [key, item] : value.cast<py::dict>()) {
+      map[py::str(key).cast<std::string>()] = python_to_node(item, depth + 1);
+    }
     return map;
   }
   if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
     YAML::Node sequence(YAML::NodeType::Sequence);
-    for (const auto& item : value) sequence.push_back(python_to_node(item));
+    for (const auto& item : value) sequence.push_back(python_to_node(item, depth + 1));
     return sequence;
   }
-  // numpy scalars and other numbers: integers first, so that n_bits stays an int
-  if (py::hasattr(value, "__index__"))
-    return YAML::Node(py::int_(py::reinterpret_borrow<py::object>(value)).cast<long long>());
-  if (py::hasattr(value, "__float__") && !py::isinstance<py::str>(value)) {
-    return python_to_node(py::float_(py::reinterpret_borrow<py::object>(value)));
+  // NumPy scalars, 0-d arrays and 0-d torch tensors hold one value: write that value. (Their
+  // int() would truncate a float: np.array(1/254) became 0.)
+  if (py::hasattr(value, "ndim") && py::hasattr(value, "item")) {
+    if (value.attr("ndim").cast<int>() != 0) {
+      throw py::type_error("cannot write a " + type_name(value) + " of shape " +
+                           std::string(py::str(value.attr("shape"))) +
+                           " as a config value (expected a single value; a 0-d array or a scalar)");
+    }
+    return python_to_node(value.attr("item")(), depth + 1);
   }
-  throw py::type_error("cannot write a " + std::string(py::str(py::type::of(value).attr("__name__"))) +
+  const py::module_ numbers = py::module_::import("numbers");
+  const auto object = py::reinterpret_borrow<py::object>(value);
+  if (py::isinstance(value, numbers.attr("Integral"))) return YAML::Node(py::int_(object).cast<long long>());
+  if (py::isinstance(value, numbers.attr("Real"))) return python_to_node(py::float_(object), depth + 1);
+  throw py::type_error("cannot write a " + type_name(value) +
                        " as a config value (expected bool, int, float, str, list, dict or an enum member)");
 }
 
@@ -82,10 +103,6 @@ YAML::Node python_to_node(const py::handle& value) {
 
 py::object yaml_to_python(const std::string& yaml_text) { return node_to_python(YAML::Load(yaml_text)); }
 
-std::string python_to_yaml(const py::handle& value) {
-  YAML::Emitter out;
-  out << YAML::Flow << python_to_node(value);
-  return out.c_str();
-}
+std::string python_to_yaml(const py::handle& value) { return parameters::yaml::emit(python_to_node(value, 0), true); }
 
 }  // namespace tessera::python

@@ -69,3 +69,49 @@ def test_presets_load_by_name():
     assert int8.module_qconfig_map["Linear"]["module_qconfig"]["weight_quant"]["n_bits"] == 8
     with pytest.raises(tessera.ConfigError, match="no_such_preset"):
         tessera.load_preset("no_such_preset")
+
+
+def test_strings_that_look_like_numbers_stay_strings():
+    qmap = tessera.QuantizationMap.from_yaml("excluded_modules: ['1', '3.0', 'true']")
+    assert qmap.get("excluded_modules") == ["1", "3.0", "true"]
+    qmap.excluded_modules = ["2", "null"]
+    assert qmap.excluded_modules == ["2", "null"]
+    assert tessera.QuantizationMap.from_yaml(qmap.to_yaml()) == qmap
+
+
+def test_a_string_is_not_a_number():
+    rpu = tessera.InferenceRPUConfig()
+    with pytest.raises(tessera.ConfigError, match='forward.out_res: expected a number, found the string "0.5"'):
+        rpu.forward.out_res = "0.5"
+
+
+def test_numpy_and_torch_single_values_are_written_as_their_value():
+    np = pytest.importorskip("numpy")
+    torch = pytest.importorskip("torch")
+    rpu = tessera.InferenceRPUConfig()
+    rpu.forward.out_res = np.array(1 / 254)  # a 0-d array (int() of it is 0: the ADC was turned off)
+    assert rpu.forward.out_res == 1 / 254
+    rpu.forward.out_res = np.float32(0.25)
+    assert rpu.forward.out_res == 0.25
+    rpu.forward.out_res = torch.tensor(0.125)
+    assert rpu.forward.out_res == 0.125
+    rpu.forward.inp_res = np.int64(126)
+    assert rpu.forward.inp_res == 126
+    with pytest.raises(TypeError, match=r"set\('forward.out_res'\): cannot write a Tensor of shape torch.Size\(\[1\]\)"):
+        rpu.forward.out_res = torch.tensor([0.5])
+    with pytest.raises(TypeError, match=r"set\('forward.out_res'\): cannot write a ndarray of shape \(2,\)"):
+        rpu.forward.out_res = np.array([0.5, 0.25])
+    assert rpu.forward.out_res == 0.125  # a refused write changes nothing
+
+
+def test_self_referencing_and_very_deep_values_are_refused():
+    rpu = tessera.InferenceRPUConfig()
+    loop = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match=r"set\('forward.out_res'\): a config value nested deeper than 64 levels"):
+        rpu.set("forward.out_res", loop)
+    deep = {}
+    for _ in range(30000):
+        deep = {"a": deep}
+    with pytest.raises(ValueError, match="nested deeper than 64 levels"):
+        rpu.set("forward", deep)

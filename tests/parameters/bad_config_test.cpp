@@ -73,6 +73,10 @@ INSTANTIATE_TEST_SUITE_P(
                   "expected one of NONE, ITERATIVE, ITERATIVE_WORST_CASE, SHIFT, found a list"},
         BadConfig{"list_for_number", "forward:\n  out_bound: [1, 2]\n", "forward.out_bound", 2, 14,
                   "expected a number, found a list"},
+        BadConfig{"quoted_number", "forward:\n  out_res: \"0.5\"\n", "forward.out_res", 2, 12,
+                  "expected a number, found the string \"0.5\""},
+        BadConfig{"quoted_flag", "forward:\n  is_perfect: 'true'\n", "forward.is_perfect", 2, 15,
+                  "expected true or false, found the string \"true\""},
         BadConfig{"section_is_a_scalar", "forward: 3\n", "forward", 1, 10,
                   "expected a map of IOParameters fields, found '3'"},
         BadConfig{"document_is_a_list", "- 1\n", "", 1, 1, "expected a map of InferenceRPUConfig fields, found a list"},
@@ -133,6 +137,8 @@ INSTANTIATE_TEST_SUITE_P(
                   "expected a number in [50, 100], found 30"},
         BadConfig{"unknown_range_estimator", "default_qconfig:\n  weight_quant: {range_estimator: minmax}\n",
                   "default_qconfig.weight_quant.range_estimator", 2, 35, "unknown value 'minmax'"},
+        BadConfig{"quoted_bitwidth", "default_qconfig:\n  weight_quant: {n_bits: '8'}\n",
+                  "default_qconfig.weight_quant.n_bits", 2, 26, "expected an integer, found the string \"8\""},
         BadConfig{"type_map_is_a_list", "module_qconfig_map: [Linear]\n", "module_qconfig_map", 1, 21,
                   "expected a map, found a list"}));
 

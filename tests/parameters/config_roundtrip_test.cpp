@@ -269,6 +269,21 @@ TEST(ConfigYaml, SavedTextIsReadableYamlWithEnumNames) {
   EXPECT_NE(text.find("type: SinglePairConductanceConverter"), std::string::npos) << text;
 }
 
+TEST(ConfigYaml, StringsThatLookLikeNumbersAreQuotedAndStayStrings) {
+  QuantizationMap map{};
+  map.excluded_modules = {"1", "3.0", "true", "null", "", "features.0", "1e3"};
+  map.instance_qconfig_map["0"].quantized_module = "2";
+  const std::string text = save_config(map);
+  EXPECT_NE(text.find("- \"1\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("- \"3.0\"\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("- features.0\n"), std::string::npos) << text;  // no quotes where none are needed
+  EXPECT_NE(text.find("\"0\":"), std::string::npos) << text;
+  EXPECT_EQ(load_config_string<QuantizationMap>(text), map);
+  // A dotted get hands back text that reads as a string too (what Python builds its values from).
+  EXPECT_EQ(get_parameter(map, "excluded_modules"),
+            "- \"1\"\n- \"3.0\"\n- \"true\"\n- \"null\"\n- \"\"\n- features.0\n- \"1e3\"");
+}
+
 TEST(ConfigYaml, FileSaveIsAtomicAndLoadsBack) {
   const auto path = std::filesystem::temp_directory_path() / "tessera_roundtrip_test.yaml";
   InferenceRPUConfig config{};

@@ -48,8 +48,12 @@ class Location {
   std::string path_;
 };
 
-/// "a map", "a list", "'abc'" or "nothing": what was found, for messages.
+/// "a map", "a list", "'abc'", "the string \"1\"" or "nothing": what was found, for messages.
 std::string describe_node(const YAML::Node& node);
+/// A quoted scalar ("1", '0.5'): a string, whatever it looks like. Numbers and flags refuse it.
+bool is_quoted(const YAML::Node& node);
+/// Whether plain scalar text would be read as a number, a flag or null rather than a string.
+bool reads_as_non_string(const std::string& text);
 /// The valid name closest to `name` by edit distance, or "" if none is plausibly meant.
 std::string closest_name(std::string_view name, const std::vector<std::string>& valid);
 /// Fails on keys of `map` not in `valid` (suggesting the closest) and on duplicate keys.
@@ -77,7 +81,12 @@ void decode(const YAML::Node& node, T& value, const Location& where);
 inline YAML::Node encode(bool value) { return YAML::Node(value); }
 inline YAML::Node encode(int value) { return YAML::Node(value); }
 inline YAML::Node encode(double value) { return YAML::Node(value); }
-inline YAML::Node encode(const std::string& value) { return YAML::Node(value); }
+/// Strings carry the quoted tag, so that emit() quotes those that look like numbers.
+inline YAML::Node encode(const std::string& value) {
+  YAML::Node node(value);
+  node.SetTag("!");
+  return node;
+}
 template <NamedEnum E>
 YAML::Node encode(E value) {
   return YAML::Node(std::string(enum_name(value)));
@@ -296,8 +305,9 @@ YAML::Node encode(const std::variant<Alternatives...>& value) {
 
 /// Parses YAML text; syntax errors become ConfigError with the position.
 YAML::Node parse(std::string_view text, const std::string& source);
-/// Emits a node as block-style YAML text.
-std::string emit(const YAML::Node& node);
+/// Emits a node as YAML text (block style, or one flow-style line), quoting strings that
+/// would otherwise read back as numbers, flags or null.
+std::string emit(const YAML::Node& node, bool flow = false);
 /// The node at a dotted path ("forward.out_res"); map keys that contain dots
 /// ("features.0") are matched greedily. Fails naming the first segment that does not exist.
 YAML::Node find_path(const YAML::Node& root, std::string_view dotted_path, const Location& where);
