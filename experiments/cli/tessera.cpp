@@ -159,9 +159,9 @@ int info_command(const std::string& model_file, const std::string& hardware_file
     hardware = load_sweep_file(hardware_file).hardware;
   }
   for (const Hardware& h : hardware) {
-    nn::ConversionReport report;
-    convert_for_hardware(model, h, 0, &report);
-    std::cout << "\nhardware '" << h.name << "':\n" << report.to_string();
+    nn::ConversionPlan plan;
+    convert_for_hardware(model, h, 0, &plan);
+    std::cout << "\nhardware '" << h.name << "':\n" << plan.to_string();
   }
   return 0;
 }

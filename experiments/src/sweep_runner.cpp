@@ -188,8 +188,8 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
   const auto started = std::chrono::steady_clock::now();
   const SweepPoint& sweep_point = spec_.points.at(run.point);
   const ResolvedPoint point = resolve_point(spec_, sweep_point);
-  nn::ConversionReport report;
-  nn::Model model = convert_for_hardware(loaded_->float_model, point.hardware, run.seed, &report);
+  nn::ConversionPlan plan;
+  nn::Model model = convert_for_hardware(loaded_->float_model, point.hardware, run.seed, &plan);
   if (point.hardware.quantization && !point.hardware.quantization->encodings.empty()) {
     nn::load_encodings_json(model, point.hardware.quantization->encodings.string());
   } else if (point.hardware.quantization) {
@@ -204,8 +204,8 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
   if (spec_.device != simulator::Backend::cpu) model.set_backend(spec_.device);
   if (point.hardware.analog) model.drift(point.t_inference);
   EvaluationRequest request{spec_.metrics, spec_.batch_size, &loaded_->float_model, {}};
-  for (const nn::ConversionEntry& entry : report.entries) {
-    if (entry.became != "unchanged") request.snr_modules.push_back(entry.module);
+  for (const nn::PlannedModule& entry : plan.modules) {
+    if (entry.is_converted()) request.snr_modules.push_back(entry.module);
   }
   const MetricValues metrics = experiments::evaluate(model, loaded_->data, request);
 

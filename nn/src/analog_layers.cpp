@@ -22,9 +22,12 @@ const Tensor* constant_input(const Node& node, const Graph& graph, std::size_t i
   return found == graph.initializers.end() ? nullptr : &found->second.tensor;
 }
 
+// Lifecycle calls (program, drift, backend) reach shared tile arrays once: through the layer
+// that created them.
 class AnalogLinear final : public Operator {
  public:
-  AnalogLinear(const Node& node, const Graph& graph, const parameters::InferenceRPUConfig& config, std::uint64_t seed)
+  AnalogLinear(const Node& node, const Graph& graph, const parameters::InferenceRPUConfig& config, std::uint64_t seed,
+               SharedTiles& shared)
       : node_(node) {
     const Tensor* weight = constant_input(node, graph, 1);
     if (weight == nullptr || weight->rank() != 2) unsupported(node, "an analog layer needs a constant 2-D weight");
@@ -47,9 +50,16 @@ class AnalogLinear final : public Operator {
     }
     ops::require_finite(node, *weight, "weight");
     ops::require_finite(node, Tensor({static_cast<std::int64_t>(bias_.size())}, bias_), "bias");
-    tiles_.emplace(logical.dim(0), logical.dim(1), config, seed, node.module);
-    tiles_->set_weights(logical);
-    tiles_->set_bias(bias_);
+    auto& tiles = shared[node.inputs[1]];
+    owner_ = tiles.empty();
+    if (owner_) {
+      tiles.push_back(std::make_shared<AnalogTileArray>(logical.dim(0), logical.dim(1), config, seed, node.module));
+      tiles.back()->set_weights(logical);
+      tiles.back()->set_bias(bias_);
+    } else if (tiles.front()->bias() != bias_) {
+      unsupported(node, "shares its weight with an earlier call of module '" + node.module + "' but not its bias");
+    }
+    tiles_ = tiles.front();
   }
 
   std::vector<Value> run(std::span<const Value* const> inputs) override {
@@ -66,19 +76,27 @@ class AnalogLinear final : public Operator {
     y.reshape(shape);
     return {Value::floats(std::move(y))};
   }
-  void program() override { tiles_->program(); }
-  void set_backend(simulator::Backend backend) override { tiles_->set_backend(backend); }
-  void drift(double t) override { tiles_->drift(t); }
+  void program() override {
+    if (owner_) tiles_->program();
+  }
+  void set_backend(simulator::Backend backend) override {
+    if (owner_) tiles_->set_backend(backend);
+  }
+  void drift(double t) override {
+    if (owner_) tiles_->drift(t);
+  }
 
  private:
   const Node& node_;
   std::vector<float> bias_;
-  std::optional<AnalogTileArray> tiles_;
+  std::shared_ptr<AnalogTileArray> tiles_;
+  bool owner_ = false;
 };
 
 class AnalogConv final : public Operator {
  public:
-  AnalogConv(const Node& node, const Graph& graph, const parameters::InferenceRPUConfig& config, std::uint64_t seed)
+  AnalogConv(const Node& node, const Graph& graph, const parameters::InferenceRPUConfig& config, std::uint64_t seed,
+             SharedTiles& shared)
       : node_(node) {
     const Tensor* weight = constant_input(node, graph, 1);
     if (weight == nullptr || weight->rank() < 3) unsupported(node, "an analog convolution needs a constant weight");
@@ -93,14 +111,17 @@ class AnalogConv final : public Operator {
     ops::require_finite(node, *weight, "weight");
     ops::require_finite(node, bias_, "bias");
     // One tile array per group: [out_per_group, in_per_group * kernel].
+    auto& tiles = shared[node.inputs[1]];
+    owner_ = tiles.empty();
     const std::int64_t rows = weight_shape_[0] / groups_, width = weight->size() / weight_shape_[0];
-    for (std::int64_t g = 0; g < groups_; ++g) {
+    for (std::int64_t g = 0; owner_ && g < groups_; ++g) {
       const std::string name = groups_ == 1 ? node.module : node.module + ".group" + std::to_string(g);
-      tiles_.emplace_back(rows, width, config, seed, name);
+      tiles.push_back(std::make_shared<AnalogTileArray>(rows, width, config, seed, name));
       Tensor block({rows, width});
       std::copy(weight->data() + g * rows * width, weight->data() + (g + 1) * rows * width, block.data());
-      tiles_.back().set_weights(block);
+      tiles.back()->set_weights(block);
     }
+    tiles_ = tiles;
   }
 
   std::vector<Value> run(std::span<const Value* const> inputs) override {
@@ -108,20 +129,26 @@ class AnalogConv final : public Operator {
     const ops::ConvShape shape = ops::conv_shape(node_, x.shape(), weight_shape_);
     Tensor output(ops::conv_output_shape(shape));
     for (std::int64_t g = 0; g < groups_; ++g) {
-      ops::scatter_conv_rows(tiles_[static_cast<std::size_t>(g)].forward(ops::conv_patches(x, shape, g)), shape, g,
+      ops::scatter_conv_rows(tiles_[static_cast<std::size_t>(g)]->forward(ops::conv_patches(x, shape, g)), shape, g,
                              output);
     }
     if (bias_.size() > 0) ops::add_channel_bias(output, bias_);
     return {Value::floats(std::move(output))};
   }
   void program() override {
-    for (auto& t : tiles_) t.program();
+    for (auto& t : tiles_) {
+      if (owner_) t->program();
+    }
   }
   void set_backend(simulator::Backend backend) override {
-    for (auto& t : tiles_) t.set_backend(backend);
+    for (auto& t : tiles_) {
+      if (owner_) t->set_backend(backend);
+    }
   }
   void drift(double t) override {
-    for (auto& tiles : tiles_) tiles.drift(t);
+    for (auto& tiles : tiles_) {
+      if (owner_) tiles->drift(t);
+    }
   }
 
  private:
@@ -129,16 +156,19 @@ class AnalogConv final : public Operator {
   Shape weight_shape_;
   std::int64_t groups_ = 1;
   Tensor bias_;
-  std::vector<AnalogTileArray> tiles_;
+  std::vector<std::shared_ptr<AnalogTileArray>> tiles_;
+  bool owner_ = false;
 };
 
 }  // namespace
 
 std::unique_ptr<Operator> make_analog_layer(const Node& node, const Graph& graph,
-                                            const parameters::InferenceRPUConfig& config, std::uint64_t seed) {
-  if (node.op_type == "Gemm" || node.op_type == "MatMul")
-    return std::make_unique<AnalogLinear>(node, graph, config, seed);
-  if (node.op_type == "Conv") return std::make_unique<AnalogConv>(node, graph, config, seed);
+                                            const parameters::InferenceRPUConfig& config, std::uint64_t seed,
+                                            SharedTiles& shared) {
+  if (node.op_type == "Gemm" || node.op_type == "MatMul") {
+    return std::make_unique<AnalogLinear>(node, graph, config, seed, shared);
+  }
+  if (node.op_type == "Conv") return std::make_unique<AnalogConv>(node, graph, config, seed, shared);
   ops::unsupported(node, "has no analog implementation");
 }
 

@@ -1,170 +1,138 @@
 #include "tessera/nn/conversion.hpp"
 
-#include <sstream>
-
 #include "layers.hpp"
+#include "ops/op_support.hpp"
 #include "tessera/nn/errors.hpp"
+#include "tessera/nn/module_types.hpp"
 
 namespace tessera::nn {
-
-bool in_subtree(const std::string& name, const std::string& root) {
-  return name == root ||
-         (name.size() > root.size() && name.compare(0, root.size(), root) == 0 && name[root.size()] == '.');
-}
-
-std::string ConversionReport::to_string() const {
-  std::ostringstream out;
-  for (const ConversionEntry& e : entries)
-    out << e.module << "  " << e.type << " -> " << e.became << "  (" << e.rule << ")\n";
-  return out.str();
-}
-
 namespace {
 
-std::vector<std::string> module_names(const Model& model) {
-  std::vector<std::string> names;
-  for (const ModuleInfo& m : model.modules()) names.push_back(m.name);
-  return names;
+bool is_constant(const Node& node, const Graph& graph, std::size_t input) {
+  return input < node.inputs.size() && graph.initializers.count(node.inputs[input]) > 0;
 }
 
-void check_names(const Model& model, const std::string& key, const std::vector<std::string>& names,
-                 bool containers_allowed) {
-  check_module_names(key, names, module_names(model), containers_allowed, model.graph().source);
+std::int64_t constant_rank(const Node& node, const Graph& graph, std::size_t input) {
+  return is_constant(node, graph, input) ? graph.initializers.at(node.inputs[input]).tensor.rank() : -1;
 }
 
-template <class Map>
-std::vector<std::string> keys_of(const Map& map) {
-  std::vector<std::string> keys;
-  for (const auto& entry : map) keys.push_back(entry.first);
-  return keys;
-}
-
-const std::string* excluding_root(const std::string& module, const std::vector<std::string>& excluded) {
-  for (const std::string& root : excluded) {
-    if (in_subtree(module, root)) return &root;
+// The calls of a module, each a list of its nodes in graph order.
+std::vector<std::vector<std::size_t>> calls_of(const Model& model, const ModuleInfo& module) {
+  std::vector<std::vector<std::size_t>> calls;
+  for (std::size_t n : module.nodes) {
+    const auto call = static_cast<std::size_t>(model.graph().nodes[n].call);
+    if (calls.size() <= call) calls.resize(call + 1);
+    calls[call].push_back(n);
   }
-  return nullptr;
+  std::erase_if(calls, [](const auto& nodes) { return nodes.empty(); });
+  return calls;
 }
 
-bool has_constant_weight(const Node& node, const Graph& graph) {
-  return (node.op_type == "Gemm" || node.op_type == "MatMul" || node.op_type == "Conv") && node.inputs.size() > 1 &&
-         graph.initializers.count(node.inputs[1]) > 0;
+// Whether two plan entries build the same layers.
+bool same_layers(const PlannedModule& a, const PlannedModule& b, bool same_seed) {
+  return a.analog == b.analog && a.quantization == b.quantization && a.input_quantization == b.input_quantization &&
+         (!a.analog || same_seed);
+}
+
+// Builds the operators of one module as its plan entry says.
+void build_module(Model& model, const ModuleInfo& module, const PlannedModule& entry, std::uint64_t seed) {
+  const Graph& graph = model.graph();
+  SharedTiles tiles;
+  bool any_weight = false;
+  std::vector<std::unique_ptr<Operator>> operators(graph.nodes.size());
+  for (std::size_t n : module.nodes) {
+    const Node& node = graph.nodes[n];
+    const bool weighted = !weight_inputs(node, graph).empty() && node.op_type != "Gather";  // tables stay digital
+    any_weight = any_weight || weighted;
+    operators[n] = entry.analog && weighted ? make_analog_layer(node, graph, *entry.analog, seed, tiles)
+                                            : make_operator(node, graph.opset);
+  }
+  const std::string where = graph.source + ": module '" + module.name + "' (" + module.type + ")";
+  if (entry.analog && !any_weight) {
+    throw UnsupportedError(where + ": the plan puts it on tiles, but none of its nodes multiplies by a constant "
+                                   "weight");
+  }
+  if (entry.quantizes_weights() && module_type_traits(entry.type).quantized_weights && !any_weight) {
+    throw UnsupportedError(where + ": the plan quantizes its weights, but none of its nodes has a constant weight");
+  }
+  if (entry.quantization || entry.input_quantization) {
+    // Each call of the module quantizes its own input and output (a ReLU reused in a ResNet
+    // block sees other ranges in its second call), as torch.ao's graph mode does.
+    for (const std::vector<std::size_t>& call : calls_of(model, module)) {
+      for (std::size_t n : call) {
+        QuantizedNodeConfig config;
+        if (n == call.front() && entry.input_quantization) config.input = activation_quantizer(&*entry.input_quantization);
+        if (n == call.back() && entry.quantization) {
+          config.output = activation_quantizer(&entry.quantization->module_qconfig.activation_quant);
+        }
+        const Node& node = graph.nodes[n];
+        if (entry.quantizes_weights() && !entry.analog && !weight_inputs(node, graph).empty()) {
+          config.weight = &entry.quantization->module_qconfig.weight_quant;
+        }
+        if (!config.input && !config.output && config.weight == nullptr) continue;
+        operators[n] = make_quantized_layer(node, graph, std::move(operators[n]), std::move(config));
+      }
+    }
+  }
+  for (std::size_t n : module.nodes) model.replace_operator(n, std::move(operators[n]));
 }
 
 }  // namespace
 
-void check_module_names(const std::string& key, const std::vector<std::string>& names,
-                        const std::vector<std::string>& module_names, bool containers_allowed,
-                        const std::string& source) {
-  std::string listing;
-  for (const std::string& m : module_names) listing += (listing.empty() ? "" : ", ") + m;
-  for (const std::string& name : names) {
-    bool exact = false, container = false;
-    for (const std::string& m : module_names) {
-      exact = exact || m == name;
-      container = container || in_subtree(m, name);
+std::vector<std::size_t> weight_inputs(const Node& node, const Graph& graph) {
+  const std::string& op = node.op_type;
+  std::vector<std::size_t> inputs;
+  if ((op == "Gemm" || op == "Conv") && is_constant(node, graph, 1)) inputs.push_back(1);
+  if (op == "MatMul" && constant_rank(node, graph, 1) == 2) inputs.push_back(1);
+  if (op == "Gather" && constant_rank(node, graph, 0) >= 2) inputs.push_back(0);
+  if (op == "LSTM" || op == "GRU" || op == "RNN") {
+    for (std::size_t k : {1, 2}) {
+      if (is_constant(node, graph, k)) inputs.push_back(k);
     }
-    if (exact || (containers_allowed && container)) continue;
-    if (container) {
-      throw ModelError(key + ": '" + name + "' is a container; name its layers instead (modules: " + listing + ")");
-    }
-    throw ModelError(key + ": '" + name + "' is not a module of " + source + " (modules: " + listing + ")");
   }
+  return inputs;
 }
 
-QuantizationRule resolve_quantization(const parameters::QuantizationMap& map, const std::string& module,
-                                      const std::string& type) {
-  QuantizationRule resolved;
-  if (const std::string* root = excluding_root(module, map.excluded_modules)) {
-    resolved.excluded = true;  // exclusion also drops input quantization
-    resolved.rule = "excluded_modules: " + *root;
-    return resolved;
+Model apply_plan(Model&& model, const ConversionPlan& plan) {
+  const ConversionPlan& current = model.plan();
+  if (plan.modules.size() != model.modules().size()) {
+    throw ModelError(model.graph().source + ": a plan of " + std::to_string(plan.modules.size()) +
+                     " modules does not fit a model of " + std::to_string(model.modules().size()));
   }
-  if (const auto instance = map.instance_qconfig_map.find(module); instance != map.instance_qconfig_map.end()) {
-    resolved.module_config = &instance->second;
-    resolved.rule = "instance_qconfig_map";
-  } else if (const auto by_type = map.module_qconfig_map.find(type); by_type != map.module_qconfig_map.end()) {
-    resolved.module_config = &by_type->second;
-    resolved.rule = "module_qconfig_map[" + type + "]";
-  }
-  const auto input = map.input_activation_qconfig_map.find(module);
-  if (input != map.input_activation_qconfig_map.end() && input->second.n_bits > 0) {
-    resolved.input_quantizer = &input->second;
-    resolved.rule = resolved.module_config == nullptr ? "input_activation_qconfig_map"
-                                                      : resolved.rule + ", input_activation_qconfig_map";
-  }
-  return resolved;
-}
-
-Model convert_to_analog(const Model& model, const AnalogConversion& conversion, ConversionReport* report) {
-  return convert_to_analog(Model(model.graph()), conversion, report);
-}
-
-Model convert_to_analog(Model&& model, const AnalogConversion& conversion, ConversionReport* report) {
-  check_names(model, "exclude", conversion.exclude, true);
-  check_names(model, "instance_rpu_configs", keys_of(conversion.instance_rpu_configs), false);
-  Model converted = std::move(model);
-  const Graph& graph = converted.graph();
-  ConversionReport local;
-  for (const ModuleInfo& module : converted.modules()) {
-    ConversionEntry entry{module.name, module.type, "unchanged", "type not converted"};
-    const auto instance = conversion.instance_rpu_configs.find(module.name);
-    if (const std::string* root = excluding_root(module.name, conversion.exclude)) {
-      entry.rule = "exclude: " + *root;
-    } else if (instance != conversion.instance_rpu_configs.end() || conversion.module_types.count(module.type) > 0) {
-      const parameters::InferenceRPUConfig& config =
-          instance != conversion.instance_rpu_configs.end() ? instance->second : conversion.rpu_config;
-      for (std::size_t n : module.nodes) {
-        if (!has_constant_weight(graph.nodes[n], graph)) continue;
-        converted.replace_operator(n, make_analog_layer(graph.nodes[n], graph, config, conversion.seed));
-        entry.became = "Analog" + module.type;
-      }
-      entry.rule = instance != conversion.instance_rpu_configs.end() ? "instance_rpu_configs" : "module type";
-      if (entry.became == "unchanged") entry.rule = "no constant weight to map";
+  for (std::size_t m = 0; m < plan.modules.size(); ++m) {
+    const ModuleInfo& module = model.modules()[m];
+    const PlannedModule& entry = plan.modules[m];
+    if (entry.module != module.name) {
+      throw ModelError(model.graph().source + ": the plan's module " + std::to_string(m) + " is '" + entry.module +
+                       "', the model's is '" + module.name + "'");
     }
-    local.entries.push_back(entry);
+    if (same_layers(entry, current.modules[m], plan.analog_seed == current.analog_seed)) continue;
+    build_module(model, module, entry, plan.analog_seed);
   }
-  if (report != nullptr) *report = std::move(local);
+  model.plan_ = plan;
+  return std::move(model);
+}
+
+Model convert_to_analog(const Model& model, const AnalogConversion& conversion, ConversionPlan* plan) {
+  return convert_to_analog(model.copy(), conversion, plan);
+}
+
+Model convert_to_analog(Model&& model, const AnalogConversion& conversion, ConversionPlan* plan) {
+  ConversionPlan planned = plan_analog(model.plan(), conversion);
+  Model converted = apply_plan(std::move(model), planned);
+  if (plan != nullptr) *plan = converted.plan();
   return converted;
 }
 
-Model convert_to_quantized(const Model& model, const parameters::QuantizationMap& map, ConversionReport* report) {
-  return convert_to_quantized(Model(model.graph()), map, report);
+Model convert_to_quantized(const Model& model, const parameters::QuantizationMap& map, ConversionPlan* plan,
+                           bool strict) {
+  return convert_to_quantized(model.copy(), map, plan, strict);
 }
 
-Model convert_to_quantized(Model&& model, const parameters::QuantizationMap& map, ConversionReport* report) {
-  check_names(model, "excluded_modules", map.excluded_modules, true);
-  check_names(model, "instance_qconfig_map", keys_of(map.instance_qconfig_map), false);
-  check_names(model, "input_activation_qconfig_map", keys_of(map.input_activation_qconfig_map), false);
-  Model converted = std::move(model);
-  const Graph& graph = converted.graph();
-  ConversionReport local;
-  for (const ModuleInfo& module : converted.modules()) {
-    const QuantizationRule resolved = resolve_quantization(map, module.name, module.type);
-    ConversionEntry entry{module.name, module.type, "unchanged", resolved.rule};
-    const parameters::QuantizedModuleConfig* chosen = resolved.module_config;
-    if (resolved.excluded || (chosen == nullptr && resolved.input_quantizer == nullptr)) {
-      local.entries.push_back(entry);
-      continue;
-    }
-    for (std::size_t k = 0; k < module.nodes.size(); ++k) {
-      const std::size_t n = module.nodes[k];
-      const Node& node = graph.nodes[n];
-      QuantizedNodeConfig config;
-      if (k == 0) config.input = resolved.input_quantizer;
-      if (chosen != nullptr && has_constant_weight(node, graph)) config.weight = &chosen->module_qconfig.weight_quant;
-      if (chosen != nullptr && k + 1 == module.nodes.size()) config.output = &chosen->module_qconfig.activation_quant;
-      if (config.input == nullptr && config.weight == nullptr && config.output == nullptr) continue;
-      converted.replace_operator(n, make_quantized_layer(node, graph, make_operator(node, graph.opset), config));
-    }
-    std::string became = chosen == nullptr                  ? module.type
-                         : chosen->quantized_module.empty() ? "Quant" + module.type
-                                                            : chosen->quantized_module;
-    if (resolved.input_quantizer != nullptr) became = "QuantizedInputModule(" + became + ")";
-    entry.became = became;
-    local.entries.push_back(entry);
-  }
-  if (report != nullptr) *report = std::move(local);
+Model convert_to_quantized(Model&& model, const parameters::QuantizationMap& map, ConversionPlan* plan, bool strict) {
+  ConversionPlan planned = plan_quantized(model.plan(), map, strict);
+  Model converted = apply_plan(std::move(model), planned);
+  if (plan != nullptr) *plan = converted.plan();
   return converted;
 }
 

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tessera/nn/errors.hpp"
+#include "tessera/simulator/block_layout.hpp"
 
 namespace tessera::nn {
 namespace {
@@ -131,12 +132,13 @@ void load_encodings_json(Model& model, const std::string& path) {
 }
 
 void set_module_encodings(Model& model, const std::string& module, const std::string& role,
-                          std::span<const float> scale, std::span<const std::int64_t> zero_point) {
+                          std::span<const float> scale, std::span<const std::int64_t> zero_point, int call) {
   const ModuleInfo* info = model.find_module(module);
   if (info == nullptr) throw ModelError(model.graph().source + ": no module '" + module + "'");
   for (const ListedEncoding& listed : list_all_encodings(model)) {
-    const std::string& owner = model.graph().nodes[listed.node].module;
-    if (owner != module || role_name(listed.encoding.role) != role) continue;
+    const Node& node = model.graph().nodes[listed.node];
+    if (node.module != module || role_name(listed.encoding.role) != role) continue;
+    if (listed.encoding.role != EncodingRole::weight && node.call != call) continue;
     try {
       listed.encoding.quantizer->set_encodings(scale, zero_point);
     } catch (const std::invalid_argument& error) {
@@ -145,8 +147,45 @@ void set_module_encodings(Model& model, const std::string& module, const std::st
     model.operator_of(listed.node).encodings_changed();
     return;
   }
-  throw ModelError(model.graph().source + ": module '" + module + "' has no " + role +
-                   " quantizer (roles are input, weight, output; is the model converted?)");
+  throw ModelError(model.graph().source + ": module '" + module + "' has no " + role + " quantizer" +
+                   (call > 0 ? " in call " + std::to_string(call) : std::string()) +
+                   " (roles are input, weight, output; is the model converted?)");
+}
+
+void check_weight_encodings(const Model& model) {
+  std::string problems;
+  for (const ListedEncoding& listed : list_all_encodings(model)) {
+    const TensorEncoding& e = listed.encoding;
+    const auto initializer = model.graph().initializers.find(e.tensor);
+    if (!e.is_parameter() || initializer == model.graph().initializers.end() || !e.quantizer->is_initialized()) {
+      continue;
+    }
+    const Tensor& weight = initializer->second.tensor;
+    const simulator::AffineQuantizer& q = *e.quantizer;
+    const std::vector<float> mins = q.min(), maxs = q.max();
+    const simulator::BlockLayout layout(weight.shape(), q.options().shape, q.options().block_size);
+    std::int64_t outside = 0;
+    float worst = 0.0f;  // how far beyond the range, in steps
+    layout.for_each_run([&](std::int64_t first, std::int64_t length, std::int64_t encoding, std::int64_t step) {
+      for (std::int64_t i = 0; i < length; ++i) {
+        const auto k = static_cast<std::size_t>(encoding + step * i);
+        const float value = weight[first + i], half_step = 0.5f * q.scale()[k];
+        const float beyond = std::max(mins[k] - value, value - maxs[k]);
+        if (beyond > half_step * 1.0001f) {
+          ++outside;
+          worst = std::max(worst, beyond / q.scale()[k]);
+        }
+      }
+    });
+    if (outside > 0) {
+      problems += "\n  " + e.tensor + ": " + std::to_string(outside) + " of " + std::to_string(weight.size()) +
+                  " values outside the encodings (up to " + std::to_string(worst) + " steps beyond)";
+    }
+  }
+  if (!problems.empty()) {
+    throw ModelError(model.graph().source + ": weight encodings do not cover the weights the model holds "
+                     "(computed on other weights, e.g. before a BatchNorm was folded):" + problems);
+  }
 }
 
 }  // namespace tessera::nn

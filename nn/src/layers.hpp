@@ -1,27 +1,46 @@
 // Builders of converted layers (internal to conversion.cpp).
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "tessera/nn/model.hpp"
 #include "tessera/parameters/quantization.hpp"
 #include "tessera/parameters/rpu_config.hpp"
+#include "tessera/simulator/affine_quantizer.hpp"
+#include "tessera/tiles/tile_array.hpp"
 
 namespace tessera::nn {
 
-/// An analog implementation of a Gemm, constant-weight MatMul or Conv node. Throws
+/// The tile arrays of one module by the weight they hold: nodes that read the same weight (a
+/// module torch calls twice) share one crossbar, programmed once, whose read noise continues
+/// from one call to the next.
+using SharedTiles = std::map<std::string, std::vector<std::shared_ptr<tiles::AnalogTileArray>>>;
+
+/// Whether a node reads a constant weight a converted layer can hold: Gemm/MatMul/Conv input 1,
+/// LSTM/GRU/RNN W and R, the table of a Gather (Embedding).
+std::vector<std::size_t> weight_inputs(const Node& node, const Graph& graph);
+
+/// An analog implementation of a Gemm, constant-weight MatMul, Conv or recurrent node. Throws
 /// UnsupportedError for layouts it cannot map (e.g. transA, a non-constant weight).
 std::unique_ptr<Operator> make_analog_layer(const Node& node, const Graph& graph,
-                                            const parameters::InferenceRPUConfig& config, std::uint64_t seed);
+                                            const parameters::InferenceRPUConfig& config, std::uint64_t seed,
+                                            SharedTiles& shared);
 
 struct QuantizedNodeConfig {
-  const parameters::ActivationQuantConfig* input = nullptr;   ///< quantize input 0 (first node)
-  const parameters::WeightQuantConfig* weight = nullptr;      ///< quantize the constant weight
-  const parameters::ActivationQuantConfig* output = nullptr;  ///< quantize output 0 (last node)
+  std::unique_ptr<simulator::QuantizeDequantize> input;   ///< quantizes input 0 (first node of a call)
+  std::unique_ptr<simulator::QuantizeDequantize> output;  ///< quantizes output 0 (last node of a call)
+  const parameters::WeightQuantConfig* weight = nullptr;  ///< quantizes the constant weights
 };
 
-/// Wraps a node's float operator with fake quantization of its input, weight and output.
+/// Wraps a node's operator (float or analog) with fake quantization of its input, weights and
+/// output.
 std::unique_ptr<Operator> make_quantized_layer(const Node& node, const Graph& graph, std::unique_ptr<Operator> inner,
-                                               const QuantizedNodeConfig& config);
+                                               QuantizedNodeConfig config);
+
+/// An activation quantizer for `config`, or null when it has no bits.
+std::unique_ptr<simulator::QuantizeDequantize> activation_quantizer(const parameters::ActivationQuantConfig* config);
 
 }  // namespace tessera::nn

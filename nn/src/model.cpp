@@ -2,71 +2,20 @@
 
 #include <set>
 
+#include "module_naming.hpp"
+#include "tessera/nn/conversion.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/simulator/backend.hpp"
 
 namespace tessera::nn {
 namespace {
 
-// The module a node belongs to: the prefix of its first dotted initializer ("features.0.weight"
-// -> "features.0"), else the scope torch.onnx writes into node names ("/features/features.1/Relu"
-// -> "features.1"), else the node name itself.
-std::string module_of(const Node& node, const Graph& graph) {
-  for (const std::string& input : node.inputs) {
-    const auto dot = input.rfind('.');
-    if (graph.initializers.count(input) > 0 && dot != std::string::npos && dot > 0) return input.substr(0, dot);
-  }
-  // torch.onnx writes one scope part per module level, each a dotted name relative to an
-  // anchor: a part that extends the previous one ("seq" -> "seq.0") stays under the same anchor;
-  // any other part starts a level below the name so far ("0" -> "act" is "0.act").
-  std::vector<std::string> scope;
-  std::size_t start = 0;
-  while (start <= node.name.size()) {
-    const std::size_t slash = node.name.find('/', start);
-    const std::string part = node.name.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (!part.empty()) scope.push_back(part);
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  if (scope.size() >= 2) {
-    std::string anchor, full, previous;
-    for (std::size_t k = 0; k + 1 < scope.size(); ++k) {
-      const std::string& part = scope[k];
-      const bool extends = !previous.empty() && part.size() > previous.size() &&
-                           part.compare(0, previous.size() + 1, previous + ".") == 0;
-      if (!extends) anchor = full;
-      full = anchor.empty() ? part : anchor + "." + part;
-      previous = part;
-    }
-    return full;
-  }
-  return node.name;
-}
-
-std::string module_type(const Node& node, const Graph& graph) {
-  auto weight_rank = [&]() -> std::int64_t {
-    if (node.inputs.size() < 2) return -1;
-    const auto found = graph.initializers.find(node.inputs[1]);
-    return found == graph.initializers.end() ? -1 : found->second.tensor.rank();
-  };
-  if (node.op_type == "Conv") {
-    const std::int64_t rank = weight_rank();
-    return rank >= 3 ? "Conv" + std::to_string(rank - 2) + "d" : "Conv";
-  }
-  if (node.op_type == "Gemm" || (node.op_type == "MatMul" && weight_rank() == 2)) return "Linear";
-  if (node.op_type == "Relu") return "ReLU";
-  if (node.op_type == "BatchNormalization") return "BatchNorm";
-  return node.op_type;
-}
-
-bool is_principal(const std::string& type) { return type == "Linear" || type.rfind("Conv", 0) == 0; }
-
 }  // namespace
 
 Model::Model(Graph graph) : graph_(std::move(graph)) {
+  if (graph_.input_types.size() != graph_.inputs.size()) graph_.input_types.resize(graph_.inputs.size());
   std::set<std::string> defined(graph_.inputs.begin(), graph_.inputs.end());
   for (const auto& entry : graph_.initializers) defined.insert(entry.first);
-  std::map<std::string, std::size_t> module_index;
   for (std::size_t n = 0; n < graph_.nodes.size(); ++n) {
     Node& node = graph_.nodes[n];
     if (node.name.empty()) node.name = node.op_type + "_" + std::to_string(n);
@@ -77,21 +26,37 @@ Model::Model(Graph graph) : graph_(std::move(graph)) {
       }
     }
     for (const std::string& name : node.outputs) defined.insert(name);
-    node.module = module_of(node, graph_);
+  }
+  try {
+    fold_constant_nodes(graph_);
+  } catch (const UnsupportedError& error) {
+    throw UnsupportedError(graph_.source + ": " + error.what());
+  } catch (const ModelError& error) {
+    throw ModelError(graph_.source + ": " + error.what());
+  }
+  infer_ranks(graph_);
+  assign_modules(graph_);
+  std::map<std::string, std::size_t> module_index;
+  for (std::size_t n = 0; n < graph_.nodes.size(); ++n) {
+    const Node& node = graph_.nodes[n];
     const auto [position, inserted] = module_index.emplace(node.module, modules_.size());
-    if (inserted) modules_.push_back(ModuleInfo{node.module, module_type(node, graph_), {}, {}, 0});
+    if (inserted) modules_.push_back(ModuleInfo{node.module, "", {}, {}, 0});
     ModuleInfo& module = modules_[position->second];
     module.nodes.push_back(n);
-    const std::string type = module_type(node, graph_);
-    if (is_principal(type) && !is_principal(module.type)) module.type = type;
     for (const std::string& name : node.inputs) {
-      const auto initializer = graph_.initializers.find(name);
-      if (initializer == graph_.initializers.end()) continue;
+      if (!is_parameter(graph_, name)) continue;
       if (std::find(module.weights.begin(), module.weights.end(), name) != module.weights.end()) continue;
       module.weights.push_back(name);
-      module.parameter_count += initializer->second.tensor.size();
+      module.parameter_count += graph_.initializers.at(name).tensor.size();
     }
   }
+  std::vector<ModuleDescription> descriptions;
+  for (ModuleInfo& module : modules_) {
+    module.type = module_type_of(graph_, module.nodes);
+    descriptions.push_back({module.name, module.type, !module.weights.empty()});
+  }
+  plan_ = float_plan(descriptions, graph_.source);
+  if (graph_.outputs.empty()) throw ModelError(graph_.source + ": the graph has no outputs (nothing to compute)");
   for (const std::string& name : graph_.outputs) {
     if (defined.count(name) == 0) throw ModelError(graph_.source + ": graph output '" + name + "' is never produced");
   }
@@ -164,7 +129,20 @@ std::vector<Value> Model::run(const std::vector<Value>& inputs, const NodeObserv
   return results;
 }
 
-Tensor Model::forward(const Tensor& input) { return run({Value::floats(input)}).front().tensor; }
+Tensor Model::forward(const Tensor& input) { return forward(Value::floats(input)); }
+
+Tensor Model::forward(const Value& input) {
+  if (graph_.inputs.size() != 1) {
+    throw ModelError(graph_.source + ": forward takes a model with one input; this one has " +
+                     std::to_string(graph_.inputs.size()) + " (use run)");
+  }
+  if (input.type != graph_.input_types.front()) {
+    throw ModelError(graph_.source + ": input '" + graph_.inputs.front() + "' holds " +
+                     std::string(data_type_name(graph_.input_types.front())) + " values, found " +
+                     std::string(data_type_name(input.type)) + " values");
+  }
+  return run({input}).front().tensor;
+}
 
 void Model::set_backend(simulator::Backend backend) {
   if (backend == simulator::Backend::cuda) simulator::cuda::require_device(graph_.source);
@@ -196,6 +174,23 @@ std::vector<std::string> Model::use_integer_kernels() {
     if (operators_[n]->use_integer_kernels()) switched.push_back(graph_.nodes[n].module);
   }
   return switched;
+}
+
+Model Model::copy() const {
+  Model copied = apply_plan(Model(graph_), plan_);
+  for (std::size_t n = 0; n < operators_.size(); ++n) {
+    std::vector<TensorEncoding> from, to;
+    operators_[n]->list_encodings(from);
+    copied.operators_[n]->list_encodings(to);
+    bool changed = false;
+    for (std::size_t k = 0; k < from.size() && k < to.size(); ++k) {
+      if (!from[k].quantizer->is_initialized() || from[k].quantizer == to[k].quantizer) continue;
+      to[k].quantizer->set_encodings(from[k].quantizer->scale(), from[k].quantizer->zero_point());
+      changed = true;
+    }
+    if (changed) copied.operators_[n]->encodings_changed();
+  }
+  return copied;
 }
 
 void Model::replace_operator(std::size_t node, std::unique_ptr<Operator> op) { operators_.at(node) = std::move(op); }

@@ -106,6 +106,35 @@ Attribute to_attribute(const onnx::AttributeProto& a, const std::string& where) 
   }
 }
 
+// Element type of a graph input: floats carry activations, integers carry indices (token ids
+// for a Gather), bool masks. Omitted types are taken as float.
+DataType input_type(const onnx::ValueInfoProto& input, const std::string& path) {
+  if (!input.type().has_tensor_type() || !input.type().tensor_type().has_elem_type()) return DataType::kFloat;
+  switch (input.type().tensor_type().elem_type()) {
+    case onnx::TensorProto::FLOAT:
+    case onnx::TensorProto::DOUBLE:
+    case onnx::TensorProto::FLOAT16:
+    case onnx::TensorProto::BFLOAT16:
+    case onnx::TensorProto::UNDEFINED:
+      return DataType::kFloat;
+    case onnx::TensorProto::INT64:
+    case onnx::TensorProto::INT32:
+    case onnx::TensorProto::INT16:
+    case onnx::TensorProto::INT8:
+    case onnx::TensorProto::UINT8:
+    case onnx::TensorProto::UINT16:
+    case onnx::TensorProto::UINT32:
+      return DataType::kInt64;
+    case onnx::TensorProto::BOOL:
+      return DataType::kBool;
+    default:
+      throw UnsupportedError(path + ": graph input '" + input.name() + "' has element type " +
+                             onnx::TensorProto::DataType_Name(static_cast<onnx::TensorProto::DataType>(
+                                 input.type().tensor_type().elem_type())) +
+                             " (float, integer and bool inputs are supported)");
+  }
+}
+
 template <class Message>
 void parse_file(const std::string& path, Message& message, const char* what) {
   std::ifstream file(path, std::ios::binary);
@@ -151,6 +180,10 @@ Graph load_onnx_graph(const std::string& path) {
                              "values are not supported)");
     }
     graph.inputs.push_back(input.name());
+    graph.input_types.push_back(input_type(input, path));
+    if (input.type().tensor_type().has_shape()) {
+      graph.ranks[input.name()] = input.type().tensor_type().shape().dim_size();
+    }
   }
   for (const auto& output : g.output()) graph.outputs.push_back(output.name());
   for (int n = 0; n < g.node_size(); ++n) {

@@ -14,44 +14,52 @@ namespace {
 
 using simulator::QuantizeDequantize;
 
-std::unique_ptr<QuantizeDequantize> activation_quantizer(const parameters::ActivationQuantConfig* config) {
-  if (config == nullptr || config->n_bits <= 0) return nullptr;
-  return std::make_unique<QuantizeDequantize>(simulator::activation_quantizer_options(*config));
-}
-
-// The axis of a weight that indexes output channels.
+// The axis of a weight that indexes output channels (per-channel encodings follow it).
 int output_axis(const Node& node) {
   if (node.op_type == "Gemm") return node.attributes.get_int("transB", 0) != 0 ? 0 : 1;
   if (node.op_type == "MatMul") return 1;
+  if (node.op_type == "LSTM" || node.op_type == "GRU" || node.op_type == "RNN") return 1;  // [dirs, gates*H, .]
+  if (node.op_type == "Gather") return 0;  // one encoding per table row, as torch's quantized Embedding
   return 0;  // Conv: [M, C/g, k...]
 }
 
+// One constant weight of the node, quantized from its own range.
+struct QuantizedWeight {
+  std::size_t input = 0;
+  const Tensor* weight = nullptr;
+  std::unique_ptr<QuantizeDequantize> quantizer;
+  Value quantized;
+
+  void quantize() { quantized = Value::floats((*quantizer)(*weight)); }
+};
+
 class QuantizedLayer final : public Operator {
  public:
-  QuantizedLayer(const Node& node, const Graph& graph, std::unique_ptr<Operator> inner,
-                 const QuantizedNodeConfig& config)
+  QuantizedLayer(const Node& node, const Graph& graph, std::unique_ptr<Operator> inner, QuantizedNodeConfig config)
       : node_(node),
         inner_(std::move(inner)),
-        input_quantizer_(activation_quantizer(config.input)),
-        output_quantizer_(activation_quantizer(config.output)) {
+        input_quantizer_(std::move(config.input)),
+        output_quantizer_(std::move(config.output)) {
     if ((node.op_type == "Gemm" || node.op_type == "Conv") && node.inputs.size() > 2) {
       const auto bias = graph.initializers.find(node.inputs[2]);
       if (bias != graph.initializers.end()) bias_ = &bias->second.tensor;
     }
     if (config.weight == nullptr || config.weight->n_bits <= 0) return;
-    const auto found = node.inputs.size() > 1 ? graph.initializers.find(node.inputs[1]) : graph.initializers.end();
-    if (found == graph.initializers.end()) ops::unsupported(node, "weight quantization needs a constant weight");
-    const Tensor& weight = found->second.tensor;
-    ops::require_finite(node, weight, "weight");
-    weight_ = &weight;
-    weight_quantizer_ = std::make_unique<QuantizeDequantize>(
-        simulator::weight_quantizer_options(*config.weight, weight.shape(), output_axis(node)));
-    {
-      auto calibration = weight_quantizer_->compute_encodings();
-      (*weight_quantizer_)(weight);
-      calibration.finish();
+    for (std::size_t input : weight_inputs(node, graph)) {
+      const Tensor& weight = graph.initializers.at(node.inputs[input]).tensor;
+      ops::require_finite(node, weight, "weight");
+      QuantizedWeight w{input, &weight, nullptr, {}};
+      w.quantizer = std::make_unique<QuantizeDequantize>(
+          simulator::weight_quantizer_options(*config.weight, weight.shape(), output_axis(node)));
+      {
+        auto calibration = w.quantizer->compute_encodings();
+        (*w.quantizer)(weight);
+        calibration.finish();
+      }
+      w.quantize();
+      weights_.push_back(std::move(w));
     }
-    quantized_weight_ = Value::floats((*weight_quantizer_)(weight));
+    if (weights_.empty()) ops::unsupported(node, "weight quantization needs a constant weight");
   }
 
   std::vector<Value> run(std::span<const Value* const> inputs) override {
@@ -66,19 +74,21 @@ class QuantizedLayer final : public Operator {
       quantized_input = Value::floats((*input_quantizer_)(arguments[0]->tensor));
       arguments[0] = &*quantized_input;
     }
-    if (quantized_weight_) arguments[1] = &*quantized_weight_;
+    for (const QuantizedWeight& w : weights_) arguments[w.input] = &w.quantized;
     std::vector<Value> outputs = inner_->run(arguments);
     if (output_quantizer_) outputs[0].tensor = (*output_quantizer_)(outputs[0].tensor);
     return outputs;
   }
   bool use_integer_kernels() override {
-    integer_ = quantized_weight_ && input_quantizer_
-                   ? IntegerKernel::make(node_, quantized_weight_->tensor, *weight_quantizer_, *input_quantizer_, bias_)
-                   : nullptr;
+    const bool eligible = weights_.size() == 1 && weights_[0].input == 1 && input_quantizer_ &&
+                          (node_.op_type == "Gemm" || node_.op_type == "MatMul" || node_.op_type == "Conv");
+    integer_ = eligible ? IntegerKernel::make(node_, weights_[0].quantized.tensor, *weights_[0].quantizer,
+                                              *input_quantizer_, bias_)
+                        : nullptr;
     return integer_ != nullptr;
   }
   void encodings_changed() override {
-    if (weight_quantizer_) quantized_weight_ = Value::floats((*weight_quantizer_)(*weight_));
+    for (QuantizedWeight& w : weights_) w.quantize();
     if (integer_) use_integer_kernels();  // rebuild with the new scales
   }
   void program() override { inner_->program(); }
@@ -91,7 +101,9 @@ class QuantizedLayer final : public Operator {
   void drift(double t) override { inner_->drift(t); }
   void list_encodings(std::vector<TensorEncoding>& out) const override {
     if (input_quantizer_) out.push_back({node_.inputs[0], EncodingRole::input, input_quantizer_.get()});
-    if (weight_quantizer_) out.push_back({node_.inputs[1], EncodingRole::weight, weight_quantizer_.get()});
+    for (const QuantizedWeight& w : weights_) {
+      out.push_back({node_.inputs[w.input], EncodingRole::weight, w.quantizer.get()});
+    }
     if (output_quantizer_) out.push_back({node_.outputs[0], EncodingRole::output, output_quantizer_.get()});
   }
   void begin_calibration() override {
@@ -107,21 +119,24 @@ class QuantizedLayer final : public Operator {
 
  private:
   const Node& node_;
-  const Tensor* bias_ = nullptr;
-  const Tensor* weight_ = nullptr;  ///< the float weight, when it is quantized
-  std::unique_ptr<IntegerKernel> integer_;
   std::unique_ptr<Operator> inner_;
   std::unique_ptr<QuantizeDequantize> input_quantizer_;
   std::unique_ptr<QuantizeDequantize> output_quantizer_;
-  std::unique_ptr<QuantizeDequantize> weight_quantizer_;
-  std::optional<Value> quantized_weight_;
+  std::vector<QuantizedWeight> weights_;
+  const Tensor* bias_ = nullptr;
+  std::unique_ptr<IntegerKernel> integer_;
 };
 
 }  // namespace
 
+std::unique_ptr<QuantizeDequantize> activation_quantizer(const parameters::ActivationQuantConfig* config) {
+  if (config == nullptr || config->n_bits <= 0) return nullptr;
+  return std::make_unique<QuantizeDequantize>(simulator::activation_quantizer_options(*config));
+}
+
 std::unique_ptr<Operator> make_quantized_layer(const Node& node, const Graph& graph, std::unique_ptr<Operator> inner,
-                                               const QuantizedNodeConfig& config) {
-  return std::make_unique<QuantizedLayer>(node, graph, std::move(inner), config);
+                                               QuantizedNodeConfig config) {
+  return std::make_unique<QuantizedLayer>(node, graph, std::move(inner), std::move(config));
 }
 
 }  // namespace tessera::nn

@@ -121,32 +121,6 @@ bool reads_as_non_string(const std::string& text) {
   return YAML::convert<bool>::decode(plain, flag) || YAML::convert<double>::decode(plain, real);
 }
 
-std::string closest_name(std::string_view name, const std::vector<std::string>& valid) {
-  std::string best;
-  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
-  for (const auto& candidate : valid) {
-    const std::size_t distance = edit_distance(name, candidate);
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = candidate;
-    }
-  }
-  // Plausible typos only: a couple of edits, or up to a third of the name.
-  const std::size_t allowed = std::max<std::size_t>(2, name.size() / 3);
-  if (best_distance <= allowed) return best;
-  // Or an abbreviation: the shortest valid name starting with it ("PCMLike").
-  std::string shortest;
-  if (name.size() >= 3) {
-    for (const auto& candidate : valid) {
-      if (candidate.size() > name.size() && equal_ignoring_case(candidate.substr(0, name.size()), name) &&
-          (shortest.empty() || candidate.size() < shortest.size())) {
-        shortest = candidate;
-      }
-    }
-  }
-  return shortest;
-}
-
 void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid, const Location& where,
                          std::string_view type_name) {
   std::set<std::string> seen;
@@ -295,3 +269,34 @@ void replace_path(YAML::Node& root, std::string_view dotted_path, const YAML::No
 }
 
 }  // namespace tessera::parameters::yaml
+
+namespace tessera::parameters {
+
+std::string closest_name(std::string_view name, const std::vector<std::string>& valid) {
+  std::string best;
+  std::size_t best_distance = std::numeric_limits<std::size_t>::max();
+  for (const auto& candidate : valid) {
+    const std::size_t distance = yaml::edit_distance(name, candidate);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  // Plausible typos only: a couple of edits, or up to a third of the name.
+  const std::size_t allowed = std::max<std::size_t>(2, name.size() / 3);
+  if (best_distance <= allowed) return best;
+  // Or an abbreviation: the shortest valid name starting with it ("PCMLike").
+  std::string shortest;
+  if (name.size() >= 3) {
+    for (const auto& candidate : valid) {
+      if (candidate.size() > name.size() && equal_ignoring_case(candidate.substr(0, name.size()), name) &&
+          (shortest.empty() || candidate.size() < shortest.size())) {
+        shortest = candidate;
+      }
+    }
+  }
+  return shortest;
+}
+
+}  // namespace tessera::parameters
+

@@ -68,6 +68,8 @@ void bind_parameters(py::module_& m) {
       m, "InferenceRPUConfig", "Everything about one analog tile, with aihwkit's field names and defaults.");
   bind_config<parameters::QuantizationMap>(m, "QuantizationMap",
                                            "Which modules are quantized how: exclusion > instance > type.");
+  bind_config<parameters::QuantizedModuleConfig>(m, "QuantizedModuleConfig",
+                                                 "Which quantized module replaces a float one, with which config.");
   bind_config<parameters::QuantizationConfig>(m, "QuantizationConfig",
                                               "Weight and output-activation quantizers of one module.");
   bind_config<parameters::ActivationQuantConfig>(m, "ActivationQuantConfig", "An activation quantizer.");

@@ -10,6 +10,7 @@ void bind_parameters(pybind11::module_& m);
 void bind_quantizers(pybind11::module_& m);
 void bind_tiles(pybind11::module_& m);
 void bind_models(pybind11::module_& m);
+void bind_conversion(pybind11::module_& m);
 void bind_experiments(pybind11::module_& m);
 
 }  // namespace tessera::python

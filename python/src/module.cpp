@@ -38,5 +38,6 @@ PYBIND11_MODULE(_core, m) {
   tessera::python::bind_quantizers(m);
   tessera::python::bind_tiles(m);
   tessera::python::bind_models(m);
+  tessera::python::bind_conversion(m);
   tessera::python::bind_experiments(m);
 }

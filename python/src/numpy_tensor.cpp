@@ -1,5 +1,6 @@
 #include "numpy_tensor.hpp"
 
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,30 @@ simulator::Tensor to_tensor(const py::handle& object, std::string_view what) {
   simulator::Tensor tensor(shape);
   std::copy(contiguous.data(), contiguous.data() + contiguous.size(), tensor.data());
   return tensor;
+}
+
+nn::Value to_value(const py::handle& object, std::string_view what) {
+  if (!py::isinstance<py::array>(object)) return nn::Value::floats(to_tensor(object, what));
+  const auto array = py::reinterpret_borrow<py::array>(object);
+  const char kind = array.dtype().kind();
+  if (kind == 'f') return nn::Value::floats(to_tensor(object, what));
+  if (kind != 'i' && kind != 'u' && kind != 'b') {
+    throw py::type_error(std::string(what) + ": expected a float, integer or bool array, found dtype " +
+                         std::string(py::str(array.dtype())));
+  }
+  const auto values = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(array);
+  simulator::Shape shape(values.shape(), values.shape() + values.ndim());
+  simulator::Tensor tensor(shape);
+  constexpr double kExact = 16777216.0;  // 2^24: integers a float holds exactly
+  for (py::ssize_t k = 0; k < values.size(); ++k) {
+    const double v = values.data()[k];
+    if (std::abs(v) > kExact) {
+      throw py::value_error(std::string(what) + ": index " + std::to_string(static_cast<long long>(v)) +
+                            " at flat position " + std::to_string(k) + " is beyond 2^24 (the largest held exactly)");
+    }
+    tensor[k] = static_cast<float>(v);
+  }
+  return nn::Value{kind == 'b' ? nn::DataType::kBool : nn::DataType::kInt64, std::move(tensor)};
 }
 
 simulator::Tensor to_tensor(const py::handle& object, std::string_view what, int rank) {

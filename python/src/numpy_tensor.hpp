@@ -7,6 +7,7 @@
 
 #include <string_view>
 
+#include "tessera/nn/value.hpp"
 #include "tessera/simulator/tensor.hpp"
 
 namespace tessera::python {
@@ -14,6 +15,10 @@ namespace tessera::python {
 /// A float32 tensor of the array's shape. float32 and float64 arrays (any strides) are accepted;
 /// anything else raises TypeError naming `what` and the dtype found.
 simulator::Tensor to_tensor(const pybind11::handle& array, std::string_view what);
+
+/// A model input: float arrays as floats, integer arrays as int64 indices (|value| <= 2^24, held
+/// exactly in the float buffer), bool arrays as bools; TypeError for other dtypes.
+nn::Value to_value(const pybind11::handle& array, std::string_view what);
 
 /// Like to_tensor, and the array must have `rank` dimensions (ValueError otherwise).
 simulator::Tensor to_tensor(const pybind11::handle& array, std::string_view what, int rank);

@@ -12,12 +12,14 @@ from ._core import (
     AnalogTile,
     AnalogTileArray,
     ConfigError,
+    ConversionPlan,
     Dequantize,
     InferenceRPUConfig,
     Model,
     ModelError,
     QuantizationConfig,
     QuantizationMap,
+    QuantizedModuleConfig,
     Quantize,
     QuantizeDequantize,
     UnsupportedError,
@@ -27,6 +29,8 @@ from ._core import (
     cuda_availability,
     load_idx_dataset,
     per_channel_shape,
+    plan_analog,
+    plan_quantized,
     preset_names,
     run_sweep,
     sweep_run_count,
@@ -41,7 +45,8 @@ if _os.path.isdir(_bundled_presets) and not _os.environ.get("TESSERA_PRESETS_DIR
     _os.environ["TESSERA_PRESETS_DIR"] = _bundled_presets
 
 _config.add_attribute_access(
-    [InferenceRPUConfig, QuantizationMap, QuantizationConfig, ActivationQuantConfig, WeightQuantConfig]
+    [InferenceRPUConfig, QuantizationMap, QuantizedModuleConfig, QuantizationConfig, ActivationQuantConfig,
+     WeightQuantConfig]
 )
 
 

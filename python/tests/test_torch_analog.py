@@ -44,15 +44,23 @@ def test_gradients_through_perfect_tiles_equal_torch_autograd():
         torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-4, atol=1e-5, msg=name)
 
 
-def test_exclusion_is_by_subtree_and_types_match_exactly():
-    class MyLinear(nn.Linear):
+def test_exclusion_is_by_subtree_and_subclasses_count_when_they_keep_forward():
+    class MyLinear(nn.Linear):  # torch's NonDynamicallyQuantizableLinear is such a subclass
         pass
 
-    net = nn.Sequential(Net(), MyLinear(7, 3))
+    class GatedLinear(nn.Linear):
+        def forward(self, x):
+            return super().forward(x) * torch.sigmoid(x.sum(-1, keepdim=True))
+
+    net = nn.Sequential(Net(), MyLinear(7, 3), GatedLinear(3, 3))
     analog = convert_to_analog(net, exclude_modules=["0.features"])
     assert type(analog[0].features[0]) is nn.Conv2d and type(analog[0].features[2]) is nn.Conv2d
     assert isinstance(analog[0].head, AnalogLinear)
-    assert type(analog[1]) is MyLinear  # a subclass is not converted
+    assert isinstance(analog[1], AnalogLinear)  # the same forward as nn.Linear: converted
+    assert type(analog[2]) is GatedLinear  # its own forward: not a Linear, and reported
+    row = next(r for r in analog.tessera_conversion_report if r["module"] == "2")
+    assert row["type"] == "GatedLinear" and row["became"] == "unchanged"
+    assert row["rule"] == "stays digital: type GatedLinear is not one tessera converts (its parameters stay digital)"
     assert type(net[0].head) is nn.Linear  # not inplace: the original is untouched
     with pytest.raises(tessera.ModelError, match="exclude_modules: 'features' is not a module of Sequential"):
         convert_to_analog(net, exclude_modules=["features"])
@@ -97,8 +105,6 @@ def test_bad_inputs_to_analog_layers_raise_clear_errors():
         layer(torch.zeros(2, 7))
     with pytest.raises(TypeError, match="rpu_config: expected a tessera.InferenceRPUConfig, found dict"):
         AnalogLinear(8, 4, rpu_config={})
-    with pytest.raises(NotImplementedError, match="grouped convolutions"):
-        convert_to_analog(nn.Conv2d(4, 4, 3, groups=2))
     with pytest.raises(ValueError, match="no analog layers"):
         program_analog_weights(nn.Linear(2, 2))
 
@@ -181,7 +187,7 @@ def test_deepcopy_and_torch_save_give_working_copies(tmp_path):
     analog = convert_to_analog(net, tessera.load_preset("ideal"))
     x = torch.randn(2, 2, 10, 10)
     copied = copy.deepcopy(analog)
-    assert copied.head.analog_tile is not analog.head.analog_tile
+    assert copied.head.analog_tiles[0].tiles is not analog.head.analog_tiles[0].tiles
     torch.save(analog, tmp_path / "analog.pt")
     loaded = torch.load(tmp_path / "analog.pt")
     with torch.no_grad():
@@ -204,5 +210,3 @@ def test_bad_conversions_and_conv_inputs_raise_clear_errors():
     conv = convert_to_analog(nn.Conv2d(3, 4, 3), tessera.load_preset("ideal"))
     with pytest.raises(ValueError, match=r"expected input \(batch, 3, 2 spatial dimensions\), found shape \(2, 4, 8, 8\)"):
         conv(torch.zeros(2, 4, 8, 8))
-    with pytest.raises(NotImplementedError, match="padding='same' is not supported; give explicit sizes"):
-        AnalogConv1d(3, 4, 3, padding="same")

@@ -25,17 +25,15 @@ parameters::QuantizedModuleConfig bits(int weight_bits, int activation_bits = 0)
   return config;
 }
 
-const ConversionEntry& entry_of(const ConversionReport& report, const std::string& module) {
-  for (const ConversionEntry& e : report.entries) {
-    if (e.module == module) return e;
-  }
-  throw std::runtime_error("no report entry for " + module);
+const PlannedModule& entry_of(const ConversionPlan& plan, const std::string& module) {
+  if (const PlannedModule* entry = plan.find(module)) return *entry;
+  throw std::runtime_error("no plan entry for " + module);
 }
 
-ConversionReport report_of(const parameters::QuantizationMap& map) {
-  ConversionReport report;
-  convert_to_quantized(load_onnx(kModel), map, &report);
-  return report;
+ConversionPlan report_of(const parameters::QuantizationMap& map) {
+  ConversionPlan plan;
+  convert_to_quantized(load_onnx(kModel), map, &plan);
+  return plan;
 }
 
 Tensor sample_input() {
@@ -61,7 +59,7 @@ TEST(QuantizationMapRules, ExclusionBeatsInstanceAndPrunesTheSubtree) {
   map.instance_qconfig_map["features.0"] = bits(4);
   map.module_qconfig_map["Conv2d"] = bits(4);
   map.module_qconfig_map["Linear"] = bits(4);
-  const ConversionReport report = report_of(map);
+  const ConversionPlan report = report_of(map);
   EXPECT_EQ(entry_of(report, "features.0").became, "unchanged");
   EXPECT_EQ(entry_of(report, "features.0").rule, "excluded_modules: features");
   EXPECT_EQ(entry_of(report, "features.3").rule, "excluded_modules: features");
@@ -73,11 +71,13 @@ TEST(QuantizationMapRules, InstanceBeatsType) {
   map.module_qconfig_map["Conv2d"] = bits(4);
   map.instance_qconfig_map["features.3"] = bits(8);
   map.instance_qconfig_map["features.3"].quantized_module = "MyQuantConv";
-  const ConversionReport report = report_of(map);
+  const ConversionPlan report = report_of(map);
   EXPECT_EQ(entry_of(report, "features.0").rule, "module_qconfig_map[Conv2d]");
   EXPECT_EQ(entry_of(report, "features.3").rule, "instance_qconfig_map");
   EXPECT_EQ(entry_of(report, "features.3").became, "MyQuantConv");
-  EXPECT_EQ(entry_of(report, "classifier.1").rule, "no rule");  // type must match exactly
+  // Types match exactly; a layer with weights left digital says so.
+  EXPECT_EQ(entry_of(report, "classifier.1").rule, "stays digital: no rule quantizes its weights");
+  EXPECT_TRUE(entry_of(report, "classifier.1").digital_without_exclusion);
 }
 
 TEST(QuantizationMapRules, InputActivationWrapsTheModule) {
@@ -85,9 +85,10 @@ TEST(QuantizationMapRules, InputActivationWrapsTheModule) {
   map.input_activation_qconfig_map["features.0"].n_bits = 8;
   map.module_qconfig_map["Linear"] = bits(8);
   map.input_activation_qconfig_map["classifier.1"].n_bits = 8;
-  const ConversionReport report = report_of(map);
+  const ConversionPlan report = report_of(map);
   EXPECT_EQ(entry_of(report, "features.0").became, "QuantizedInputModule(Conv2d)");
-  EXPECT_EQ(entry_of(report, "features.0").rule, "input_activation_qconfig_map");
+  EXPECT_EQ(entry_of(report, "features.0").rule,
+            "input_activation_qconfig_map; stays digital: its weights are not quantized");
   EXPECT_EQ(entry_of(report, "classifier.1").became, "QuantizedInputModule(QuantLinear)");
   EXPECT_EQ(entry_of(report, "classifier.1").rule, "module_qconfig_map[Linear], input_activation_qconfig_map");
 }
@@ -172,7 +173,7 @@ TEST(AnalogConversion, IdealTilesReproduceTheFloatModel) {
   AnalogConversion conversion;
   conversion.rpu_config.forward.is_perfect = true;
   conversion.rpu_config.mapping.max_input_size = 100;  // classifier.1 (1568 inputs) spans 16 tiles
-  ConversionReport report;
+  ConversionPlan report;
   Model analog = convert_to_analog(model, conversion, &report);
   EXPECT_EQ(entry_of(report, "features.0").became, "AnalogConv2d");
   EXPECT_EQ(entry_of(report, "classifier.3").became, "AnalogLinear");
@@ -188,7 +189,7 @@ TEST(AnalogConversion, ExclusionAndInstanceConfigs) {
   AnalogConversion conversion;
   conversion.exclude = {"classifier"};
   conversion.instance_rpu_configs["features.3"].forward.is_perfect = true;
-  ConversionReport report;
+  ConversionPlan report;
   convert_to_analog(model, conversion, &report);
   EXPECT_EQ(entry_of(report, "features.0").rule, "module type");
   EXPECT_EQ(entry_of(report, "features.3").rule, "instance_rpu_configs");

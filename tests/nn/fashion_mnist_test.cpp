@@ -96,7 +96,7 @@ TEST_F(FashionMnist, EightBitPerChannelWeightsAndActivationsLoseUnderOnePercent)
   map.module_qconfig_map["Conv2d"] = int8;
   map.module_qconfig_map["Linear"] = int8;
   map.module_qconfig_map["ReLU"] = int8;
-  ConversionReport report;
+  ConversionPlan report;
   Model quantized = convert_to_quantized(model, map, &report);
   const experiments::Dataset calibration = experiments::load_idx_dataset(
       kData + "train-images-idx3-ubyte.gz", kData + "train-labels-idx1-ubyte.gz", kNormalization, 1000);

@@ -1,135 +1,93 @@
 """Analog layers: torch modules whose matrix products run on tessera's simulated tiles.
 
-The weights stay torch Parameters (so optimizers, state_dict and .to() work as usual); the tile
-is refreshed from them whenever they change. Forward runs the tile's full periphery pipeline;
+The weights stay torch Parameters (so optimizers, state_dict and .to() work as usual); the tiles
+are refreshed from them whenever they change. Forward runs the tiles' full periphery pipeline;
 backward is the ideal one (aihwkit's InferenceTile does the same): the input gradient through the
 weights the forward used (with any training-time weight modifier), the weight gradient
-grad_output^T x.
+grad_output^T x. Tiles are named after the module (grouped convolutions: "<name>.group<g>"),
+like the layers of an ONNX model converted in C++, so both draw the same noise streams.
 """
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .. import _core
+from ._tiles import TileMatrix, check_floating, im2col
+from .recurrent import RecurrentProducts, check_supported, copy_recurrent, recurrent_arguments, weight_names
 
 
-def _numpy(tensor):
-    return tensor.detach().to("cpu", torch.float32).contiguous().numpy()
-
-
-class _TileProduct(torch.autograd.Function):
-    """y = tile(x) for a 2-d batch, with the ideal gradients."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, layer):  # pylint: disable=arguments-differ
-        ctx.layer = layer
-        ctx.save_for_backward(x)
-        ctx.has_bias = bias is not None
-        ctx.weight_shape = weight.shape
-        y = layer.analog_tile.forward(_numpy(x))
-        return torch.from_numpy(y).to(x.device, x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad_output):  # pylint: disable=arguments-differ
-        (x,) = ctx.saved_tensors
-        grad_x = grad_w = grad_b = None
-        if ctx.needs_input_grad[0]:
-            grad_x = torch.from_numpy(ctx.layer.analog_tile.backward(_numpy(grad_output)))
-            grad_x = grad_x.to(x.device, x.dtype)
-        if ctx.needs_input_grad[1]:
-            grad_w = grad_output.t().matmul(x).reshape(ctx.weight_shape)
-        if ctx.has_bias and ctx.needs_input_grad[2]:
-            grad_b = grad_output.sum(0)
-        return grad_x, grad_w, grad_b, None
+def _checked_rpu_config(rpu_config):
+    if rpu_config is None:
+        return _core.InferenceRPUConfig()
+    if not isinstance(rpu_config, _core.InferenceRPUConfig):
+        raise TypeError(f"rpu_config: expected a tessera.InferenceRPUConfig, found {type(rpu_config).__name__}")
+    return rpu_config.copy()
 
 
 class AnalogLayer:
-    """What every analog layer has: an rpu_config, a tile array and the tile lifecycle."""
+    """What every analog layer has: an rpu_config, its weight matrices on tile arrays (one
+    TileMatrix each, see tile_layout) and the tile lifecycle."""
 
     def _init_analog(self, rpu_config, seed, name, backend="cpu"):
-        if rpu_config is None:
-            rpu_config = _core.InferenceRPUConfig()
-        if not isinstance(rpu_config, _core.InferenceRPUConfig):
-            raise TypeError(f"rpu_config: expected a tessera.InferenceRPUConfig, found {type(rpu_config).__name__}")
-        self.rpu_config = rpu_config.copy()
+        self.rpu_config = _checked_rpu_config(rpu_config)
         self.tile_seed = int(seed)
         self.tile_name = name
-        out_size, in_size = self.weight.shape[0], self.weight[0].numel()
-        self.analog_tile = _core.AnalogTileArray(out_size, in_size, self.rpu_config, self.tile_seed, name)
-        self.set_backend(backend)
-        self._synced = None
-        self._keeps_weights_in_range = rpu_config.clip.type != "NONE" or rpu_config.remap.type != "NONE"
+        self.backend = backend
+        self.analog_tiles = [TileMatrix(out_size, in_size, self.rpu_config, self.tile_seed, tile_name, backend)
+                             for out_size, in_size, tile_name in self.tile_layout()]
 
-    def _weight_state(self):
-        bias = getattr(self, "bias", None)
-        return (self.weight._version, self.weight.data_ptr(),
-                None if bias is None else (bias._version, bias.data_ptr()))
+    def tile_layout(self):
+        """[(out_size, in_size, tile name)] of the layer's weight matrices."""
+        raise NotImplementedError
 
-    def _sync_tile(self):
-        """Hands changed weights to the tile; in training, clipping/remapping act on them."""
-        if self._synced == self._weight_state():
-            return
-        self.analog_tile.set_weights(_numpy(self.weight.reshape(self.weight.shape[0], -1)))
-        if self.bias is not None:
-            self.analog_tile.set_bias(_numpy(self.bias).tolist())
-        if self.training and self._keeps_weights_in_range:
-            self.analog_tile.post_update_step()
-            with torch.no_grad():
-                clipped = torch.from_numpy(self.analog_tile.get_weights()).reshape(self.weight.shape)
-                self.weight.copy_(clipped)
-        self._synced = self._weight_state()
+    def tile_parameters(self, k):
+        """(weight view, bias view or None) that tile matrix k holds."""
+        raise NotImplementedError
+
+    def _tile_product(self, k, x2d):
+        weight, bias = self.tile_parameters(k)
+        return self.analog_tiles[k].product(x2d, weight, bias, self.training)
 
     def set_backend(self, backend):
-        """'cpu' or 'cuda': where the tile computes (RuntimeError when no CUDA device is usable)."""
-        self.analog_tile.set_backend(backend)
+        """'cpu' or 'cuda': where the tiles compute (RuntimeError when no CUDA device is usable)."""
+        for tiles in self.analog_tiles:
+            tiles.set_backend(backend)
         self.backend = backend
 
     def train(self, mode=True):
         super().train(mode)
-        self.analog_tile.set_training(mode)
+        for tiles in self.analog_tiles:
+            tiles.set_training(mode)
         return self
 
     def program_analog_weights(self):
-        """Programs the tile (programming noise, t = 0) from the current weights."""
-        self._sync_tile()
-        self.analog_tile.program()
+        """Programs the tiles (programming noise, t = 0) from the current weights."""
+        for k, tiles in enumerate(self.analog_tiles):
+            tiles.program(*self.tile_parameters(k), self.training)
 
     def drift_analog_weights(self, t_inference=0.0):
         """Drift and read noise t_inference seconds after programming (programs first if needed)."""
-        self._sync_tile()
-        self.analog_tile.drift(float(t_inference))
+        for k, tiles in enumerate(self.analog_tiles):
+            tiles.drift(*self.tile_parameters(k), self.training, t_inference)
 
     def get_weights(self):
-        """The target weights as the tile holds them (after clipping/remapping in training)."""
-        self._sync_tile()
-        return torch.from_numpy(self.analog_tile.get_weights()).reshape(self.weight.shape)
-
-    def _tile_product(self, x2d):
-        self._sync_tile()
-        return _TileProduct.apply(x2d, self.weight, self.bias, self)
-
-    # Tiles are C++ objects: a pickled or deep-copied layer gets a fresh tile with the same config,
-    # seed, name and weights. Programming and drift are not carried over: program the copy again.
-    def __getstate__(self):
-        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
-        return {key: value for key, value in state.items() if key != "analog_tile"}
-
-    def __setstate__(self, state):
-        super().__setstate__(dict(state, _synced=None))
-        out_size, in_size = self.weight.shape[0], self.weight[0].numel()
-        self.analog_tile = _core.AnalogTileArray(out_size, in_size, self.rpu_config, self.tile_seed, self.tile_name)
-        self.analog_tile.set_training(self.training)
-        self.analog_tile.set_backend(self.backend)
+        """The target weights as the tiles hold them (after clipping/remapping in training)."""
+        blocks = []
+        for k, tiles in enumerate(self.analog_tiles):
+            weight, bias = self.tile_parameters(k)
+            tiles.sync(weight, bias, self.training)
+            blocks.append(torch.from_numpy(tiles.tiles.get_weights()))
+        return torch.cat(blocks).reshape(self.weight.shape)
 
     def extra_repr(self):
-        return super().extra_repr() + f", tiles={self.analog_tile.tile_count}"
+        count = sum(t.tiles.tile_count for t in self.analog_tiles)
+        return super().extra_repr() + f", tiles={count}"
 
 
 def _copy_parameters(layer, module):
     with torch.no_grad():
-        layer.weight.copy_(module.weight)
-        if module.bias is not None:
-            layer.bias.copy_(module.bias)
+        for name, parameter in module.named_parameters(recurse=False):
+            getattr(layer, name).copy_(parameter)
     return layer.train(module.training)
 
 
@@ -147,31 +105,32 @@ class AnalogLinear(AnalogLayer, nn.Linear):
                     backend)
         return _copy_parameters(layer, module)
 
+    def tile_layout(self):
+        return [(self.out_features, self.in_features, self.tile_name)]
+
+    def tile_parameters(self, k):
+        return self.weight, self.bias
+
     def forward(self, x):  # pylint: disable=arguments-renamed
-        if x.shape[-1] != self.in_features:
+        check_floating(x, f"{type(self).__name__} '{self.tile_name}'")
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self.tile_name}: expected inputs with {self.in_features} features in the last "
                              f"dimension, found shape {tuple(x.shape)}")
-        y = self._tile_product(x.reshape(-1, self.in_features))
+        y = self._tile_product(0, x.reshape(-1, self.in_features))
         return y.reshape(*x.shape[:-1], self.out_features)
 
 
 class _AnalogConvNd(AnalogLayer):
-    """Convolution as im2col (torch's unfold) + one tile product over all patches. A 1-d
-    convolution runs as a 2-d one of height 1."""
+    """Convolution as patches (im2col) + one tile product over all of them; a grouped (or
+    depthwise) convolution has one tile array per group, as in the C++ conversion."""
 
     _torch_conv = None  # the torch class a subclass stands in for
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
                  padding_mode="zeros", rpu_config=None, seed=0, name=None, backend="cpu"):
-        name = name or type(self).__name__
         self._torch_conv.__init__(self, in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
                                   bias, padding_mode)
-        if self.groups != 1:
-            raise NotImplementedError(f"{name}: grouped convolutions (groups={self.groups}) are not mapped to tiles "
-                                      "yet; leave this layer digital with exclude_modules")
-        if isinstance(self.padding, str):
-            raise NotImplementedError(f"{name}: padding='{self.padding}' is not supported; give explicit sizes")
-        self._init_analog(rpu_config, seed, name, backend)
+        self._init_analog(rpu_config, seed, name or type(self).__name__, backend)
 
     @classmethod
     def from_digital(cls, module, rpu_config=None, seed=0, name=None, backend="cpu"):
@@ -180,36 +139,35 @@ class _AnalogConvNd(AnalogLayer):
                     name, backend)
         return _copy_parameters(layer, module)
 
+    def tile_layout(self):
+        rows = self.out_channels // self.groups
+        width = self.weight[0].numel()
+        if self.groups == 1:
+            return [(rows, width, self.tile_name)]
+        return [(rows, width, f"{self.tile_name}.group{g}") for g in range(self.groups)]
+
+    def tile_parameters(self, k):
+        rows = self.out_channels // self.groups
+        bias = None if self.bias is None else self.bias[k * rows:(k + 1) * rows]
+        return self.weight[k * rows:(k + 1) * rows], bias
+
     def forward(self, x):  # pylint: disable=arguments-renamed
         spatial = len(self.kernel_size)
+        check_floating(x, f"{type(self).__name__} '{self.tile_name}'")
         if x.dim() != spatial + 2 or x.shape[1] != self.in_channels:
             raise ValueError(f"{self.tile_name}: expected input (batch, {self.in_channels}, {spatial} spatial "
                              f"dimension{'s' if spatial > 1 else ''}), found shape {tuple(x.shape)}")
-        padding = self.padding
-        if self.padding_mode != "zeros":
-            x = F.pad(x, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            padding = (0,) * spatial
-
-        def as_2d(values, fill):  # a 1-d convolution is a 2-d one of height 1
-            return ((fill,) if spatial == 1 else ()) + tuple(values)
-
-        images = x.unsqueeze(2) if spatial == 1 else x
-        patches = F.unfold(images, as_2d(self.kernel_size, 1), dilation=as_2d(self.dilation, 1),
-                           padding=as_2d(padding, 0), stride=as_2d(self.stride, 1))
-        batch, width, count = patches.shape
-        y = self._tile_product(patches.transpose(1, 2).reshape(batch * count, width))
-        out_shape = [
-            (size + 2 * p - d * (k - 1) - 1) // s + 1
-            for size, p, d, k, s in zip(x.shape[2:], padding, self.dilation, self.kernel_size, self.stride)
-        ]
-        return y.reshape(batch, count, self.out_channels).transpose(1, 2).reshape(batch, self.out_channels, *out_shape)
-
-
-class AnalogConv2d(_AnalogConvNd, nn.Conv2d):
-    """nn.Conv2d on analog tiles (aihwkit's AnalogConv2d); nn.Conv2d's arguments, then rpu_config,
-    seed, name and backend."""
-
-    _torch_conv = nn.Conv2d
+        if any(self._reversed_padding_repeated_twice):  # torch's own padding amounts ('same' included)
+            mode = "constant" if self.padding_mode == "zeros" else self.padding_mode
+            x = F.pad(x, self._reversed_padding_repeated_twice, mode=mode)
+        rows, positions = im2col(x, self.kernel_size, self.stride, self.dilation)
+        if self.groups == 1:
+            y = self._tile_product(0, rows)
+        else:
+            grouped = rows.reshape(rows.shape[0], self.groups, -1)
+            y = torch.cat([self._tile_product(g, grouped[:, g]) for g in range(self.groups)], dim=1)
+        y = y.reshape(x.shape[0], *positions, self.out_channels)
+        return y.permute(0, spatial + 1, *range(1, spatial + 1))
 
 
 class AnalogConv1d(_AnalogConvNd, nn.Conv1d):
@@ -219,4 +177,84 @@ class AnalogConv1d(_AnalogConvNd, nn.Conv1d):
     _torch_conv = nn.Conv1d
 
 
-ANALOG_TYPES = {nn.Linear: AnalogLinear, nn.Conv1d: AnalogConv1d, nn.Conv2d: AnalogConv2d}
+class AnalogConv2d(_AnalogConvNd, nn.Conv2d):
+    """nn.Conv2d on analog tiles (aihwkit's AnalogConv2d); nn.Conv2d's arguments, then rpu_config,
+    seed, name and backend."""
+
+    _torch_conv = nn.Conv2d
+
+
+class AnalogConv3d(_AnalogConvNd, nn.Conv3d):
+    """nn.Conv3d on analog tiles (aihwkit's AnalogConv3d); nn.Conv3d's arguments, then rpu_config,
+    seed, name and backend."""
+
+    _torch_conv = nn.Conv3d
+
+
+class _AnalogRecurrent(RecurrentProducts, AnalogLayer):
+    """aihwkit's AnalogRNN semantics: every layer's (and direction's) input and recurrent weight
+    matrices on tile arrays of their own, named "<name>.weight_ih_l0" and so on; biases digital."""
+
+    _torch_class = None
+
+    def __init__(self, *args, rpu_config=None, seed=0, name=None, backend="cpu", **kwargs):
+        self._torch_class.__init__(self, *args, **kwargs)
+        check_supported(self, name or type(self).__name__)
+        self._weight_names = weight_names(self)
+        self._init_analog(rpu_config, seed, name or type(self).__name__, backend)
+
+    @classmethod
+    def from_digital(cls, module, rpu_config=None, seed=0, name=None, backend="cpu"):
+        layer = cls(**recurrent_arguments(module), rpu_config=rpu_config, seed=seed, name=name, backend=backend)
+        return copy_recurrent(layer, module)
+
+    def tile_layout(self):
+        layout = []
+        for _, _, _, weight, _ in self._weight_names:
+            rows, columns = getattr(self, weight).shape
+            layout.append((rows, columns, f"{self.tile_name}.{weight}"))
+        return layout
+
+    def tile_parameters(self, k):
+        _, _, _, weight, bias = self._weight_names[k]
+        return getattr(self, weight), (None if bias is None else getattr(self, bias))
+
+    def weight_product(self, layer, direction, kind, x2d):
+        for k, (l, d, which, _, _) in enumerate(self._weight_names):
+            if (l, d, which) == (layer, direction, kind):
+                return self._tile_product(k, x2d)
+        raise KeyError((layer, direction, kind))
+
+    def get_weights(self):
+        """{parameter name: the target weights as the tiles hold them}."""
+        weights = {}
+        for k, tiles in enumerate(self.analog_tiles):
+            weight, bias = self.tile_parameters(k)
+            tiles.sync(weight, bias, self.training)
+            weights[self._weight_names[k][3]] = torch.from_numpy(tiles.tiles.get_weights())
+        return weights
+
+
+class AnalogLSTM(_AnalogRecurrent, nn.LSTM):
+    """nn.LSTM on analog tiles (aihwkit's AnalogLSTM); nn.LSTM's arguments, then rpu_config,
+    seed, name and backend as keywords."""
+
+    _torch_class = nn.LSTM
+
+
+class AnalogGRU(_AnalogRecurrent, nn.GRU):
+    """nn.GRU on analog tiles (aihwkit's AnalogGRU)."""
+
+    _torch_class = nn.GRU
+
+
+class AnalogRNN(_AnalogRecurrent, nn.RNN):
+    """nn.RNN on analog tiles (aihwkit's AnalogVanillaRNN)."""
+
+    _torch_class = nn.RNN
+
+
+ANALOG_TYPES = {"Linear": AnalogLinear, "Conv1d": AnalogConv1d, "Conv2d": AnalogConv2d, "Conv3d": AnalogConv3d,
+                "LSTM": AnalogLSTM, "GRU": AnalogGRU, "RNN": AnalogRNN}
+"""Torch types and their analog twins (MultiheadAttention: tessera's MultiheadAttention with an
+analog in_proj)."""

@@ -12,50 +12,69 @@ import copy
 import os
 
 import torch
-from torch import nn
 
 from .. import _core
 from .analog import AnalogLayer
-from .quantized import QuantizedModule, QuantizedOutputModule, _QuantWeightLayer
+from .attention import MultiheadAttention
+from .conversion import _get, _replace, logical_modules
+from .layers import float_layer
+from .quantized import QuantizedModule
 
-_FLOAT_BASES = (nn.Linear, nn.Conv1d, nn.Conv2d)
+
+def _is_tessera_layer(module):
+    return isinstance(module, (AnalogLayer, QuantizedModule, MultiheadAttention))
 
 
 def float_twin(model):
-    """A copy of the model with every tessera layer replaced by the torch layer it came from."""
-    twin = copy.deepcopy(model)
-    if isinstance(twin, (AnalogLayer, _QuantWeightLayer)):
+    """A copy of the model with every tessera layer replaced by the torch layer it came from.
+    torch's fused transformer path stays off: torch.onnx cannot export it."""
+    if _is_tessera_layer(model):
         raise ValueError("export_onnx: export a model that contains the converted layer, not the layer alone")
-    for name, module in list(twin.named_modules()):
-        if isinstance(module, (AnalogLayer, _QuantWeightLayer)):
-            module.__class__ = next(base for base in type(module).__mro__ if base in _FLOAT_BASES)
-        elif isinstance(module, QuantizedOutputModule):
-            parent_name, _, child = name.rpartition(".")
-            setattr(twin.get_submodule(parent_name) if parent_name else twin, child, module.module)
+    twin = copy.deepcopy(model)
+    replaced = []
+    for name, module in list(logical_modules(twin)):
+        if name and _is_tessera_layer(module) and not any(_core.in_subtree(name, r) for r in replaced):
+            replaced.append(name)
+    for name in replaced:  # parents first: a float attention keeps its converted out_proj until then
+        twin = _replace(twin, name, float_layer(_get(twin, name)))
+    for attribute in ("tessera_plan", "tessera_conversion_report", "tessera_quantization_map",
+                      "tessera_folded_batch_norms"):
+        twin.__dict__.pop(attribute, None)
     return twin
 
 
 def _copy_encodings(model, core_model):
-    for name, module in model.named_modules():
+    """Carries the torch model's encodings to the C++ model converted from its export, module by
+    module. Weights of layers with several weight tensors (recurrent layers, attention) keep the
+    encodings the C++ layer computed from the exported weights by the same rule."""
+    onnx_modules = {m["name"] for m in core_model.modules}
+    for name, module in logical_modules(model):
         if not isinstance(module, QuantizedModule):
             continue
-        for role in ("input", "weight", "output"):
-            quantizer = getattr(module, f"{role}_quantizer", None)
-            if quantizer is None:
-                continue
-            if role == "weight":
-                module.quantized_weight()  # encodings of the current weights
+        if name not in onnx_modules:
+            raise ValueError(f"export_onnx: '{name}' is quantized, but the ONNX export has no module of that name "
+                             "(torch removed or merged it while exporting)")
+        quantizers = [("input", q, call) for call, q in enumerate(module.input_quantizers)]
+        quantizers += [("output", q, call) for call, q in enumerate(module.output_quantizers)]
+        weights = module.weight_quantizers() if hasattr(module, "weight_quantizers") else []
+        if len(weights) == 1:
+            quantizers.append(("weight", weights[0], 0))
+        for role, quantizer, call in quantizers:
             if not quantizer.is_initialized:
-                raise ValueError(f"export_onnx: the {role} quantizer of '{name}' has no encodings yet; calibrate "
-                                 "first: with compute_encodings(model): model(batch)")
-            core_model.set_module_encodings(name, role, quantizer.scale.tolist(), quantizer.zero_point)
+                raise ValueError(f"export_onnx: the {role} quantizer of '{name}' has no encodings yet; "
+                                 "calibrate first: with compute_encodings(model): model(batch)")
+            core_model.set_module_encodings(name, role, quantizer.scale.tolist(), quantizer.zero_point, call)
 
 
 def export_onnx(model, example_input, path, opset_version=13):
-    """Writes `path` (ONNX) and the hardware files beside it; returns {kind: file name}."""
+    """Writes `path` (ONNX) and the hardware files beside it; returns {kind: file name}.
+
+    Refuses (ValueError) to write encodings that do not cover the exported weights."""
     base, _ = os.path.splitext(path)
     twin = float_twin(model).eval()
-    with torch.no_grad():
+    # Traced with gradients on: under no_grad torch takes its fused attention kernels, which it
+    # cannot export.
+    with torch.enable_grad():
         torch.onnx.export(twin, example_input, path, input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}}, opset_version=opset_version)
     written = {"onnx": path}
@@ -63,6 +82,7 @@ def export_onnx(model, example_input, path, opset_version=13):
     if quantization_map is not None:
         core_model, _ = _core.convert_to_quantized(_core.Model.load_onnx(path), quantization_map)
         _copy_encodings(model, core_model)
+        core_model.check_weight_encodings()
         written["encodings"] = base + ".encodings.json"
         core_model.save_encodings(written["encodings"])
         written["quantization_map"] = base + ".quantization.yaml"

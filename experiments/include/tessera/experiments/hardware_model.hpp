@@ -9,10 +9,11 @@
 
 namespace tessera::experiments {
 
-/// Converts `float_model` for `hardware` with noise seed `seed`. Throws nn::ModelError naming
-/// the module when the analog and quantization sections both claim it, or when a section
-/// names a module the model does not have. `report` gets one entry per module.
+/// Converts `float_model` for `hardware` with noise seed `seed`: the quantization section's plan,
+/// then the analog section's on top (activation quantizers stay around analog layers). Throws
+/// nn::ModelError naming the module when both sections claim its weights, or when a section
+/// names a module or type the model does not have. `plan` gets the whole plan.
 nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& hardware, std::uint64_t seed,
-                               nn::ConversionReport* report = nullptr);
+                               nn::ConversionPlan* plan = nullptr);
 
 }  // namespace tessera::experiments

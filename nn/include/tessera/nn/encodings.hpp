@@ -33,9 +33,15 @@ void save_encodings_json(const Model& model, const std::string& path);
 void load_encodings_json(Model& model, const std::string& path);
 
 /// Sets the encodings of one quantizer of a converted module: role "input", "weight" or "output"
-/// (scale > 0 and zero point per channel, as AffineQuantizer::set_encodings). Used to carry
-/// encodings calibrated elsewhere (the torch front end) onto a model loaded from ONNX.
+/// (scale > 0 and zero point per channel, as AffineQuantizer::set_encodings); activation roles
+/// of the module's call `call` (a module torch called twice has a quantizer per call). Used to
+/// carry encodings calibrated elsewhere (the torch front end) onto a model loaded from ONNX.
 void set_module_encodings(Model& model, const std::string& module, const std::string& role,
-                          std::span<const float> scale, std::span<const std::int64_t> zero_point);
+                          std::span<const float> scale, std::span<const std::int64_t> zero_point, int call = 0);
+
+/// Throws ModelError naming every weight whose values reach beyond its encodings (by more than
+/// half a step): encodings computed on other weights than the model holds (a BatchNorm folded
+/// after they were computed) would clip them.
+void check_weight_encodings(const Model& model);
 
 }  // namespace tessera::nn

@@ -39,6 +39,7 @@ struct Node {
   std::vector<std::string> outputs;  ///< value names
   Attributes attributes;
   std::string module;  ///< dotted module name (state-dict style), e.g. "features.0"
+  int call = 0;        ///< which call of its module this node belongs to (a module used twice: 0, 1)
 
   /// "node 'Conv_0' (Conv)" for messages.
   std::string describe() const { return "node '" + name + "' (" + op_type + ")"; }

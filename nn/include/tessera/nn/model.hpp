@@ -8,9 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "tessera/nn/conversion_plan.hpp"
 #include "tessera/nn/graph.hpp"
 #include "tessera/nn/operator.hpp"
 
@@ -21,8 +23,11 @@ struct Graph {
   int opset = 13;                             ///< default-domain opset
   std::vector<Node> nodes;                    ///< topological order
   std::map<std::string, Value> initializers;  ///< constant tensors by name (weights)
+  std::set<std::string> constants;            ///< initializers folded from Constant nodes: not parameters
   std::vector<std::string> inputs;            ///< graph inputs that are not initializers
+  std::vector<DataType> input_types;          ///< element type of each input (float when the file omits it)
   std::vector<std::string> outputs;           ///< graph outputs
+  std::map<std::string, int> ranks;           ///< ranks of values where the file or shape inference knows them
 };
 
 /// One named module: the nodes that belong to it and what it holds.
@@ -46,6 +51,10 @@ class Model {
   /// Modules in order of first appearance.
   const std::vector<ModuleInfo>& modules() const { return modules_; }
   const ModuleInfo* find_module(const std::string& name) const;
+  /// What each module became and which rule decided (a loaded model: every module unchanged).
+  const ConversionPlan& plan() const { return plan_; }
+  /// Another model with the same graph and plan, its calibrated encodings carried over.
+  Model copy() const;
 
   /// Called after each node with its index and outputs (e.g. to compare layer outputs).
   using NodeObserver = std::function<void(std::size_t node, const std::vector<Value>& outputs)>;
@@ -54,6 +63,10 @@ class Model {
   std::vector<Value> run(const std::vector<Value>& inputs, const NodeObserver& observe = {});
   /// Single float input and first output.
   Tensor forward(const Tensor& input);
+  /// Single input of the element type the graph declares (float activations, integer indices
+  /// such as token ids, bool masks) and first output. Throws ModelError naming the input and
+  /// both types when they differ.
+  Tensor forward(const Value& input);
 
   /// Programs every analog layer (programming noise drawn from the conversion seed).
   void program();
@@ -78,7 +91,10 @@ class Model {
   const Operator& operator_of(std::size_t node) const { return *operators_[node]; }
 
  private:
+  friend Model apply_plan(Model&& model, const ConversionPlan& plan);
+
   Graph graph_;
+  ConversionPlan plan_;
   std::vector<std::unique_ptr<Operator>> operators_;
   std::vector<ModuleInfo> modules_;
   std::vector<std::vector<std::string>> released_after_;  ///< values no later node reads

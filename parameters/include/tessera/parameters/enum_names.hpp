@@ -9,8 +9,13 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace tessera::parameters {
+
+/// The valid name closest to `name` by edit distance (a plausible typo) or the shortest one it
+/// abbreviates, or "" if none is plausibly meant: the "did you mean" of every message.
+std::string closest_name(std::string_view name, const std::vector<std::string>& valid);
 
 /// True when a and b are equal ignoring ASCII case (enum values, type names).
 inline bool equal_ignoring_case(std::string_view a, std::string_view b) {

@@ -54,8 +54,7 @@ std::string describe_node(const YAML::Node& node);
 bool is_quoted(const YAML::Node& node);
 /// Whether plain scalar text would be read as a number, a flag or null rather than a string.
 bool reads_as_non_string(const std::string& text);
-/// The valid name closest to `name` by edit distance, or "" if none is plausibly meant.
-std::string closest_name(std::string_view name, const std::vector<std::string>& valid);
+using parameters::closest_name;
 /// Fails on keys of `map` not in `valid` (suggesting the closest) and on duplicate keys.
 void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& valid, const Location& where,
                          std::string_view type_name);

@@ -1,0 +1,209 @@
+// The conversion plan and the conversions of ONNX models. tessera.torch describes a torch
+// model's modules, asks the same planner (plan_analog / plan_quantized) what each becomes and
+// builds that, so both front ends follow one set of rules.
+#include <pybind11/operators.h>
+#include <pybind11/stl.h>
+
+#include "bindings.hpp"
+#include "tessera/nn/conversion.hpp"
+#include "tessera/nn/module_types.hpp"
+#include "tessera/parameters/config_io.hpp"
+
+namespace py = pybind11;
+
+namespace tessera::python {
+namespace {
+
+using nn::ConversionPlan;
+using nn::Model;
+using nn::PlannedModule;
+
+template <class Config>
+py::object yaml_or_none(const std::optional<Config>& config) {
+  return config ? py::cast(parameters::save_config(*config)) : py::none();
+}
+
+template <class Config>
+std::optional<Config> config_or_none(const py::handle& text) {
+  if (text.is_none()) return std::nullopt;
+  return parameters::load_config_string<Config>(text.cast<std::string>(), "<pickle>");
+}
+
+py::tuple plan_state(const ConversionPlan& plan) {
+  py::list modules;
+  for (const PlannedModule& m : plan.modules) {
+    modules.append(py::make_tuple(m.module, m.type, m.holds_weights, yaml_or_none(m.analog),
+                                  yaml_or_none(m.quantization), yaml_or_none(m.input_quantization), m.became, m.rule,
+                                  m.quantization_rule, m.analog_rule, m.digital_without_exclusion));
+  }
+  return py::make_tuple(plan.source, plan.analog_seed, modules);
+}
+
+ConversionPlan plan_from_state(const py::tuple& state) {
+  ConversionPlan plan;
+  plan.source = state[0].cast<std::string>();
+  plan.analog_seed = state[1].cast<std::uint64_t>();
+  for (const py::handle& row : state[2].cast<py::list>()) {
+    const auto t = row.cast<py::tuple>();
+    PlannedModule m;
+    m.module = t[0].cast<std::string>();
+    m.type = t[1].cast<std::string>();
+    m.holds_weights = t[2].cast<bool>();
+    m.analog = config_or_none<parameters::InferenceRPUConfig>(t[3]);
+    m.quantization = config_or_none<parameters::QuantizedModuleConfig>(t[4]);
+    m.input_quantization = config_or_none<parameters::ActivationQuantConfig>(t[5]);
+    m.became = t[6].cast<std::string>();
+    m.rule = t[7].cast<std::string>();
+    m.quantization_rule = t[8].cast<std::string>();
+    m.analog_rule = t[9].cast<std::string>();
+    m.digital_without_exclusion = t[10].cast<bool>();
+    plan.modules.push_back(std::move(m));
+  }
+  return plan;
+}
+
+py::list plan_rows(const ConversionPlan& plan) {
+  py::list rows;
+  for (const PlannedModule& m : plan.modules) {
+    rows.append(py::dict(py::arg("module") = m.module, py::arg("type") = m.type, py::arg("became") = m.became,
+                         py::arg("rule") = m.rule));
+  }
+  return rows;
+}
+
+nn::AnalogConversion analog_conversion(const parameters::InferenceRPUConfig& rpu_config,
+                                       const std::vector<std::string>& exclude,
+                                       const std::map<std::string, parameters::InferenceRPUConfig>& instances,
+                                       const std::optional<std::set<std::string>>& module_types, std::uint64_t seed,
+                                       bool strict) {
+  nn::AnalogConversion conversion{rpu_config, instances, exclude};
+  if (module_types) conversion.module_types = *module_types;
+  conversion.seed = seed;
+  conversion.strict = strict;
+  return conversion;
+}
+
+void bind_plan(py::module_& m) {
+  py::class_<PlannedModule>(m, "PlannedModule", "What one module becomes, and which rule decided.")
+      .def_readonly("module", &PlannedModule::module)
+      .def_readonly("type", &PlannedModule::type, "torch class name, e.g. 'Conv2d'")
+      .def_readonly("holds_weights", &PlannedModule::holds_weights)
+      .def_readonly("analog", &PlannedModule::analog, "InferenceRPUConfig of its tiles, or None")
+      .def_readonly("quantization", &PlannedModule::quantization,
+                    "QuantizedModuleConfig (weight and output quantizers), or None")
+      .def_property_readonly(
+          "qconfig",
+          [](const PlannedModule& p) -> std::optional<parameters::QuantizationConfig> {
+            if (!p.quantization) return std::nullopt;
+            return p.quantization->module_qconfig;
+          },
+          "The QuantizationConfig of its quantization, or None")
+      .def_readonly("input_quantization", &PlannedModule::input_quantization,
+                    "ActivationQuantConfig of its own input quantizer, or None")
+      .def_readonly("became", &PlannedModule::became)
+      .def_readonly("rule", &PlannedModule::rule)
+      .def_readonly("digital_without_exclusion", &PlannedModule::digital_without_exclusion,
+                    "holds a weight matrix that stays digital though nothing excluded it")
+      .def_property_readonly("is_converted", &PlannedModule::is_converted)
+      .def_property_readonly("quantizes_weights", &PlannedModule::quantizes_weights)
+      .def_property_readonly("quantizes_outputs", &PlannedModule::quantizes_outputs)
+      .def("__repr__", [](const PlannedModule& p) {
+        return "<PlannedModule " + p.module + ": " + p.type + " -> " + p.became + " (" + p.rule + ")>";
+      });
+  py::class_<ConversionPlan>(m, "ConversionPlan",
+                             "For every module: float, quantized (config) or analog (config), and the rule.")
+      .def(py::init([](const std::vector<std::tuple<std::string, std::string, bool>>& modules,
+                       const std::string& source) {
+             std::vector<nn::ModuleDescription> descriptions;
+             for (const auto& [name, type, holds_weights] : modules) descriptions.push_back({name, type, holds_weights});
+             return nn::float_plan(descriptions, source);
+           }),
+           py::arg("modules"), py::arg("source") = "the model",
+           "The plan of an unconverted model from (name, type, holds_weights) per module.")
+      .def_readonly("modules", &ConversionPlan::modules)
+      .def_readonly("source", &ConversionPlan::source)
+      .def_readonly("analog_seed", &ConversionPlan::analog_seed)
+      .def(
+          "find", [](const ConversionPlan& p, const std::string& name) { return p.find(name); },
+          py::return_value_policy::reference_internal, py::arg("module"))
+      .def("digital_without_exclusion", &ConversionPlan::digital_without_exclusion,
+           "Modules with a weight matrix that stay digital though nothing excluded them.")
+      .def("rows", &plan_rows, "[{'module', 'type', 'became', 'rule'}] per module (pandas.DataFrame(rows) reads it).")
+      .def("__str__", &ConversionPlan::to_string)
+      .def(py::self == py::self)  // NOLINT(misc-redundant-expression)
+      .def(py::pickle(&plan_state, &plan_from_state));
+  m.def(
+      "plan_analog",
+      [](const ConversionPlan& plan, const parameters::InferenceRPUConfig& rpu_config,
+         const std::vector<std::string>& exclude,
+         const std::map<std::string, parameters::InferenceRPUConfig>& instance_rpu_configs,
+         const std::optional<std::set<std::string>>& module_types, std::uint64_t seed, bool strict) {
+        return nn::plan_analog(plan, analog_conversion(rpu_config, exclude, instance_rpu_configs, module_types, seed,
+                                                       strict));
+      },
+      py::arg("plan"), py::arg("rpu_config"), py::arg("exclude") = std::vector<std::string>{},
+      py::arg("instance_rpu_configs") = std::map<std::string, parameters::InferenceRPUConfig>{},
+      py::arg("module_types") = py::none(), py::arg("seed") = 0, py::arg("strict") = false,
+      "The plan with analog conversion added (the rules of convert_to_analog).");
+  m.def("plan_quantized", &nn::plan_quantized, py::arg("plan"), py::arg("quantization_map"), py::arg("strict") = false,
+        "The plan with quantization by a QuantizationMap added (exclusion > instance > type).");
+  m.def("torch_module_types", &nn::torch_module_types, "The module types tessera knows (torch class names).");
+  m.def(
+      "module_type_traits",
+      [](const std::string& type) {
+        const nn::ModuleTypeTraits t = nn::module_type_traits(type);
+        return py::dict(py::arg("analog") = t.analog, py::arg("quantized_weights") = t.quantized_weights,
+                        py::arg("weight_matrix") = t.weight_matrix, py::arg("normalization") = t.normalization);
+      },
+      py::arg("type"));
+  m.def("in_subtree", &nn::in_subtree, py::arg("name"), py::arg("root"),
+        "Whether module `name` is `root` or lies below it ('features.0' is in 'features', 'features0' is not).");
+  m.def("check_module_names", &nn::check_module_names, py::arg("key"), py::arg("names"), py::arg("module_names"),
+        py::arg("containers_allowed"), py::arg("source"),
+        "Raises ModelError when a name under `key` is not a module (or, if allowed, the root of some).");
+}
+
+void bind_onnx_conversion(py::module_& m) {
+  m.def(
+      "convert_to_analog",
+      [](const Model& model, const parameters::InferenceRPUConfig& rpu_config, const std::vector<std::string>& exclude,
+         const std::map<std::string, parameters::InferenceRPUConfig>& instance_rpu_configs,
+         const std::optional<std::set<std::string>>& module_types, std::uint64_t seed, bool strict) {
+        const nn::AnalogConversion conversion =
+            analog_conversion(rpu_config, exclude, instance_rpu_configs, module_types, seed, strict);
+        Model converted = [&] {
+          py::gil_scoped_release release;
+          return nn::convert_to_analog(model, conversion);
+        }();
+        py::list rows = plan_rows(converted.plan());
+        return py::make_tuple(std::move(converted), rows);
+      },
+      py::arg("model"), py::arg("rpu_config") = parameters::InferenceRPUConfig{},
+      py::arg("exclude") = std::vector<std::string>{},
+      py::arg("instance_rpu_configs") = std::map<std::string, parameters::InferenceRPUConfig>{},
+      py::arg("module_types") = py::none(), py::arg("seed") = 0, py::arg("strict") = false,
+      "A copy with Linear/Conv/recurrent/attention products on analog tiles, on top of any earlier conversion; "
+      "returns (model, report rows).");
+  m.def(
+      "convert_to_quantized",
+      [](const Model& model, const parameters::QuantizationMap& map, bool strict) {
+        Model converted = [&] {
+          py::gil_scoped_release release;
+          return nn::convert_to_quantized(model, map, nullptr, strict);
+        }();
+        py::list rows = plan_rows(converted.plan());
+        return py::make_tuple(std::move(converted), rows);
+      },
+      py::arg("model"), py::arg("quantization_map"), py::arg("strict") = false,
+      "A copy with fake-quantized layers by the map's rules, on top of any earlier conversion; returns "
+      "(model, report rows).");
+}
+
+}  // namespace
+
+void bind_conversion(py::module_& m) {
+  bind_plan(m);
+  bind_onnx_conversion(m);
+}
+
+}  // namespace tessera::python
