@@ -1,12 +1,15 @@
 #include "tessera/experiments/hardware_model.hpp"
 
+#include "tessera/nn/batch_norm_folding.hpp"
 #include "tessera/nn/errors.hpp"
 
 namespace tessera::experiments {
 
 nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& hardware, std::uint64_t seed,
                                nn::ConversionPlan* plan) {
-  nn::Model model = float_model.copy();
+  nn::Model model = hardware.quantization && hardware.quantization->fold_batch_norms
+                        ? nn::fold_batch_norms(float_model)
+                        : float_model.copy();
   if (hardware.quantization) {
     try {
       model = nn::convert_to_quantized(std::move(model), hardware.quantization->map);

@@ -148,7 +148,10 @@ QuantizationHardware parse_quantization(const YAML::Node& node, const Location& 
   if (const YAML::Node encodings = node["encodings"]) {
     quantization.encodings = existing_file(encodings, where.child("encodings"), base);
   }
-  yaml::decode_fields(node, quantization.map, where, {"preset", "encodings"});
+  if (const YAML::Node fold = node["fold_batch_norms"]) {
+    yaml::decode(fold, quantization.fold_batch_norms, where.child("fold_batch_norms"));
+  }
+  yaml::decode_fields(node, quantization.map, where, {"preset", "encodings", "fold_batch_norms"});
   return quantization;
 }
 

@@ -56,6 +56,7 @@ std::string describe(const Hardware& hardware) {
   }
   if (hardware.quantization) {
     text += "quantization:\n" + save_config(hardware.quantization->map);
+    if (!hardware.quantization->fold_batch_norms) text += "fold_batch_norms false\n";
     if (!hardware.quantization->encodings.empty()) {
       text += "encodings " + file_digest(hardware.quantization->encodings) + "\n";
     }

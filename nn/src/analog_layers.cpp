@@ -7,6 +7,7 @@
 #include "ops/conv.hpp"
 #include "ops/linear.hpp"
 #include "ops/op_support.hpp"
+#include "ops/recurrent.hpp"
 #include "tessera/tiles/tile_array.hpp"
 
 namespace tessera::nn {
@@ -160,6 +161,79 @@ class AnalogConv final : public Operator {
   bool owner_ = false;
 };
 
+// Which layer of its module a recurrent node is (torch exports an nn.LSTM of several layers as
+// one node per layer, in order): its tiles are named like torch's parameters, weight_ih_l<k>.
+std::int64_t recurrent_layer_index(const Node& node, const Graph& graph) {
+  std::int64_t index = 0;
+  for (const Node& other : graph.nodes) {
+    if (&other == &node) return index;
+    if (other.module == node.module && other.call == node.call && other.op_type == node.op_type) ++index;
+  }
+  return index;
+}
+
+// RNN/GRU/LSTM with W and R on tile arrays, one per direction each (aihwkit's AnalogRNN:
+// the input and the recurrent matrices of every layer and direction on tiles of their own);
+// biases, gates and state stay digital.
+class AnalogRecurrent final : public Operator, private ops::RecurrentProducts {
+ public:
+  AnalogRecurrent(const Node& node, const Graph& graph, const parameters::InferenceRPUConfig& config,
+                  std::uint64_t seed, SharedTiles& shared)
+      : layer_(node) {
+    const Tensor* w = constant_input(node, graph, 1);
+    const Tensor* r = constant_input(node, graph, 2);
+    if (w == nullptr || r == nullptr || w->rank() != 3 || r->rank() != 3) {
+      unsupported(node, "an analog recurrent layer needs constant W and R weights");
+    }
+    ops::require_finite(node, *w, "W");
+    ops::require_finite(node, *r, "R");
+    const std::string layer = std::to_string(recurrent_layer_index(node, graph));
+    const bool reverse_only = node.attributes.get_string("direction", "forward") == "reverse";
+    for (const auto& [weight, kind] : {std::pair{w, "ih"}, std::pair{r, "hh"}}) {
+      auto& tiles = shared[node.inputs[kind == std::string("ih") ? 1 : 2]];
+      owner_ = tiles.empty();
+      for (std::int64_t d = 0; owner_ && d < weight->dim(0); ++d) {
+        const bool reverse = d == 1 || reverse_only;
+        const std::string name = node.module + ".weight_" + kind + "_l" + layer + (reverse ? "_reverse" : "");
+        tiles.push_back(std::make_shared<AnalogTileArray>(weight->dim(1), weight->dim(2), config, seed, name));
+        Tensor block({weight->dim(1), weight->dim(2)});
+        std::copy(weight->data() + d * block.size(), weight->data() + (d + 1) * block.size(), block.data());
+        tiles.back()->set_weights(block);
+      }
+      (kind == std::string("ih") ? input_tiles_ : recurrent_tiles_) = tiles;
+    }
+  }
+
+  std::vector<Value> run(std::span<const Value* const> inputs) override { return layer_.run(inputs, *this); }
+  void program() override { for_each_owned([](AnalogTileArray& t) { t.program(); }); }
+  void set_backend(simulator::Backend backend) override {
+    for_each_owned([backend](AnalogTileArray& t) { t.set_backend(backend); });
+  }
+  void drift(double t_inference) override {
+    for_each_owned([t_inference](AnalogTileArray& t) { t.drift(t_inference); });
+  }
+
+ private:
+  Tensor input_product(int direction, const Tensor& rows, const Tensor&) override {
+    return input_tiles_.at(static_cast<std::size_t>(direction))->forward(rows);
+  }
+  Tensor recurrent_product(int direction, const Tensor& h, const Tensor&) override {
+    return recurrent_tiles_.at(static_cast<std::size_t>(direction))->forward(h);
+  }
+  template <class F>
+  void for_each_owned(F f) {
+    if (!owner_) return;
+    for (auto* tiles : {&input_tiles_, &recurrent_tiles_}) {
+      for (auto& t : *tiles) f(*t);
+    }
+  }
+
+  ops::Recurrent layer_;
+  std::vector<std::shared_ptr<AnalogTileArray>> input_tiles_;
+  std::vector<std::shared_ptr<AnalogTileArray>> recurrent_tiles_;
+  bool owner_ = false;
+};
+
 }  // namespace
 
 std::unique_ptr<Operator> make_analog_layer(const Node& node, const Graph& graph,
@@ -169,6 +243,9 @@ std::unique_ptr<Operator> make_analog_layer(const Node& node, const Graph& graph
     return std::make_unique<AnalogLinear>(node, graph, config, seed, shared);
   }
   if (node.op_type == "Conv") return std::make_unique<AnalogConv>(node, graph, config, seed, shared);
+  if (node.op_type == "LSTM" || node.op_type == "GRU" || node.op_type == "RNN") {
+    return std::make_unique<AnalogRecurrent>(node, graph, config, seed, shared);
+  }
   ops::unsupported(node, "has no analog implementation");
 }
 

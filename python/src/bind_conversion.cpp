@@ -5,6 +5,7 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
+#include "tessera/nn/batch_norm_folding.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/module_types.hpp"
 #include "tessera/parameters/config_io.hpp"
@@ -204,6 +205,18 @@ void bind_onnx_conversion(py::module_& m) {
 void bind_conversion(py::module_& m) {
   bind_plan(m);
   bind_onnx_conversion(m);
+  m.def(
+      "fold_batch_norms",
+      [](const Model& model) {
+        std::vector<nn::FoldedBatchNorm> folded;
+        Model result = nn::fold_batch_norms(model, &folded);
+        py::list pairs;
+        for (const nn::FoldedBatchNorm& f : folded) pairs.append(py::make_tuple(f.batch_norm, f.layer));
+        return py::make_tuple(std::move(result), pairs);
+      },
+      py::arg("model"),
+      "AIMET's fold_all_batch_norms on an ONNX model: (folded model, [(batch norm, layer)]) with every "
+      "BatchNormalization that directly follows a Conv or Gemm folded into it.");
 }
 
 }  // namespace tessera::python

@@ -27,6 +27,7 @@ from ._core import (
     convert_to_analog,
     convert_to_quantized,
     cuda_availability,
+    fold_batch_norms,
     load_idx_dataset,
     per_channel_shape,
     plan_analog,

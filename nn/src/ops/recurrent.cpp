@@ -3,6 +3,8 @@
 // activations by name with their alpha/beta; layout 0 ([seq, batch, ...]) or 1 (batch first).
 // Gate pre-activations are one GEMM over the whole sequence for X*W^T, then one per step for
 // H*R^T. Steps past a sample's sequence length leave its state alone and output zeros.
+#include "ops/recurrent.hpp"
+
 #include <cmath>
 #include <functional>
 
@@ -86,9 +88,26 @@ Tensor swap_leading_axes(const Tensor& t) {
   return out;
 }
 
-class Recurrent {
+// The float layer: its products multiply by the node's own W and R inputs.
+class FloatProducts final : public RecurrentProducts {
  public:
-  explicit Recurrent(const Node& node) : node_(node), spec_(cell_spec(node.op_type)) {
+  Tensor input_product(int direction, const Tensor& rows, const Tensor& w) override {
+    Tensor out({rows.dim(0), w.dim(1)});
+    simulator::matmul_transposed(rows, matrix_of(w, direction), out);
+    return out;
+  }
+  Tensor recurrent_product(int direction, const Tensor& h, const Tensor& r) override {
+    Tensor out({h.dim(0), r.dim(1)});
+    simulator::matmul_transposed(h, matrix_of(r, direction), out);
+    return out;
+  }
+};
+
+}  // namespace
+
+class Recurrent::Cell {
+ public:
+  explicit Cell(const Node& node) : node_(node), spec_(cell_spec(node.op_type)) {
     const Attributes& a = node.attributes;
     hidden_ = a.get_int("hidden_size", 0);
     if (hidden_ < 1) invalid(node, "hidden_size must be given and >= 1");
@@ -120,7 +139,7 @@ class Recurrent {
       activations_.push_back(make_activation(name, alphas, betas, alpha_at, beta_at, node));
   }
 
-  std::vector<Value> operator()(Inputs inputs) const {
+  std::vector<Value> run(Inputs inputs, RecurrentProducts& products) const {
     Tensor x = input(inputs, 0, node_).tensor;
     if (x.rank() != 3) invalid(node_, "X must be rank 3, got " + simulator::shape_to_string(x.shape()));
     if (layout_ != 0) x = swap_leading_axes(x);  // [batch, seq, in] -> [seq, batch, in]
@@ -152,9 +171,7 @@ class Recurrent {
     for (int d = 0; d < directions_; ++d) {
       const bool backwards = reverse_only_ || d == 1;
       // X W^T for every step at once: [steps * batch, g].
-      Tensor projected({steps * batch, g});
-      simulator::matmul_transposed(rows, matrix_of(w, d), projected);
-      const Tensor recurrent = matrix_of(r, d);
+      const Tensor projected = products.input_product(d, rows, w);
       std::vector<float> wb(static_cast<std::size_t>(g), 0.0f), rb(static_cast<std::size_t>(g), 0.0f);
       if (b != nullptr) {
         std::copy(b->tensor.data() + d * 2 * g, b->tensor.data() + d * 2 * g + g, wb.begin());
@@ -162,7 +179,7 @@ class Recurrent {
       }
       const float* peep = p != nullptr ? p->tensor.data() + d * 3 * hidden_ : nullptr;
       Tensor h = matrix_of(initial_h, d), c = spec_.kind == CellKind::kLstm ? matrix_of(initial_c, d) : Tensor();
-      run_direction(d, backwards, projected, recurrent, wb, rb, peep, lengths, h, c, y);
+      run_direction(d, backwards, projected, r, products, wb, rb, peep, lengths, h, c, y);
       std::copy(h.data(), h.data() + h.size(), y_h.data() + d * batch * hidden_);
       if (spec_.kind == CellKind::kLstm) std::copy(c.data(), c.data() + c.size(), y_c.data() + d * batch * hidden_);
     }
@@ -203,16 +220,22 @@ class Recurrent {
 
   float clipped(float v) const { return clip_ > 0.0f ? std::max(-clip_, std::min(clip_, v)) : v; }
 
-  void run_direction(int d, bool backwards, const Tensor& projected, const Tensor& recurrent,
+  void run_direction(int d, bool backwards, const Tensor& projected, const Tensor& r, RecurrentProducts& products,
                      const std::vector<float>& wb, const std::vector<float>& rb, const float* peep,
                      const std::vector<std::int64_t>& lengths, Tensor& h, Tensor& c, Tensor& y) const {
     const std::int64_t batch = h.dim(0), hs = hidden_, g = spec_.gates * hs;
     const std::int64_t steps = projected.dim(0) / batch;
     const std::size_t first = static_cast<std::size_t>(d) * spec_.activations.size();
     const Activation& f = activations_[first];
-    Tensor hr({batch, g});
+    Tensor reset_h;  // GRU without linear_before_reset: (r . H), multiplied by R_h after the reset
+    if (spec_.kind == CellKind::kGru && !linear_before_reset_) reset_h = Tensor({batch, hs}, 0.0f);
     for (std::int64_t step = 0; step < steps; ++step) {
-      simulator::matmul_transposed(h, recurrent, hr);  // H R^T: [batch, g]
+      const Tensor hr = products.recurrent_product(d, h, r);  // H R^T: [batch, g]
+      Tensor reset_product;
+      if (reset_h.size() > 0) {
+        gru_reset_inputs(backwards, step, lengths, projected, wb, hr, rb, h, reset_h, f);
+        reset_product = products.recurrent_product(d, reset_h, r);
+      }
       for (std::int64_t n = 0; n < batch; ++n) {
         // A sample walks its own sequence: backwards from its last valid step.
         const std::int64_t length = lengths[static_cast<std::size_t>(n)];
@@ -244,12 +267,8 @@ class Recurrent {
               float recurrent_part = 0.0f;
               if (linear_before_reset_) {
                 recurrent_part = ri * (hrow[k] + rb[static_cast<std::size_t>(k)]);
-              } else {
-                // (r . H) R_h^T: the reset must come before the product.
-                for (std::int64_t j = 0; j < hs; ++j) {
-                  recurrent_part += r[static_cast<std::size_t>(j)] * hn[j] * recurrent[k * hs + j];
-                }
-                recurrent_part += rb[static_cast<std::size_t>(k)];
+              } else {  // (r . H) R_h^T: the reset comes before the product
+                recurrent_part = reset_product[n * g + k] + rb[static_cast<std::size_t>(k)];
               }
               const float candidate = gf(clipped(xw[k] + wb[static_cast<std::size_t>(k)] + recurrent_part));
               const float zi = z[static_cast<std::size_t>(i)];
@@ -281,6 +300,25 @@ class Recurrent {
     }
   }
 
+  // The reset gates r of every active sample times its state: the input of the second R product.
+  void gru_reset_inputs(bool backwards, std::int64_t step, const std::vector<std::int64_t>& lengths,
+                        const Tensor& projected, const std::vector<float>& wb, const Tensor& hr,
+                        const std::vector<float>& rb, const Tensor& h, Tensor& reset_h, const Activation& f) const {
+    const std::int64_t batch = h.dim(0), hs = hidden_, g = spec_.gates * hs;
+    for (std::int64_t n = 0; n < batch; ++n) {
+      const std::int64_t length = lengths[static_cast<std::size_t>(n)];
+      if (step >= length) continue;
+      const std::int64_t t = backwards ? length - 1 - step : step;
+      const float* xw = projected.data() + (t * batch + n) * g;
+      for (std::int64_t i = 0; i < hs; ++i) {
+        const std::int64_t k = hs + i;  // gate order z, r, h
+        const auto u = static_cast<std::size_t>(k);
+        const float r = f(clipped(xw[k] + wb[u] + hr[n * g + k] + rb[u]));
+        reset_h[n * hs + i] = r * h[n * hs + i];
+      }
+    }
+  }
+
   const Node& node_;
   CellSpec spec_;
   std::int64_t hidden_ = 0;
@@ -293,9 +331,20 @@ class Recurrent {
   std::vector<Activation> activations_;
 };
 
+Recurrent::Recurrent(const Node& node) : cell_(std::make_shared<const Cell>(node)) {}
+
+std::vector<Value> Recurrent::run(Inputs inputs, RecurrentProducts& products) const {
+  return cell_->run(inputs, products);
+}
+
+namespace {
+
 Kernel recurrent(const Node& node, int) {
-  auto layer = std::make_shared<const Recurrent>(node);
-  return [layer](Inputs inputs) { return (*layer)(inputs); };
+  const Recurrent layer(node);
+  return [layer](Inputs inputs) {
+    FloatProducts products;
+    return layer.run(inputs, products);
+  };
 }
 
 }  // namespace

@@ -36,6 +36,7 @@ struct QuantizationHardware {
   parameters::QuantizationMap map{};  ///< the preset plus overrides
   std::filesystem::path encodings;    ///< fixed encodings (JSON, e.g. from tessera.torch.export_onnx)
                                       ///< instead of calibrating; "" = calibrate
+  bool fold_batch_norms = true;       ///< fold BatchNorms into the Conv/Gemm before them first
 };
 
 /// One named hardware description of a sweep file's `hardware` section.
