@@ -40,6 +40,20 @@ Tensor batch_of(const Tensor& samples, std::int64_t first, std::int64_t count) {
   return batch;
 }
 
+nn::Value model_input(const nn::Model& model, Tensor batch) {
+  const nn::DataType type = model.graph().input_types.empty() ? nn::DataType::kFloat : model.graph().input_types[0];
+  if (type == nn::DataType::kFloat) return nn::Value::floats(std::move(batch));
+  for (std::int64_t k = 0; k < batch.size(); ++k) {
+    if (batch[k] != std::floor(batch[k])) {
+      throw std::invalid_argument(model.graph().source + ": input '" + model.graph().inputs[0] + "' takes " +
+                                  std::string(nn::data_type_name(type)) + " values (indices), but the data holds " +
+                                  std::to_string(batch[k]) + " (store token ids as an integer .npy without "
+                                  "normalization)");
+    }
+  }
+  return nn::Value{type, std::move(batch)};
+}
+
 MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationRequest& request) {
   const std::int64_t n = data.images.dim(0);
   if (n == 0) throw std::invalid_argument("the data set is empty");
@@ -60,12 +74,12 @@ MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationReq
     const Tensor batch = batch_of(data.images, first, count);
     if (snr) {
       reference_outputs.clear();
-      request.reference->run({nn::Value::floats(batch)}, [&](std::size_t node, const std::vector<nn::Value>& out) {
+      request.reference->run({model_input(*request.reference, batch)}, [&](std::size_t node, const std::vector<nn::Value>& out) {
         if (observed.contains(node) && !out.empty()) reference_outputs[node] = out.front().tensor;
       });
     }
     const std::vector<nn::Value> outputs =
-        model.run({nn::Value::floats(batch)}, [&](std::size_t node, const std::vector<nn::Value>& out) {
+        model.run({model_input(model, batch)}, [&](std::size_t node, const std::vector<nn::Value>& out) {
           const auto name = observed.find(node);
           if (name == observed.end() || out.empty()) return;
           const Tensor& y = out.front().tensor;

@@ -198,7 +198,7 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
     model.compute_encodings([&](nn::Model& m) {
       for (std::int64_t first = 0; first < calibration.images.dim(0); first += spec_.batch_size) {
         const std::int64_t count = std::min(spec_.batch_size, calibration.images.dim(0) - first);
-        m.forward(batch_of(calibration.images, first, count));
+        m.run({model_input(m, batch_of(calibration.images, first, count))});
       }
     });
   }

@@ -40,15 +40,18 @@ void build_module(Model& model, const ModuleInfo& module, const PlannedModule& e
   SharedTiles tiles;
   bool any_weight = false;
   std::vector<std::unique_ptr<Operator>> operators(graph.nodes.size());
+  bool any_product = false;  // a weight product tiles can hold (an Embedding's table lookup is none)
   for (std::size_t n : module.nodes) {
     const Node& node = graph.nodes[n];
-    const bool weighted = !weight_inputs(node, graph).empty() && node.op_type != "Gather";  // tables stay digital
+    const bool weighted = !weight_inputs(node, graph).empty();
+    const bool product = weighted && node.op_type != "Gather";
     any_weight = any_weight || weighted;
-    operators[n] = entry.analog && weighted ? make_analog_layer(node, graph, *entry.analog, seed, tiles)
-                                            : make_operator(node, graph.opset);
+    any_product = any_product || product;
+    operators[n] = entry.analog && product ? make_analog_layer(node, graph, *entry.analog, seed, tiles)
+                                           : make_operator(node, graph.opset);
   }
   const std::string where = graph.source + ": module '" + module.name + "' (" + module.type + ")";
-  if (entry.analog && !any_weight) {
+  if (entry.analog && !any_product) {
     throw UnsupportedError(where + ": the plan puts it on tiles, but none of its nodes multiplies by a constant "
                                    "weight");
   }
@@ -74,7 +77,10 @@ void build_module(Model& model, const ModuleInfo& module, const PlannedModule& e
       }
     }
   }
-  for (std::size_t n : module.nodes) model.replace_operator(n, std::move(operators[n]));
+  for (std::size_t n : module.nodes) {
+    carry_encodings(model.operator_of(n), *operators[n]);  // calibrated quantizers the new plan keeps
+    model.replace_operator(n, std::move(operators[n]));
+  }
 }
 
 }  // namespace

@@ -40,6 +40,10 @@ struct QuantizedNodeConfig {
 std::unique_ptr<Operator> make_quantized_layer(const Node& node, const Graph& graph, std::unique_ptr<Operator> inner,
                                                QuantizedNodeConfig config);
 
+/// Sets the encodings of `to`'s quantizers from `from`'s calibrated ones that quantize the same
+/// tensor in the same role (a layer rebuilt by a later conversion keeps its calibration).
+void carry_encodings(const Operator& from, Operator& to);
+
 /// An activation quantizer for `config`, or null when it has no bits.
 std::unique_ptr<simulator::QuantizeDequantize> activation_quantizer(const parameters::ActivationQuantConfig* config);
 

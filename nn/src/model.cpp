@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "layers.hpp"
 #include "module_naming.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/errors.hpp"
@@ -178,18 +179,7 @@ std::vector<std::string> Model::use_integer_kernels() {
 
 Model Model::copy() const {
   Model copied = apply_plan(Model(graph_), plan_);
-  for (std::size_t n = 0; n < operators_.size(); ++n) {
-    std::vector<TensorEncoding> from, to;
-    operators_[n]->list_encodings(from);
-    copied.operators_[n]->list_encodings(to);
-    bool changed = false;
-    for (std::size_t k = 0; k < from.size() && k < to.size(); ++k) {
-      if (!from[k].quantizer->is_initialized() || from[k].quantizer == to[k].quantizer) continue;
-      to[k].quantizer->set_encodings(from[k].quantizer->scale(), from[k].quantizer->zero_point());
-      changed = true;
-    }
-    if (changed) copied.operators_[n]->encodings_changed();
-  }
+  for (std::size_t n = 0; n < operators_.size(); ++n) carry_encodings(*operators_[n], *copied.operators_[n]);
   return copied;
 }
 

@@ -129,6 +129,22 @@ class QuantizedLayer final : public Operator {
 
 }  // namespace
 
+void carry_encodings(const Operator& from, Operator& to) {
+  std::vector<TensorEncoding> old, fresh;
+  from.list_encodings(old);
+  to.list_encodings(fresh);
+  bool changed = false;
+  for (const TensorEncoding& target : fresh) {
+    for (const TensorEncoding& source : old) {
+      if (source.tensor != target.tensor || source.role != target.role || !source.quantizer->is_initialized()) continue;
+      if (source.quantizer == target.quantizer) continue;
+      target.quantizer->set_encodings(source.quantizer->scale(), source.quantizer->zero_point());
+      changed = true;
+    }
+  }
+  if (changed) to.encodings_changed();
+}
+
 std::unique_ptr<QuantizeDequantize> activation_quantizer(const parameters::ActivationQuantConfig* config) {
   if (config == nullptr || config->n_bits <= 0) return nullptr;
   return std::make_unique<QuantizeDequantize>(simulator::activation_quantizer_options(*config));

@@ -212,5 +212,77 @@ TEST(AnalogConversion, SameSeedSameResultOtherSeedOtherResult) {
   EXPECT_NE(run(3), run(4));
 }
 
+TEST(ChainedConversions, AnalogOnTopOfActivationQuantizersKeepsBothAndTheirEncodings) {
+  parameters::QuantizationMap map;
+  map.module_qconfig_map["ReLU"] = bits(0, 8);
+  map.module_qconfig_map["Linear"] = bits(0, 8);  // outputs only: tiles hold the weights
+  Model quantized = convert_to_quantized(load_onnx(kModel), map);
+  quantized.compute_encodings([](Model& m) { m.forward(sample_input()); });
+  const std::string encodings = encodings_json(quantized);
+  AnalogConversion conversion;
+  conversion.rpu_config.forward.is_perfect = true;
+  ConversionPlan plan;
+  Model both = convert_to_analog(quantized, conversion, &plan);  // the const& overload: a copy
+  EXPECT_EQ(entry_of(plan, "classifier.1").became, "QuantizedOutputModule(AnalogLinear)");
+  EXPECT_EQ(entry_of(plan, "classifier.1").rule, "module_qconfig_map[Linear]; module type");
+  EXPECT_EQ(entry_of(plan, "features.0").became, "AnalogConv2d");
+  EXPECT_EQ(entry_of(plan, "features.1").became, "QuantReLU");
+  EXPECT_EQ(encodings_json(both), encodings);  // calibrated encodings carried over, nothing rebuilt float
+  const Tensor expected = quantized.forward(sample_input());
+  const Tensor y = both.forward(sample_input());
+  for (std::int64_t k = 0; k < y.size(); ++k) EXPECT_NEAR(y[k], expected[k], 1e-4f * (1.0f + std::abs(expected[k])));
+}
+
+TEST(ChainedConversions, WeightsClaimedTwiceAreRefusedNamingBothRules) {
+  parameters::QuantizationMap map;
+  map.module_qconfig_map["Linear"] = bits(8, 8);
+  const Model quantized = convert_to_quantized(load_onnx(kModel), map);
+  expect_error<ModelError>([&] { convert_to_analog(quantized, AnalogConversion{}); },
+                           "module 'classifier.1' (Linear) already has 8-bit weights (module_qconfig_map[Linear]); "
+                           "analog tiles hold their own weights: exclude it from one of the two conversions");
+  AnalogConversion conversion;
+  conversion.module_types = {"Linear"};
+  const Model analog = convert_to_analog(load_onnx(kModel), conversion);
+  expect_error<ModelError>([&] { convert_to_quantized(analog, map); },
+                           "module 'classifier.1' (Linear) is analog (module type); module_qconfig_map[Linear] would "
+                           "quantize its weights too");
+}
+
+TEST(StrictConversion, RefusesWeightMatricesLeftDigitalWithoutExclusion) {
+  AnalogConversion conversion;
+  conversion.module_types = {"Conv2d"};
+  conversion.strict = true;
+  expect_error<ModelError>([&] { convert_to_analog(load_onnx(kModel), conversion); },
+                           "convert_to_analog (strict): 2 module(s) with weights would stay digital without being "
+                           "excluded; convert or exclude them:\n  classifier.1 (Linear): stays digital: type Linear is "
+                           "not in module_types\n  classifier.3 (Linear)");
+  conversion.exclude = {"classifier"};
+  ConversionPlan plan;
+  EXPECT_NO_THROW(convert_to_analog(load_onnx(kModel), conversion, &plan));
+  EXPECT_TRUE(plan.digital_without_exclusion().empty());
+  EXPECT_EQ(entry_of(plan, "classifier.1").rule, "exclude: classifier");
+}
+
+TEST(ModuleTypes, MapsAndModuleTypesUseTorchClassNames) {
+  parameters::QuantizationMap map;
+  map.module_qconfig_map["MaxPool"] = bits(0, 8);
+  expect_error<ModelError>([&] { convert_to_quantized(load_onnx(kModel), map); },
+                           "module_qconfig_map: 'MaxPool' is an ONNX operator; module types are torch class names: "
+                           "MaxPool1d, MaxPool2d or MaxPool3d");
+  map.module_qconfig_map.clear();
+  map.module_qconfig_map["Conv2D"] = bits(8);
+  expect_error<ModelError>([&] { convert_to_quantized(load_onnx(kModel), map); },
+                           "module_qconfig_map: unknown module type 'Conv2D'; did you mean 'Conv2d'?");
+  AnalogConversion conversion;
+  conversion.module_types = {"Embedding"};
+  expect_error<ModelError>([&] { convert_to_analog(load_onnx(kModel), conversion); },
+                           "module_types: Embedding has no analog implementation");
+  map.module_qconfig_map.clear();
+  map.module_qconfig_map["MaxPool2d"] = bits(0, 8);  // what the bundled CNN's pooling is
+  ConversionPlan plan;
+  convert_to_quantized(load_onnx(kModel), map, &plan);
+  EXPECT_EQ(entry_of(plan, "features.2").became, "QuantMaxPool2d");
+}
+
 }  // namespace
 }  // namespace tessera::nn

@@ -154,6 +154,7 @@ def _execute(model, plan, previous, backend="cpu", conversion_map=None):
             continue
         current = _get(model, entry.module)
         new = _build(float_layer(current), entry, plan.analog_seed, backend, conversion_map)
+        _keep_calibration(current, new, old, entry)
         model = _replace(model, entry.module, new)
     model = _call_converted_projections(model)
     _disable_fast_paths(model, plan)
@@ -162,6 +163,17 @@ def _execute(model, plan, previous, backend="cpu", conversion_map=None):
         model.tessera_counts_calls = True
     model.tessera_plan = plan
     return model
+
+
+def _keep_calibration(current, new, old, entry):
+    """A module rebuilt by a later conversion keeps its calibrated activation quantizers where
+    the plan keeps their configs."""
+    if old is None or not isinstance(current, QuantizedModule) or not isinstance(new, QuantizedModule):
+        return
+    if old.quantization == entry.quantization:
+        new.output_quantizers = current.output_quantizers
+    if old.input_quantization == entry.input_quantization:
+        new.input_quantizers = current.input_quantizers
 
 
 def _call_converted_projections(model):

@@ -134,6 +134,8 @@ def recurrent_arguments(module):
                      bidirectional=module.bidirectional)
     if module.mode.startswith("RNN"):
         arguments["nonlinearity"] = "tanh" if module.mode == "RNN_TANH" else "relu"
+    if module.mode == "LSTM":
+        arguments["proj_size"] = module.proj_size
     return arguments
 
 

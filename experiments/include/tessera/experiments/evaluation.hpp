@@ -32,5 +32,8 @@ MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationReq
 
 /// Samples [first, first + count) of a batch-major tensor.
 simulator::Tensor batch_of(const simulator::Tensor& samples, std::int64_t first, std::int64_t count);
+/// A batch as the model's input: floats, or integers (token ids) where the graph's input is an
+/// integer tensor; throws std::invalid_argument naming the input when the data is not integral.
+nn::Value model_input(const nn::Model& model, simulator::Tensor batch);
 
 }  // namespace tessera::experiments

@@ -1,0 +1,181 @@
+"""One conversion plan for both front ends: names, types, composition, strictness, folding and
+integer inputs, each as a user meets them."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import tessera
+from tessera.torch import (QuantizedOutputModule, compute_encodings, convert_to_analog, convert_to_quantized,
+                           export_onnx, fold_batch_norms)
+from tessera.torch.analog import AnalogLinear
+
+sys.path.insert(0, str(Path(__file__).parent))
+import model_zoo  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def export(model, x, path):
+    with torch.enable_grad():
+        torch.onnx.export(model, x, str(path), input_names=["input"], output_names=["output"], opset_version=13,
+                          dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    return tessera.Model.load_onnx(str(path))
+
+
+def test_digit_named_sequential_modules_can_be_mapped():
+    qmap = tessera.QuantizationMap.from_yaml("""
+excluded_modules: ['1']
+instance_qconfig_map:
+  '3': {module_qconfig: {weight_quant: {n_bits: 4}, activation_quant: {n_bits: 8}}}
+""")
+    model = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    quantized = convert_to_quantized(model, qmap)
+    report = {row["module"]: row for row in quantized.tessera_conversion_report}
+    assert report["1"]["rule"] == "excluded_modules: 1"
+    assert report["3"]["became"] == "QuantLinear" and report["3"]["rule"] == "instance_qconfig_map"
+
+
+def test_module_types_are_torch_class_names_on_both_paths(tmp_path):
+    expected = {
+        "resnet": {"maxpool": "MaxPool2d", "avgpool": "AdaptiveAvgPool2d", "layer1.0.relu": "ReLU", "fc": "Linear"},
+        "mobilenet": {"features.0.2": "ReLU6", "features.3.2": "Hardswish", "features.1.conv.1.0": "Conv2d"},
+        "lstm": {"embedding": "Embedding", "lstm": "LSTM"},
+        "transformer": {"encoder.layers.0.self_attn": "MultiheadAttention", "encoder.layers.0.norm1": "LayerNorm",
+                        "encoder.layers.1.self_attn.out_proj": "Linear", "encoder.layers.1.linear1": "Linear"},
+        "cnn1d": {"features.3": "MaxPool1d", "features.7": "AdaptiveAvgPool1d", "features.0": "Conv1d"},
+    }
+    for name, types in expected.items():
+        model, x = model_zoo.build(name)
+        core = export(model, x, tmp_path / f"{name}.onnx")
+        found = {m["name"]: m["type"] for m in core.modules}
+        for module, type_name in types.items():
+            assert found.get(module) == type_name, (name, module, found.get(module))
+            assert tessera.torch.module_type(model.get_submodule(module)) == type_name
+    # torch reused resnet's layer1.0.relu for two outputs: one module with two calls, not "relu_1"
+    assert "layer1.0.relu_1" not in found if name == "resnet" else True
+
+
+def test_unknown_or_onnx_type_names_in_a_map_are_refused():
+    qmap = tessera.QuantizationMap()
+    qmap.module_qconfig_map["GlobalAveragePool"] = {"module_qconfig": {"activation_quant": {"n_bits": 8}}}
+    with pytest.raises(tessera.ModelError, match="'GlobalAveragePool' is an ONNX operator; module types are torch "
+                                                 "class names: AdaptiveAvgPool1d, AdaptiveAvgPool2d or"):
+        convert_to_quantized(nn.Sequential(nn.AdaptiveAvgPool2d(1)), qmap)
+    with pytest.raises(tessera.ModelError, match="module_types: unknown module type 'Lienar'; did you mean 'Linear'"):
+        convert_to_analog(nn.Sequential(nn.Linear(2, 2)), module_types=["Lienar"])
+
+
+def test_onnx_conversions_compose_and_conflicts_are_refused(tmp_path):
+    model, x = model_zoo.build("mlp")
+    core = export(model, x, tmp_path / "mlp.onnx")
+    int8 = tessera.load_preset("digital_int8")
+    quantized, _ = tessera.convert_to_quantized(core, int8)
+    with pytest.raises(tessera.ModelError, match="module '1' \\(Linear\\) already has 8-bit weights"):
+        tessera.convert_to_analog(quantized, tessera.load_preset("ideal"))
+    outputs_only = tessera.QuantizationMap.from_yaml(
+        "module_qconfig_map: {ReLU: {module_qconfig: {activation_quant: {n_bits: 8}}}}")
+    quantized, _ = tessera.convert_to_quantized(core, outputs_only)
+    quantized.compute_encodings(lambda m: m.forward(x.numpy()))
+    both, rows = tessera.convert_to_analog(quantized, tessera.load_preset("ideal"))
+    became = {row["module"]: row["became"] for row in rows}
+    assert became["1"] == "AnalogLinear" and became["2"] == "QuantReLU"
+    np.testing.assert_allclose(both.forward(x.numpy()), quantized.forward(x.numpy()), rtol=1e-5, atol=1e-6)
+    assert both.plan.find("2").quantization is not None
+
+
+def test_torch_conversions_compose():
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+    outputs_only = tessera.QuantizationMap.from_yaml(
+        "module_qconfig_map: {Linear: {module_qconfig: {activation_quant: {n_bits: 8}}}, "
+        "ReLU: {module_qconfig: {activation_quant: {n_bits: 8}}}}")
+    quantized = convert_to_quantized(model, outputs_only)
+    x = torch.randn(16, 6)
+    with compute_encodings(quantized):
+        quantized(x)
+    both = convert_to_analog(quantized, tessera.load_preset("ideal"))
+    assert isinstance(both[0], QuantizedOutputModule) and isinstance(both[0].module, AnalogLinear)
+    assert both[0].output_quantizer.is_initialized  # the calibration carried over
+    rows = {row["module"]: row for row in both.tessera_conversion_report}
+    assert rows["0"]["became"] == "QuantizedOutputModule(AnalogLinear)"
+    assert rows["0"]["rule"] == "module_qconfig_map[Linear]; module type"
+    with torch.no_grad():
+        torch.testing.assert_close(both(x), quantized(x), rtol=1e-5, atol=1e-5)
+    int8 = convert_to_quantized(model, tessera.load_preset("digital_int8"))
+    with pytest.raises(tessera.ModelError, match="already has 8-bit weights"):
+        convert_to_analog(int8)
+
+
+def test_strict_conversion_names_what_would_stay_digital():
+    class Gate(nn.Module):  # a user's module that multiplies by its own parameter
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.randn(4, 4))
+
+        def forward(self, x):
+            return x @ self.weight
+
+    model = nn.Sequential(nn.Embedding(10, 4), Gate(), nn.Linear(4, 2))
+    with pytest.raises(tessera.ModelError, match=r"2 module\(s\) with weights would stay digital without being "
+                                                 r"excluded.*\n  0 \(Embedding\): stays digital: Embedding has no "
+                                                 r"analog implementation\n  1 \(Gate\)"):
+        convert_to_analog(model, strict=True)
+    converted = convert_to_analog(model, strict=True, exclude_modules=["0", "1"])
+    assert isinstance(converted[2], AnalogLinear)
+    rows = {row["module"]: row for row in convert_to_analog(model).tessera_conversion_report}
+    assert rows["1"]["rule"] == "stays digital: type Gate is not one tessera converts (its parameters stay digital)"
+
+
+def test_batch_norm_folding_keeps_the_function_and_the_export_consistent(tmp_path):
+    model, x = model_zoo.build("resnet")
+    folded, pairs = fold_batch_norms(model)
+    assert ("bn1", "conv1") in pairs and len(pairs) == 10
+    assert isinstance(folded.bn1, nn.Identity)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x), model(x), rtol=1e-5, atol=1e-5)
+    int8 = tessera.load_preset("digital_int8")
+    calibration = model_zoo.build("resnet", batch=32, seed=1)[1]
+    for fold, works in [(True, True), (False, False)]:
+        quantized = convert_to_quantized(model, int8, fold_batch_norms=fold)
+        with compute_encodings(quantized):
+            quantized(calibration)
+        if works:
+            files = export_onnx(quantized, x, str(tmp_path / "folded.onnx"))
+            assert Path(files["encodings"]).exists()
+        else:  # torch.onnx folds the BatchNorms into weights the encodings were not computed on
+            with pytest.raises(tessera.ModelError, match="weight encodings do not cover the weights"):
+                export_onnx(quantized, x, str(tmp_path / "unfolded.onnx"))
+            assert not (tmp_path / "unfolded.encodings.json").exists()
+    with pytest.raises(ValueError, match="in training mode: folding uses the running statistics"):
+        fold_batch_norms(model.train())
+
+
+def test_onnx_batch_norms_fold_into_the_layer_before(tmp_path):
+    model, x = model_zoo.build("cnn1d")
+    path = tmp_path / "bn.onnx"
+    torch.onnx.export(model, x, str(path), training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False,
+                      opset_version=13)
+    core = tessera.Model.load_onnx(str(path))
+    assert [m["type"] for m in core.modules].count("BatchNorm1d") == 2
+    folded, pairs = tessera.fold_batch_norms(core)
+    assert pairs == [("features.1", "features.0"), ("features.5", "features.4")]
+    assert "BatchNorm1d" not in [m["type"] for m in folded.modules]
+    np.testing.assert_allclose(folded.forward(x.numpy()), core.forward(x.numpy()), rtol=1e-5, atol=1e-6)
+
+
+def test_integer_inputs_go_to_models_that_take_indices(tmp_path):
+    model, tokens = model_zoo.build("lstm")
+    core = export(model, tokens, tmp_path / "lstm.onnx")
+    with torch.no_grad():
+        np.testing.assert_allclose(core.forward(tokens.numpy()), model(tokens).numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(core.forward(tokens.numpy().astype(np.int32)), model(tokens).numpy(), rtol=1e-5,
+                                   atol=1e-6)
+    with pytest.raises(tessera.ModelError, match="input 'input' holds int64 values, found float values"):
+        core.forward(tokens.numpy().astype(np.float32))
+    mlp, x = model_zoo.build("mlp")
+    core = export(mlp, x, tmp_path / "mlp.onnx")
+    with pytest.raises(tessera.ModelError, match="input 'input' holds float values, found int64 values"):
+        core.forward(np.ones((2, 20), dtype=np.int64))
+    with pytest.raises(ValueError, match="beyond 2\\^24"):
+        core.forward(np.full((2, 20), 2**30, dtype=np.int64))
