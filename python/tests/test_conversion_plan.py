@@ -179,3 +179,21 @@ def test_integer_inputs_go_to_models_that_take_indices(tmp_path):
         core.forward(np.ones((2, 20), dtype=np.int64))
     with pytest.raises(ValueError, match="beyond 2\\^24"):
         core.forward(np.full((2, 20), 2**30, dtype=np.int64))
+
+
+def test_torch_takes_per_layer_configs_and_a_conversion_map():
+    class MyAnalogLinear(AnalogLinear):
+        pass
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 2))
+    perfect = tessera.load_preset("ideal")
+    analog = convert_to_analog(model, tessera.InferenceRPUConfig(), instance_rpu_configs={"2": perfect},
+                               conversion_map={nn.Linear: MyAnalogLinear})
+    assert type(analog[0]) is MyAnalogLinear and type(analog[2]) is MyAnalogLinear
+    assert analog[2].rpu_config == perfect and analog[0].rpu_config == tessera.InferenceRPUConfig()
+    rows = {row["module"]: row["rule"] for row in analog.tessera_conversion_report}
+    assert rows["0"] == "module type" and rows["2"] == "instance_rpu_configs"
+    with pytest.raises(ValueError, match="conversion_map: 'Embedding' is not a type with an analog implementation"):
+        convert_to_analog(model, conversion_map={nn.Embedding: MyAnalogLinear})
+    with pytest.raises(tessera.ModelError, match="instance_rpu_configs: '1' is a ReLU, which has no analog"):
+        convert_to_analog(model, instance_rpu_configs={"1": perfect})
