@@ -90,6 +90,7 @@ const ModuleInfo* Model::find_module(const std::string& name) const {
 }
 
 std::vector<Value> Model::run(const std::vector<Value>& inputs, const NodeObserver& observe) {
+  const auto held = lock_.hold();
   if (inputs.size() != graph_.inputs.size()) {
     throw ModelError(graph_.source + ": the model takes " + std::to_string(graph_.inputs.size()) + " inputs, got " +
                      std::to_string(inputs.size()));
@@ -146,30 +147,47 @@ Tensor Model::forward(const Value& input) {
 }
 
 void Model::set_backend(simulator::Backend backend) {
+  const auto held = lock_.hold();
   if (backend == simulator::Backend::cuda) simulator::cuda::require_device(graph_.source);
   for (auto& op : operators_) op->set_backend(backend);
 }
 
 void Model::program() {
+  const auto held = lock_.hold();
   for (auto& op : operators_) op->program();
 }
 
 void Model::drift(double t_inference) {
+  const auto held = lock_.hold();
   for (auto& op : operators_) op->drift(t_inference);
 }
 
 void Model::compute_encodings(const std::function<void(Model&)>& feed) {
-  for (auto& op : operators_) op->begin_calibration();
+  {
+    const auto held = lock_.hold();
+    for (auto& op : operators_) op->begin_calibration();
+  }
+  // The feed runs without the lock held: it may run batches from threads of its own.
   try {
     feed(*this);
   } catch (...) {
-    for (auto& op : operators_) op->end_calibration();
+    // The caller's error is the one to see: ending a calibration that saw no data would throw
+    // one of its own.
+    const auto held = lock_.hold();
+    for (auto& op : operators_) {
+      try {
+        op->end_calibration();
+      } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch)
+      }
+    }
     throw;
   }
+  const auto held = lock_.hold();
   for (auto& op : operators_) op->end_calibration();
 }
 
 std::vector<std::string> Model::use_integer_kernels() {
+  const auto held = lock_.hold();
   std::vector<std::string> switched;
   for (std::size_t n = 0; n < operators_.size(); ++n) {
     if (operators_[n]->use_integer_kernels()) switched.push_back(graph_.nodes[n].module);
@@ -178,11 +196,13 @@ std::vector<std::string> Model::use_integer_kernels() {
 }
 
 Model Model::copy() const {
+  const auto held = lock_.hold();
   Model copied = apply_plan(Model(graph_), plan_);
   for (std::size_t n = 0; n < operators_.size(); ++n) carry_encodings(*operators_[n], *copied.operators_[n]);
   return copied;
 }
 
-void Model::replace_operator(std::size_t node, std::unique_ptr<Operator> op) { operators_.at(node) = std::move(op); }
+void Model::replace_operator(std::size_t node, std::unique_ptr<Operator> op) {
+  const auto held = lock_.hold(); operators_.at(node) = std::move(op); }
 
 }  // namespace tessera::nn

@@ -178,6 +178,7 @@ AffineQuantizer::AffineQuantizer(QuantizerOptions options)
 }
 
 void AffineQuantizer::set_range(std::span<const float> min, std::span<const float> max) {
+  const auto held = lock_.hold();
   const auto count = static_cast<std::size_t>(encoding_count());
   if (min.size() != count || max.size() != count) {
     throw std::invalid_argument("set_range needs " + std::to_string(count) + " min and max values, got " +
@@ -198,6 +199,7 @@ void AffineQuantizer::set_range(std::span<const float> min, std::span<const floa
 }
 
 void AffineQuantizer::set_encodings(std::span<const float> scale, std::span<const std::int64_t> zero_point) {
+  const auto held = lock_.hold();
   const auto count = static_cast<std::size_t>(encoding_count());
   if (scale.size() != count || zero_point.size() != count) {
     throw std::invalid_argument("set_encodings needs " + std::to_string(count) + " scales and zero points, got " +
@@ -220,12 +222,14 @@ void AffineQuantizer::set_encodings(std::span<const float> scale, std::span<cons
 }
 
 std::vector<std::int64_t> AffineQuantizer::offset() const {
+  const auto held = lock_.hold();
   std::vector<std::int64_t> offsets(zero_point_.size());
   for (std::size_t i = 0; i < offsets.size(); ++i) offsets[i] = -zero_point_[i];
   return offsets;
 }
 
 std::vector<float> AffineQuantizer::min() const {
+  const auto held = lock_.hold();
   std::vector<float> values(scale_.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
     values[i] = static_cast<float>(range_from_encoding({scale_[i], zero_point_[i]}, grid_).min);
@@ -234,6 +238,7 @@ std::vector<float> AffineQuantizer::min() const {
 }
 
 std::vector<float> AffineQuantizer::max() const {
+  const auto held = lock_.hold();
   std::vector<float> values(scale_.size());
   for (std::size_t i = 0; i < values.size(); ++i) {
     values[i] = static_cast<float>(range_from_encoding({scale_[i], zero_point_[i]}, grid_).max);
@@ -242,6 +247,7 @@ std::vector<float> AffineQuantizer::max() const {
 }
 
 void AffineQuantizer::begin_calibration() {
+  const auto held = lock_.hold();
   estimators_.clear();
   for (std::int64_t i = 0; i < encoding_count(); ++i) {
     estimators_.push_back(
@@ -251,6 +257,7 @@ void AffineQuantizer::begin_calibration() {
 }
 
 void AffineQuantizer::end_calibration() {
+  const auto held = lock_.hold();
   if (!calibrating_) throw std::logic_error("end_calibration() without begin_calibration()");
   calibrating_ = false;
   std::vector<float> scale(scale_.size());
@@ -314,6 +321,7 @@ void AffineQuantizer::require_ready(const Tensor& input) const {
 }
 
 void AffineQuantizer::set_backend(Backend backend) {
+  const auto held = lock_.hold();
   if (backend == Backend::cuda) cuda::require_device("quantizer");
   backend_ = backend;
 }
@@ -339,6 +347,7 @@ std::optional<std::int64_t> channel_stride(const Shape& data, const Shape& encod
 }  // namespace
 
 Tensor AffineQuantizer::apply(const Tensor& input, Output output) {
+  const auto held = lock_.hold();
   if (calibrating_) {
     observe(input);
     return input;

@@ -76,6 +76,7 @@ AnalogTile::AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::
 }
 
 void AnalogTile::set_weights(const Tensor& weights) {
+  const auto held = lock_.hold();
   if (weights.shape() != simulator::Shape{out_size_, in_size_}) {
     throw std::invalid_argument("tile '" + name_ + "' expects weights of shape " +
                                 simulator::shape_to_string({out_size_, in_size_}) + ", got " +
@@ -104,6 +105,7 @@ void AnalogTile::target_weights_changed() {
 }
 
 Tensor AnalogTile::logical_weights() const {
+  const auto held = lock_.hold();
   Tensor logical = weights_;
   for (std::size_t i = 0; i < mapping_scales_.size(); ++i) {
     for (std::int64_t j = 0; j < in_size_; ++j)
@@ -113,6 +115,7 @@ Tensor AnalogTile::logical_weights() const {
 }
 
 void AnalogTile::post_update_step() {
+  const auto held = lock_.hold();
   simulator::clip_weights(weights_, config_.clip);
   const std::vector<float> factors = simulator::remap_weights(weights_, config_.remap);
   if (config_.remap.type != parameters::WeightRemapType::NONE) {
@@ -128,6 +131,7 @@ bool AnalogTile::needs_weight_magnitudes() const {
 }
 
 void AnalogTile::set_backend(simulator::Backend backend) {
+  const auto held = lock_.hold();
   if (backend == simulator::Backend::cpu) {
     engine_.reset();
   } else if (!engine_) {
@@ -149,6 +153,7 @@ void AnalogTile::effective_weights_changed() {
 }
 
 void AnalogTile::set_bias(std::span<const float> bias) {
+  const auto held = lock_.hold();
   if (!bias.empty() && static_cast<std::int64_t>(bias.size()) != out_size_) {
     throw std::invalid_argument("tile '" + name_ + "' expects " + std::to_string(out_size_) + " bias values, got " +
                                 std::to_string(bias.size()));
@@ -162,6 +167,7 @@ void AnalogTile::set_effective_from_conductances(std::span<const float> conducta
 }
 
 void AnalogTile::program() {
+  const auto held = lock_.hold();
   std::vector<float>& targets = conductance_workspace_;
   conductance_scale_ = converter_.to_conductances(weights_.values(), targets);
   programmed_conductances_.resize(targets.size());
@@ -197,6 +203,7 @@ void AnalogTile::program() {
 }
 
 void AnalogTile::drift(double t_inference) {
+  const auto held = lock_.hold();
   if (!(t_inference >= 0.0) || !std::isfinite(t_inference)) {
     throw std::invalid_argument("t_inference must be a finite time >= 0 s, got " +
                                 parameters::format_number(t_inference));
@@ -282,6 +289,7 @@ Tensor AnalogTile::scale_outputs(const Tensor& grad_output) const {
 }
 
 Tensor AnalogTile::backward(const Tensor& grad_output) const {
+  const auto held = lock_.hold();
   check_batch_shape("tile '" + name_ + "'", "grad_output", grad_output, out_size_);
   const Tensor scaled = scale_outputs(grad_output);
   Tensor grad_input({grad_output.dim(0), in_size_});
@@ -290,6 +298,7 @@ Tensor AnalogTile::backward(const Tensor& grad_output) const {
 }
 
 Tensor AnalogTile::weight_gradient(const Tensor& input, const Tensor& grad_output) const {
+  const auto held = lock_.hold();
   check_batch_shape("tile '" + name_ + "'", "input", input, in_size_);
   check_batch_shape("tile '" + name_ + "'", "grad_output", grad_output, out_size_);
   if (input.dim(0) != grad_output.dim(0)) {

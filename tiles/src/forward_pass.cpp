@@ -177,6 +177,7 @@ void AnalogTile::run_round_on_device(const Tensor& /*input: already on the devic
 }
 
 Tensor AnalogTile::forward(const Tensor& input) {
+  const auto held = lock_.hold();
   check_batch_shape("tile '" + name_ + "'", "input", input, in_size_);
   const std::uint64_t first_sample = samples_seen_;
   samples_seen_ += static_cast<std::uint64_t>(input.dim(0));

@@ -85,6 +85,7 @@ AnalogTileArray::AnalogTileArray(std::int64_t out_size, std::int64_t in_size,
 }
 
 void AnalogTileArray::set_weights(const Tensor& weights) {
+  const auto held = lock_.hold();
   if (weights.shape() != simulator::Shape{out_size_, in_size_}) {
     throw std::invalid_argument("tile array '" + name_ + "' expects weights of shape " +
                                 simulator::shape_to_string({out_size_, in_size_}) + ", got " +
@@ -98,6 +99,7 @@ void AnalogTileArray::set_weights(const Tensor& weights) {
 }
 
 Tensor AnalogTileArray::logical_weights() const {
+  const auto held = lock_.hold();
   Tensor weights({out_size_, in_size_});
   for (std::size_t r = 0; r < output_blocks_.size(); ++r) {
     for (std::size_t c = 0; c < input_blocks_.size(); ++c) {
@@ -108,6 +110,7 @@ Tensor AnalogTileArray::logical_weights() const {
 }
 
 void AnalogTileArray::set_bias(std::span<const float> bias) {
+  const auto held = lock_.hold();
   if (!digital_bias_ && !bias.empty()) {
     throw std::invalid_argument("tile array '" + name_ +
                                 "': mapping.digital_bias = false (bias as an analog column) is not simulated yet");
@@ -120,6 +123,7 @@ void AnalogTileArray::set_bias(std::span<const float> bias) {
 }
 
 Tensor AnalogTileArray::forward(const Tensor& input) {
+  const auto held = lock_.hold();
   check_batch_shape("tile array '" + name_ + "'", "input", input, in_size_);
   const std::int64_t batch = input.dim(0);
   Tensor output({batch, out_size_});
@@ -135,6 +139,7 @@ Tensor AnalogTileArray::forward(const Tensor& input) {
 }
 
 Tensor AnalogTileArray::backward(const Tensor& grad_output) const {
+  const auto held = lock_.hold();
   check_batch_shape("tile array '" + name_ + "'", "grad_output", grad_output, out_size_);
   Tensor grad_input({grad_output.dim(0), in_size_});
   for (std::size_t r = 0; r < output_blocks_.size(); ++r) {
@@ -146,6 +151,7 @@ Tensor AnalogTileArray::backward(const Tensor& grad_output) const {
 }
 
 Tensor AnalogTileArray::weight_gradient(const Tensor& input, const Tensor& grad_output) const {
+  const auto held = lock_.hold();
   check_batch_shape("tile array '" + name_ + "'", "input", input, in_size_);
   check_batch_shape("tile array '" + name_ + "'", "grad_output", grad_output, out_size_);
   Tensor gradient({out_size_, in_size_});
@@ -161,26 +167,32 @@ Tensor AnalogTileArray::weight_gradient(const Tensor& input, const Tensor& grad_
 }
 
 void AnalogTileArray::program() {
+  const auto held = lock_.hold();
   for (AnalogTile& t : tiles_) t.program();
 }
 
 void AnalogTileArray::drift(double t_inference) {
+  const auto held = lock_.hold();
   for (AnalogTile& t : tiles_) t.drift(t_inference);
 }
 
 void AnalogTileArray::set_backend(simulator::Backend backend) {
+  const auto held = lock_.hold();
   for (AnalogTile& t : tiles_) t.set_backend(backend);
 }
 
 void AnalogTileArray::set_training(bool training) {
+  const auto held = lock_.hold();
   for (AnalogTile& t : tiles_) t.set_training(training);
 }
 
 void AnalogTileArray::post_update_step() {
+  const auto held = lock_.hold();
   for (AnalogTile& t : tiles_) t.post_update_step();
 }
 
 void AnalogTileArray::set_sample_counter(std::uint64_t next_sample) {
+  const auto held = lock_.hold();
   for (AnalogTile& t : tiles_) t.set_sample_counter(next_sample);
 }
 

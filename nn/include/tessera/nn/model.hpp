@@ -15,6 +15,7 @@
 #include "tessera/nn/conversion_plan.hpp"
 #include "tessera/nn/graph.hpp"
 #include "tessera/nn/operator.hpp"
+#include "tessera/simulator/call_lock.hpp"
 
 namespace tessera::nn {
 
@@ -39,6 +40,8 @@ struct ModuleInfo {
   std::int64_t parameter_count = 0;  ///< elements in those initializers
 };
 
+/// Threads: a model may be shared; runs and lifecycle calls (program, drift, calibration,
+/// conversion of its layers) are serialised (simulator/call_lock.hpp).
 class Model {
  public:
   /// Checks the graph (every input defined before use) and builds its operators; throws
@@ -98,6 +101,7 @@ class Model {
   std::vector<std::unique_ptr<Operator>> operators_;
   std::vector<ModuleInfo> modules_;
   std::vector<std::vector<std::string>> released_after_;  ///< values no later node reads
+  simulator::CallLock lock_;  ///< serialises runs and lifecycle calls from several threads
 };
 
 }  // namespace tessera::nn

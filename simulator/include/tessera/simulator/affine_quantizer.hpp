@@ -3,6 +3,7 @@
 //   QuantizeDequantize qdq({.shape = {64, 1}, .bitwidth = 8, .symmetric = true});  // per row
 //   { auto calibration = qdq.compute_encodings(); for (auto& batch : data) qdq(batch); }
 //   Tensor y = qdq(x);
+// Calls are serialised (call_lock.hpp): threads may share a quantizer, also while calibrating.
 // While calibrating, a quantizer observes its inputs and returns them unchanged (like torch's
 // observers); when the calibration scope ends every encoding is fixed from its estimator.
 // NaN inputs stay NaN; +-Inf saturate to the grid ends (fake_quant_kernel.hpp).
@@ -17,6 +18,7 @@
 #include "tessera/parameters/quantization.hpp"
 #include "tessera/simulator/affine_encoding.hpp"
 #include "tessera/simulator/backend.hpp"
+#include "tessera/simulator/call_lock.hpp"
 #include "tessera/simulator/range_estimators.hpp"
 #include "tessera/simulator/tensor.hpp"
 
@@ -112,6 +114,7 @@ class AffineQuantizer {
   bool calibrating_ = false;
   Backend backend_ = Backend::cpu;
   std::vector<std::unique_ptr<RangeEstimatorBase>> estimators_;
+  CallLock lock_;  ///< serialises calibration and quantization from several threads
 };
 
 /// x -> dequantize(quantize(x)): float in, float out, on the quantization grid.

@@ -5,6 +5,8 @@
 //   AnalogTile tile(64, 128, InferenceRPUConfig{}, /*seed=*/1, "features.0");
 //   tile.set_weights(w);              // [out, in]
 //   Tensor y = tile.forward(x);       // [batch, in] -> [batch, out]
+// Threads: calls are serialised (simulator/call_lock.hpp); accessors returning references are
+// for a tile no other thread changes meanwhile.
 // Randomness: every draw is addressed by (seed, tile name, purpose, sample index, element), and
 // the sample index counts all samples this tile has seen, so splitting a batch over several
 // calls, or over threads, gives bit-identical results. The one exception is AVERAGE_ABS_MAX
@@ -20,6 +22,7 @@
 
 #include "tessera/parameters/rpu_config.hpp"
 #include "tessera/simulator/backend.hpp"
+#include "tessera/simulator/call_lock.hpp"
 #include "tessera/simulator/cuda_kernels.hpp"
 #include "tessera/simulator/noise/conductance_converter.hpp"
 #include "tessera/simulator/noise/device_noise_model.hpp"
@@ -84,7 +87,10 @@ class AnalogTile {
   /// readouts stay on the CPU.
   void set_backend(simulator::Backend backend);
   simulator::Backend backend() const { return engine_ ? simulator::Backend::cuda : simulator::Backend::cpu; }
-  void set_training(bool training) { training_ = training; }
+  void set_training(bool training) {
+    const auto held = lock_.hold();
+    training_ = training;
+  }
   bool is_training() const { return training_; }
 
   /// Ideal backward pass of the last forward call: the input gradient [batch, in_size] of
@@ -98,7 +104,10 @@ class AnalogTile {
   /// (config.remap, whose factors join the mapping scales) the target weights.
   void post_update_step();
   /// Where the sample count of the next forward call starts (noise depends on it).
-  void set_sample_counter(std::uint64_t next_sample) { samples_seen_ = next_sample; }
+  void set_sample_counter(std::uint64_t next_sample) {
+    const auto held = lock_.hold();
+    samples_seen_ = next_sample;
+  }
   std::uint64_t sample_counter() const { return samples_seen_; }
 
  private:
@@ -200,6 +209,7 @@ class AnalogTile {
   simulator::PackedWeights packed_magnitudes_;           ///< their magnitudes, where needed
   const Tensor* packed_source_ = nullptr;                ///< what the packed copies hold, or null when stale
   std::unique_ptr<simulator::cuda::TileEngine> engine_;  ///< set when the backend is CUDA
+  simulator::CallLock lock_;                             ///< serialises calls from several threads
   const Tensor* device_weights_ = nullptr;               ///< what engine_ holds, or null when stale
 };
 

@@ -6,6 +6,7 @@
 // added digitally, then the digital bias once.
 //   AnalogTileArray layer(1024, 784, config, seed, "classifier.0");  // 2 x 2 tiles at 512
 //   layer.set_weights(w);  Tensor y = layer.forward(x);
+// Threads: calls are serialised, as a tile's are (simulator/call_lock.hpp).
 // Each tile draws its noise from its own stream, named "<name>[r,c]" (just "<name>" when the
 // array is one tile, which then behaves bit for bit like a lone AnalogTile of that name).
 #pragma once
@@ -78,6 +79,7 @@ class AnalogTileArray {
   std::vector<Block> input_blocks_;
   std::vector<AnalogTile> tiles_;  // row-major over (output block, input block)
   std::vector<float> bias_;
+  simulator::CallLock lock_;  ///< serialises calls from several threads (each tile has its own too)
 };
 
 }  // namespace tessera::tiles
