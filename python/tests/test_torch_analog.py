@@ -210,3 +210,37 @@ def test_bad_conversions_and_conv_inputs_raise_clear_errors():
     conv = convert_to_analog(nn.Conv2d(3, 4, 3), tessera.load_preset("ideal"))
     with pytest.raises(ValueError, match=r"expected input \(batch, 3, 2 spatial dimensions\), found shape \(2, 4, 8, 8\)"):
         conv(torch.zeros(2, 4, 8, 8))
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.bool, torch.complex64])
+def test_analog_and_quantized_layers_refuse_what_nn_linear_refuses(dtype):
+    model = nn.Sequential(nn.Linear(3, 2))
+    x = torch.ones(2, 3, dtype=dtype)
+    with pytest.raises(RuntimeError):
+        model(x)  # torch's own layer refuses it
+    analog = convert_to_analog(model, tessera.load_preset("ideal"))
+    with pytest.raises(TypeError, match=f"AnalogLinear '0': expected a floating-point input .* found {dtype}"):
+        analog(x)
+    quantized = tessera.torch.convert_to_quantized(model, tessera.load_preset("digital_int8"))
+    with pytest.raises(TypeError, match=f"QuantLinear: expected a floating-point input .* found {dtype}"):
+        quantized(x)
+
+
+def test_nan_and_inf_weights_are_refused_by_tiles_and_conversions():
+    tile = tessera.AnalogTile(2, 3)
+    weights = np.zeros((2, 3), dtype=np.float32)
+    weights[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"tile 'tile': weight \[1, 2\] is nan \(weights must be finite\)"):
+        tile.set_weights(weights)
+    with pytest.raises(ValueError, match="must be finite"):
+        tessera.AnalogTileArray(2, 3).set_bias([0.0, float("inf")])
+    model = nn.Sequential(nn.Linear(3, 2), nn.LSTM(2, 2))
+    with torch.no_grad():
+        model[0].weight[0, 1] = float("inf")
+        model[1].weight_hh_l0[1, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"0: weight holds 1 NaN or Inf value\(s\), the first at \(0, 1\)"):
+        convert_to_analog(model)
+    with pytest.raises(ValueError, match=r"1: weight_hh_l0 holds 1 NaN or Inf value\(s\), the first at \(1, 0\)"):
+        convert_to_analog(model, exclude_modules=["0"])
+    with pytest.raises(ValueError, match="QuantLinear: weight holds 1 NaN or Inf"):
+        tessera.torch.convert_to_quantized(model, tessera.load_preset("digital_int8"))

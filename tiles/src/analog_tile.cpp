@@ -82,6 +82,14 @@ void AnalogTile::set_weights(const Tensor& weights) {
                                 simulator::shape_to_string({out_size_, in_size_}) + ", got " +
                                 simulator::shape_to_string(weights.shape()));
   }
+  // Hardware cannot hold NaN or Inf; they would turn every output of the tile into NaN.
+  for (std::int64_t k = 0; k < weights.size(); ++k) {
+    if (!std::isfinite(weights[k])) {
+      throw std::invalid_argument("tile '" + name_ + "': weight [" + std::to_string(k / in_size_) + ", " +
+                                  std::to_string(k % in_size_) + "] is " + std::to_string(weights[k]) +
+                                  " (weights must be finite)");
+    }
+  }
   weights_ = weights;
   mapping_scales_.clear();
   const parameters::MappingParameter& mapping = config_.mapping;
@@ -157,6 +165,12 @@ void AnalogTile::set_bias(std::span<const float> bias) {
   if (!bias.empty() && static_cast<std::int64_t>(bias.size()) != out_size_) {
     throw std::invalid_argument("tile '" + name_ + "' expects " + std::to_string(out_size_) + " bias values, got " +
                                 std::to_string(bias.size()));
+  }
+  for (std::size_t k = 0; k < bias.size(); ++k) {
+    if (!std::isfinite(bias[k])) {
+      throw std::invalid_argument("tile '" + name_ + "': bias [" + std::to_string(k) + "] is " +
+                                  std::to_string(bias[k]) + " (the bias must be finite)");
+    }
   }
   bias_.assign(bias.begin(), bias.end());
 }

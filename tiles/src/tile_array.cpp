@@ -1,5 +1,6 @@
 #include "tessera/tiles/tile_array.hpp"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "batch_shape_check.hpp"
@@ -118,6 +119,12 @@ void AnalogTileArray::set_bias(std::span<const float> bias) {
   if (!bias.empty() && static_cast<std::int64_t>(bias.size()) != out_size_) {
     throw std::invalid_argument("tile array '" + name_ + "' expects " + std::to_string(out_size_) +
                                 " bias values, got " + std::to_string(bias.size()));
+  }
+  for (std::size_t k = 0; k < bias.size(); ++k) {
+    if (!std::isfinite(bias[k])) {
+      throw std::invalid_argument("tile array '" + name_ + "': bias [" + std::to_string(k) + "] is " +
+                                  std::to_string(bias[k]) + " (the bias must be finite)");
+    }
   }
   bias_.assign(bias.begin(), bias.end());
 }

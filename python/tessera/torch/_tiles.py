@@ -22,6 +22,17 @@ def check_floating(x, who):
         raise TypeError(f"{who}: expected a floating-point input (float16, float32 or float64), found {x.dtype}")
 
 
+def check_finite_parameters(module, name):
+    """Hardware cannot hold NaN or Inf: a conversion refuses them, naming the layer and tensor."""
+    for parameter_name, parameter in module.named_parameters(recurse=False):
+        bad = ~torch.isfinite(parameter.detach())
+        if bad.any():
+            first = tuple(int(i) for i in bad.nonzero()[0])
+            raise ValueError(f"{name}: {parameter_name} holds {int(bad.sum())} NaN or Inf value(s), the first at "
+                             f"{first}; hardware needs finite weights")
+
+
+
 class _TileProduct(torch.autograd.Function):
     """y = tile(x) + bias for a 2-d batch, with the ideal gradients."""
 

@@ -12,7 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import _core
-from ._tiles import TileMatrix, check_floating, im2col
+from ._tiles import TileMatrix, check_finite_parameters, check_floating, im2col
 from .recurrent import RecurrentProducts, check_supported, copy_recurrent, recurrent_arguments, weight_names
 
 
@@ -85,6 +85,7 @@ class AnalogLayer:
 
 
 def _copy_parameters(layer, module):
+    check_finite_parameters(module, layer.tile_name)
     with torch.no_grad():
         for name, parameter in module.named_parameters(recurse=False):
             getattr(layer, name).copy_(parameter)
@@ -206,6 +207,7 @@ class _AnalogRecurrent(RecurrentProducts, AnalogLayer):
     @classmethod
     def from_digital(cls, module, rpu_config=None, seed=0, name=None, backend="cpu"):
         layer = cls(**recurrent_arguments(module), rpu_config=rpu_config, seed=seed, name=name, backend=backend)
+        check_finite_parameters(module, layer.tile_name)
         return copy_recurrent(layer, module)
 
     def tile_layout(self):

@@ -15,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .. import _core
-from ._tiles import numpy_float32
+from ._tiles import check_finite_parameters, check_floating, numpy_float32
 from .recurrent import RecurrentProducts, check_supported, copy_recurrent, recurrent_arguments, weight_names
 
 
@@ -178,12 +178,14 @@ class _QuantWeightLayer(QuantizedModule):
         return [] if self.weight_quantizer is None else [self.weight_quantizer]
 
     def _copy_from(self, module):
+        check_finite_parameters(module, type(self).__name__)
         with torch.no_grad():
             for name, parameter in module.named_parameters(recurse=False):
                 getattr(self, name).copy_(parameter)
         self.train(module.training)
 
     def _quantized_forward(self, x, product):
+        check_floating(x, type(self).__name__)
         input_quantizer, output_quantizer = self._call_quantizers()
         x = fake_quantize(x, input_quantizer)
         return fake_quantize(product(x, self.quantized_weight()), output_quantizer)
@@ -275,6 +277,7 @@ class _QuantRecurrent(RecurrentProducts, QuantizedModule):
                 shape = (directions, *getattr(layer, f"weight_{kind}_l{l}").shape)
                 layer._quantizers[(l, kind)] = _weight_quantizer(qconfig, shape, 1)
         layer._encoded = None
+        check_finite_parameters(module, type(layer).__name__)
         return copy_recurrent(layer, module)
 
     def _stacked(self, l, kind):
