@@ -12,7 +12,7 @@ mkdir -p build-fuzz
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_CXX_COMPILER=clang++ \
   -DTESSERA_FUZZ=ON -DTESSERA_TESTS=OFF -DTESSERA_BENCHMARKS=OFF -DTESSERA_CUDA=OFF -DTESSERA_MPI=OFF -DTESSERA_PYTHON=OFF \
   -DTESSERA_NATIVE=OFF > build-fuzz/configure.log
-harnesses=(yaml_config sweep_file onnx idx npy)
+harnesses=(yaml_config sweep_file onnx onnx_run idx npy)
 cmake --build build-fuzz --parallel "${TESSERA_BUILD_JOBS:-2}" --target "${harnesses[@]/#/fuzz_}"
 mkdir -p build-fuzz/artifacts
 export ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}"

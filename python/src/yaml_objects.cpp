@@ -57,7 +57,11 @@ YAML::Node python_to_node(const py::handle& value, int depth) {
   }
   if (value.is_none()) return YAML::Node(YAML::NodeType::Null);
   if (py::isinstance<py::bool_>(value)) return YAML::Node(value.cast<bool>());
-  if (py::isinstance<py::int_>(value)) return YAML::Node(value.cast<long long>());
+  if (py::isinstance<py::int_>(value)) {
+    // Python integers have no bound: one beyond 64 bits is written as its digits, and the field
+    // it goes to says whether it takes it.
+    return YAML::Node(std::string(py::str(value)));
+  }
   if (py::isinstance<py::float_>(value)) {
     // repr gives the shortest text that reads back to the same double.
     const double real = value.cast<double>();
@@ -93,7 +97,7 @@ YAML::Node python_to_node(const py::handle& value, int depth) {
   }
   const py::module_ numbers = py::module_::import("numbers");
   const auto object = py::reinterpret_borrow<py::object>(value);
-  if (py::isinstance(value, numbers.attr("Integral"))) return YAML::Node(py::int_(object).cast<long long>());
+  if (py::isinstance(value, numbers.attr("Integral"))) return python_to_node(py::int_(object), depth + 1);
   if (py::isinstance(value, numbers.attr("Real"))) return python_to_node(py::float_(object), depth + 1);
   throw py::type_error("cannot write a " + type_name(value) +
                        " as a config value (expected bool, int, float, str, list, dict or an enum member)");

@@ -1,5 +1,10 @@
 #include "tessera/simulator/tensor.hpp"
 
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -39,14 +44,57 @@ std::int64_t element_count(const Shape& shape) {
   return count;
 }
 
+namespace {
+
+constexpr std::int64_t kCheckedBytes = std::int64_t{256} << 20;  // smaller tensors are not checked
+
+// A limit set by TESSERA_MEMORY_LIMIT_MB (the fuzz harnesses run under a small one), or none.
+std::int64_t configured_limit() {
+  const char* limit = std::getenv("TESSERA_MEMORY_LIMIT_MB");
+  return limit != nullptr ? std::strtoll(limit, nullptr, 10) << 20 : std::numeric_limits<std::int64_t>::max();
+}
+
+// Bytes this process may still allocate: MemAvailable of /proc/meminfo.
+std::int64_t available_bytes() {
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  std::int64_t kilobytes = 0;
+  while (meminfo >> key >> kilobytes) {
+    if (key == "MemAvailable:") return kilobytes * 1024;
+    meminfo.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return std::numeric_limits<std::int64_t>::max();
+}
+
+std::string gibibytes(std::int64_t bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", static_cast<double>(bytes) / (1 << 30));
+  return text;
+}
+
+}  // namespace
+
+void require_memory(const Shape& shape) {
+  const std::int64_t bytes = element_count(shape) * static_cast<std::int64_t>(sizeof(float));
+  const std::int64_t limit = configured_limit();
+  if (bytes < std::min(kCheckedBytes, limit)) return;
+  const std::int64_t available = std::min(available_bytes(), limit);
+  if (bytes > available) {
+    throw std::length_error("a tensor of shape " + shape_to_string(shape) + " needs " + gibibytes(bytes) +
+                            "; only " + gibibytes(available) + " of memory are available");
+  }
+}
+
 std::string shape_to_string(const Shape& shape) {
   std::string text = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
   return text + "]";
 }
 
-Tensor::Tensor(Shape shape, float fill)
-    : shape_(std::move(shape)), values_(static_cast<std::size_t>(element_count(shape_)), fill) {}
+Tensor::Tensor(Shape shape, float fill) : shape_(std::move(shape)) {
+  require_memory(shape_);
+  values_.assign(static_cast<std::size_t>(element_count(shape_)), fill);
+}
 
 Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)), values_(std::move(values)) {
   if (element_count(shape_) != size()) {
@@ -80,6 +128,7 @@ void check_matrix_shape(std::int64_t rows, std::int64_t cols, std::int64_t size,
 }  // namespace
 
 void Tensor::resize(Shape shape) {
+  if (element_count(shape) > size()) require_memory(shape);
   values_.resize(static_cast<std::size_t>(element_count(shape)));
   shape_ = std::move(shape);
 }

@@ -190,5 +190,46 @@ TEST(OperatorErrors, ExpandToANegativeExtent) {
       "(Expand): the shape to expand to has a negative extent");
 }
 
+// Attribute and shape values a hostile file can hold (found by fuzz_onnx_run or the issue
+// that asked for it): each a message, never a read past a buffer or an overflow.
+TEST(OperatorErrors, TransposePermMustBeAPermutation) {
+  Attributes repeated;
+  repeated.set("perm", std::vector<std::int64_t>{0, 0});
+  expect_error<ModelError>([&] { run_node("Transpose", {floats({2, 3})}, repeated); },
+                           "node 'node_0' (Transpose): perm must be a permutation of 0..1, found [0, 0]");
+  Attributes negative;
+  negative.set("perm", std::vector<std::int64_t>{-1, 0});
+  expect_error<ModelError>([&] { run_node("Transpose", {floats({2, 3})}, negative); },
+                           "perm must be a permutation of 0..1, found [-1, 0]");
+  Attributes short_perm;
+  short_perm.set("perm", std::vector<std::int64_t>{1, 0});
+  expect_error<ModelError>([&] { run_node("Transpose", {floats({2, 3, 4})}, short_perm); },
+                           "perm has 2 entries for an input of rank 3");
+}
+
+TEST(OperatorErrors, ShapeValuesBeyondAnyTensorAreRefused) {
+  expect_error<ModelError>([] { run_node("Reshape", {floats({2, 3}), Value::ints({-5, 6})}); },
+                           "shape entry -5 (only -1, 0 and sizes >= 1 are allowed)");
+  expect_error<ModelError>(
+      [] { run_node("Reshape", {floats({2, 3}), Value::ints({std::int64_t{1} << 40, std::int64_t{1} << 40})}); },
+      "the requested shape holds more than 2^32 elements");
+  expect_error<ModelError>(
+      [] { run_node("Pad", {floats({2, 3}), Value::ints({0, std::int64_t{1} << 60, 0, 0})}); },
+      "is beyond any tensor's size");
+  expect_error<ModelError>([] { run_node("Expand", {floats({1}), Value::ints({1 << 20, 1 << 20})}); },
+                           "would have more than 2^32 elements");
+}
+
+TEST(OperatorErrors, AxesOutsideTheRankAreRefusedAlsoForScalars) {
+  Attributes axes;
+  axes.set("axes", std::vector<std::int64_t>{0});
+  expect_error<ModelError>([&] { run_node("ReduceMean", {floats({})}, axes); },
+                           "axis 0 is out of range for rank 0");
+  Attributes axis;
+  axis.set("axis", std::int64_t{0});
+  expect_error<ModelError>([&] { run_node("Concat", {floats({3}), floats({})}, axis); },
+                           "input 1 has rank 0, input 0 rank 1");
+}
+
 }  // namespace
 }  // namespace tessera::nn

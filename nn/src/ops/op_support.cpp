@@ -16,7 +16,7 @@ const Value* optional_input(Inputs inputs, std::size_t index) {
 }
 
 int normalize_axis(std::int64_t axis, int rank, const Node& node) {
-  if (axis < -rank || axis >= std::max(rank, 1)) {
+  if (axis < -rank || axis >= rank) {
     invalid(node, "axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   }
   return static_cast<int>(axis < 0 ? axis + rank : axis);

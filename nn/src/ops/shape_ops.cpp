@@ -52,8 +52,13 @@ Kernel reshape(const Node& node, int opset) {
         if (inferred >= 0) invalid(node, "at most one -1 is allowed in the shape");
         inferred = static_cast<int>(d);
         continue;
+      } else if (requested[d] < 0) {
+        invalid(node, "shape entry " + std::to_string(requested[d]) + " (only -1, 0 and sizes >= 1 are allowed)");
       } else {
         shape[d] = requested[d];
+      }
+      if (shape[d] > 0 && known > simulator::kMaxTensorElements / shape[d]) {
+        invalid(node, "the requested shape holds more than 2^32 elements");
       }
       known *= shape[d];
     }
@@ -73,9 +78,11 @@ Value transpose(const Value& x, const std::vector<std::int64_t>& perm_in, const 
     perm.resize(static_cast<std::size_t>(rank));
     std::iota(perm.rbegin(), perm.rend(), 0);
   }
-  if (static_cast<int>(perm.size()) != rank) invalid(node, "perm must list every axis once");
+  if (static_cast<int>(perm.size()) != rank) {
+    invalid(node, "perm has " + std::to_string(perm.size()) + " entries for an input of rank " + std::to_string(rank));
+  }
   Shape shape(perm.size());
-  for (std::size_t d = 0; d < perm.size(); ++d) shape[d] = x.tensor.dim(normalize_axis(perm[d], rank, node));
+  for (std::size_t d = 0; d < perm.size(); ++d) shape[d] = x.tensor.dim(static_cast<int>(perm[d]));
   const std::vector<std::int64_t> in_strides = strides_of(x.tensor.shape());
   std::vector<std::int64_t> strides(perm.size());
   for (std::size_t d = 0; d < perm.size(); ++d) strides[d] = in_strides[static_cast<std::size_t>(perm[d])];
@@ -96,8 +103,22 @@ Value transpose(const Value& x, const std::vector<std::int64_t>& perm_in, const 
   return out;
 }
 
+// ONNX: perm is a permutation of 0 .. rank-1 (no repeats, no negative axes).
+void check_permutation(const Node& node, const std::vector<std::int64_t>& perm) {
+  std::vector<bool> seen(perm.size(), false);
+  for (std::int64_t axis : perm) {
+    if (axis < 0 || axis >= static_cast<std::int64_t>(perm.size()) || seen[static_cast<std::size_t>(axis)]) {
+      std::string listing;
+      for (std::int64_t a : perm) listing += (listing.empty() ? "" : ", ") + std::to_string(a);
+      invalid(node, "perm must be a permutation of 0.." + std::to_string(perm.size() - 1) + ", found [" + listing + "]");
+    }
+    seen[static_cast<std::size_t>(axis)] = true;
+  }
+}
+
 Kernel transpose_op(const Node& node, int) {
   const std::vector<std::int64_t> perm = node.attributes.get_ints("perm");
+  check_permutation(node, perm);
   return [&node, perm](Inputs inputs) { return one(transpose(input(inputs, 0, node), perm, node)); };
 }
 
@@ -153,6 +174,10 @@ Kernel concat(const Node& node, int) {
     shape[static_cast<std::size_t>(axis)] = 0;
     for (std::size_t i = 0; i < inputs.size(); ++i) {
       const Tensor& t = input(inputs, i, node).tensor;
+      if (t.rank() != rank) {
+        invalid(node, "input " + std::to_string(i) + " has rank " + std::to_string(t.rank()) + ", input 0 rank " +
+                          std::to_string(rank));
+      }
       for (int d = 0; d < rank; ++d) {
         if (d != axis && (t.rank() != rank || t.dim(d) != first.tensor.dim(d))) {
           invalid(node, "inputs " + simulator::shape_to_string(first.tensor.shape()) + " and " +
@@ -370,6 +395,18 @@ Kernel pad(const Node& node, int opset) {
       if (optional_input(inputs, 3) != nullptr) unsupported(node, "the axes input is not supported");
     }
     if (static_cast<int>(pads.size()) != 2 * rank) invalid(node, "pads must have 2 * rank values");
+    for (std::int64_t p : pads) {
+      if (p > simulator::kMaxTensorElements || p < -simulator::kMaxTensorElements) {
+        invalid(node, "pad " + std::to_string(p) + " is beyond any tensor's size");
+      }
+    }
+    if (mode != "constant") {
+      for (int d = 0; d < rank; ++d) {
+        if (x.tensor.dim(d) == 0 && (pads[static_cast<std::size_t>(d)] > 0 || pads[static_cast<std::size_t>(d + rank)] > 0)) {
+          invalid(node, mode + " padding of an empty axis");
+        }
+      }
+    }
     Shape shape = x.tensor.shape();
     for (int d = 0; d < rank; ++d) {
       shape[static_cast<std::size_t>(d)] +=

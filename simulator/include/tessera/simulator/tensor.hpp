@@ -18,6 +18,10 @@ inline constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 32;
 /// Elements of a shape (1 for a scalar shape {}); throws std::invalid_argument for a negative extent and
 /// std::length_error above kMaxTensorElements (before anything is allocated).
 std::int64_t element_count(const Shape& shape);
+/// Throws std::length_error, before anything is allocated, when a float tensor of `shape` would
+/// need more memory than the machine has available (MemAvailable; TESSERA_MEMORY_LIMIT_MB can
+/// lower the limit). Tensors under 256 MiB are not checked.
+void require_memory(const Shape& shape);
 /// "[2, 3, 4]"
 std::string shape_to_string(const Shape& shape);
 
