@@ -36,6 +36,10 @@ def main():
     doubles = relu_graph()
     doubles.initializer.append(weight)
     save(helper.make_model(doubles, opset_imports=[helper.make_opsetid("", 13)]), "double_initializer.onnx")
+    # A graph that computes nothing (crashed forward, validate and sweep).
+    silent = helper.make_graph([helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])], [])
+    save(helper.make_model(silent, opset_imports=[helper.make_opsetid("", 13)]), "no_outputs.onnx")
     # A header claiming 10^15 floats with no data behind it (found by fuzz_onnx as a crash).
     huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[100000, 100000, 100000])
     claims = relu_graph()

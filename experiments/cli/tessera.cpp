@@ -94,6 +94,9 @@ int validate_command(const std::vector<std::string>& files) {
               << " seeds = " << spec.points.size() * spec.seeds.size() << " runs; hardware:";
     for (const Hardware& h : spec.hardware) std::cout << " " << h.name;
     std::cout << ")\n";
+    if (spec.merged_points > 0) {
+      std::cout << "  " << spec.merged_points << " point(s) given by more than one grid run once\n";
+    }
   }
   return 0;
 }
@@ -181,8 +184,8 @@ int main(int argc, char** argv) {
   sweep_app->add_option("file", sweep.file, "sweep file (YAML)")->required()->check(CLI::ExistingFile);
   sweep_app->add_option("-o,--output", sweep.output, "output folder (default: the file's output.directory)");
   sweep_app->add_option("--shard", sweep.shard, "run only shard i of N (1-based, e.g. 3/8) for job arrays");
-  sweep_app->add_option("-j,--threads", sweep.threads, "OpenMP threads (default: all cores)")
-      ->check(CLI::PositiveNumber);
+  sweep_app->add_option("-j,--threads", sweep.threads, "OpenMP threads (default: all cores; at most 1024)")
+      ->check(CLI::Range(1, 1024));
   sweep_app->add_flag("-q,--quiet", sweep.quiet, "no progress line on stderr");
   sweep_app->add_flag("-v,--verbose", sweep.verbose, "print every finished run with its metrics");
   sweep_app->footer(

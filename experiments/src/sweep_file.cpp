@@ -173,7 +173,7 @@ Hardware parse_hardware(const std::string& name, const YAML::Node& node, const L
 
 SweepValue swept_value(const std::string& path, const YAML::Node& node, const Location& where) {
   const std::string text = scalar(node, where, "a single value (number, name or boolean)");
-  SweepValue value{path, text, where.path(), node.Mark().line + 1, node.Mark().column + 1};
+  SweepValue value{path, text, text, where.path(), node.Mark().line + 1, node.Mark().column + 1};
   if (path == "t_inference") {
     double seconds = 0.0;
     if (!parse_duration(text, seconds) || seconds < 0.0) {
@@ -254,8 +254,8 @@ void add_column(std::vector<std::string>& columns, const std::string& path) {
 }
 
 // Every combination of a grid, for every hardware it applies to.
-void expand_grid(const Grid& grid, const SweepSpec& spec, const Location& where, const YAML::Node& node,
-                 std::vector<SweepPoint>& points, std::vector<std::string>& columns) {
+void expand_grid(const Grid& grid, std::size_t grid_index, const SweepSpec& spec, const Location& where,
+                 const YAML::Node& node, std::vector<SweepPoint>& points, std::vector<std::string>& columns) {
   std::vector<std::vector<SweepValue>> axes;
   std::vector<std::vector<SweepValue>> fixed_axes;
   for (const SweepValue& value : grid.fixed) fixed_axes.push_back({value});
@@ -268,10 +268,13 @@ void expand_grid(const Grid& grid, const SweepSpec& spec, const Location& where,
       std::any_of(grid.zipped.begin(), grid.zipped.end(), [](const auto& a) { return a[0].path == "hardware"; });
   double count = static_cast<double>(zip_length) * (sets_hardware ? 1.0 : static_cast<double>(spec.hardware.size()));
   for (const auto& axis : axes) count *= static_cast<double>(axis.size());
-  if (count * static_cast<double>(spec.seeds.size()) + static_cast<double>(points.size()) > kMaxSweepRuns) {
-    where.fail(node, "the grid describes " + std::to_string(static_cast<long long>(count)) + " points x " +
-                         std::to_string(spec.seeds.size()) + " seeds; at most " + std::to_string(kMaxSweepRuns) +
-                         " runs are allowed");
+  // Counted on what will run: every point of every grid so far, times the seeds.
+  const double runs = (count + static_cast<double>(points.size())) * static_cast<double>(spec.seeds.size());
+  if (runs > kMaxSweepRuns) {
+    where.fail(node, "the grids so far describe " + std::to_string(static_cast<long long>(count) + points.size()) +
+                         " points x " + std::to_string(spec.seeds.size()) + " seeds = " +
+                         std::to_string(static_cast<long long>(runs)) + " runs; at most " +
+                         std::to_string(kMaxSweepRuns) + " are allowed");
   }
   for (const auto& axis : axes) add_column(columns, axis[0].path);
   for (const auto& axis : grid.zipped) add_column(columns, axis[0].path);
@@ -287,7 +290,7 @@ void expand_grid(const Grid& grid, const SweepSpec& spec, const Location& where,
     std::fill(index.begin(), index.end(), 0);
     while (true) {
       for (std::size_t z = 0; z < zip_length; ++z) {
-        SweepPoint point{hardware, {}};
+        SweepPoint point{hardware, {}, grid_index};
         std::vector<SweepValue> chosen;
         for (std::size_t a = 0; a < axes.size(); ++a) chosen.push_back(axes[a][index[a]]);
         for (const auto& axis : grid.zipped) chosen.push_back(axis[z]);
@@ -302,6 +305,39 @@ void expand_grid(const Grid& grid, const SweepSpec& spec, const Location& where,
       if (a == 0) break;
     }
   }
+}
+
+// The value where two points of one grid differ in spelling only.
+const SweepValue& first_difference(const SweepPoint& a, const SweepPoint& b) {
+  for (std::size_t k = 0; k < a.values.size() && k < b.values.size(); ++k) {
+    if (a.values[k].written != b.values[k].written) return a.values[k];
+  }
+  return a.values.front();
+}
+
+// Points with the same settings run once. Within one grid a second spelling of a value
+// (t_inference: [3600, 1h]) is a mistake and refused, naming both; across grids (the file
+// asks for their union) the later copy is dropped.
+void merge_duplicate_points(SweepSpec& spec) {
+  std::map<std::string, std::size_t> first_with;
+  std::vector<SweepPoint> kept;
+  for (SweepPoint& point : spec.points) {
+    const auto [found, inserted] = first_with.emplace(point_settings(resolve_point(spec, point)), kept.size());
+    if (inserted) {
+      kept.push_back(std::move(point));
+      continue;
+    }
+    const SweepPoint& earlier = kept[found->second];
+    if (earlier.grid == point.grid && !point.values.empty()) {
+      const SweepValue& value = first_difference(point, earlier);
+      const SweepValue& other = first_difference(earlier, point);
+      throw ConfigError(spec.file.string(), value.line, value.column, value.key_path,
+                        "'" + value.written + "' gives the same point as '" + other.written + "' (" + other.key_path +
+                            ", line " + std::to_string(other.line) + "); list each point once");
+    }
+    ++spec.merged_points;
+  }
+  spec.points = std::move(kept);
 }
 
 std::vector<std::uint64_t> parse_seeds(const YAML::Node& sweep, const Location& where) {
@@ -527,9 +563,9 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
   }
   spec.columns.push_back("hardware");
   for (std::size_t g = 0; g < grids.size(); ++g) {
-    expand_grid(grids[g], spec, grid_locations[g], grid_nodes[g], spec.points, spec.columns);
+    expand_grid(grids[g], g, spec, grid_locations[g], grid_nodes[g], spec.points, spec.columns);
   }
-  for (const SweepPoint& point : spec.points) resolve_point(spec, point);  // reports bad values now
+  merge_duplicate_points(spec);  // resolves every point, so bad values are reported now
   if (root["output"]) parse_output(root["output"], where.child("output"), spec);
   return spec;
 }

@@ -109,12 +109,16 @@ std::string file_digest(const fs::path& path) {
   return hex(hash);
 }
 
+std::string point_settings(const ResolvedPoint& point) {
+  return describe(point.hardware) + "t_inference " + hex(std::bit_cast<std::uint64_t>(point.t_inference));
+}
+
 std::string run_id(const SweepSpec& spec, const ResolvedPoint& point, std::uint64_t seed,
                    const std::string& model_digest) {
   std::ostringstream key;
   key << "model " << model_digest << "\ndata " << describe(spec.data) << "\ncalibration "
       << (spec.calibration ? describe(*spec.calibration) : "-") << "\n"
-      << describe(point.hardware) << "t_inference " << hex(std::bit_cast<std::uint64_t>(point.t_inference)) << "\nseed "
+      << point_settings(point) << "\nseed "
       << seed << (spec.device == simulator::Backend::cpu ? "" : "\ndevice cuda") << "\nmetrics";
   for (const auto& metric : spec.metrics) key << " " << metric;
   return hex(fnv1a(key.str()));

@@ -59,6 +59,9 @@ TEST(Cli, UsageErrorsExitNonZero) {
   const auto shard = run_cli("sweep tests/data/sweeps/tiny.yaml --shard 3/2 -o /tmp/tessera_never_written");
   EXPECT_EQ(shard.exit_code, 1);
   EXPECT_NE(shard.output.find("--shard 3/2: expected 1 <= i <= N"), std::string::npos) << shard.output;
+  const auto threads = run_cli("sweep tests/data/sweeps/tiny.yaml -j 1000000 -o /tmp/tessera_never_written");
+  EXPECT_NE(threads.exit_code, 0);
+  EXPECT_NE(threads.output.find("--threads: Value 1000000 not in range 1 to 1024"), std::string::npos) << threads.output;
   const auto unknown = run_cli("presets show pcm_inferense");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.output.find("did you mean 'pcm_inference'?"), std::string::npos) << unknown.output;

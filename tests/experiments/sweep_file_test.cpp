@@ -57,6 +57,19 @@ TEST(SweepFile, TheTinySweepExpandsProductsFirstAxisSlowest) {
   EXPECT_EQ(spec.model.filename(), "fmnist_cnn.onnx");
 }
 
+TEST(SweepFile, PointsThatSeveralGridsGiveRunOnce) {
+  const SweepSpec spec = load_inline(
+      "hardware:\n  pcm: {analog: {preset: pcm_inference}}\n"
+      "sweep:\n  grids:\n"
+      "    - product: {t_inference: [0, 1h]}\n"
+      "    - product: {t_inference: [3600, 1d]}\n");  // 3600 s is the first grid's 1h
+  ASSERT_EQ(spec.points.size(), 3u);
+  EXPECT_EQ(spec.merged_points, 1u);
+  EXPECT_EQ(describe(spec.points[0]), "t_inference=0");
+  EXPECT_EQ(describe(spec.points[1]), "t_inference=3600");
+  EXPECT_EQ(describe(spec.points[2]), "t_inference=86400");
+}
+
 TEST(SweepFile, ValuesKnowWhereTheyWereWritten) {
   const SweepSpec spec = load_sweep_file(kTinySweep);
   const SweepValue& out_res = spec.points[1].values[2];
@@ -161,7 +174,8 @@ TEST(SweepFile, ASweepOfAbsurdSizeIsRefusedBeforeExpanding) {
     load_inline(body);
     FAIL() << "a 10^9-run sweep was accepted";
   } catch (const parameters::ConfigError& error) {
-    EXPECT_NE(std::string(error.what()).find("the grid describes 1000000000 points x 1 seeds; at most 1000000"),
+    EXPECT_NE(std::string(error.what()).find("the grids so far describe 1000000000 points x 1 seeds = 1000000000 runs; "
+                                             "at most 1000000 are allowed"),
               std::string::npos)
         << error.what();
   }

@@ -49,7 +49,8 @@ struct Hardware {
 /// One swept setting: a dotted parameter path and a YAML scalar, with where it was written.
 struct SweepValue {
   std::string path;      ///< "t_inference", "hardware", "analog.forward.out_res", "quantization...."
-  std::string text;      ///< the value as written (seconds for t_inference)
+  std::string text;      ///< the value (seconds for t_inference)
+  std::string written;   ///< the value as the file spells it ("1h")
   std::string key_path;  ///< where in the file, e.g. "sweep.grids[0].product.t_inference[2]"
   int line = 0;          ///< 1-based
   int column = 0;
@@ -59,6 +60,7 @@ struct SweepValue {
 struct SweepPoint {
   std::string hardware;                                 ///< the name of a Hardware entry
   std::vector<SweepValue> values;                       ///< its settings, in axis order
+  std::size_t grid = 0;                                 ///< which grid of the file gave it
   std::string value_of(const std::string& path) const;  ///< "" when the point does not set it
 };
 
@@ -86,7 +88,8 @@ struct SweepSpec {
   std::vector<Hardware> hardware;         ///< in file order
   double t_inference = 0.0;               ///< seconds after programming, unless swept
   simulator::Backend device = simulator::Backend::cpu;  ///< where analog tiles compute (`device: cuda`)
-  std::vector<SweepPoint> points;         ///< the whole grid
+  std::vector<SweepPoint> points;         ///< the whole grid, each point once
+  std::size_t merged_points = 0;          ///< points that more than one grid gave (run once)
   std::vector<std::string> columns;       ///< swept paths, in order of first appearance
   std::vector<std::uint64_t> seeds{0};
   std::vector<std::string> metrics{"top1", "loss"};
@@ -111,6 +114,9 @@ SweepSpec load_sweep_string(const std::string& text, const std::filesystem::path
 
 /// Applies a point's values to its hardware; throws ConfigError at the offending value.
 ResolvedPoint resolve_point(const SweepSpec& spec, const SweepPoint& point);
+/// Everything that makes a point what it is (the hardware's configs, t_inference), whatever
+/// spelling the file used: two points with the same settings are the same point.
+std::string point_settings(const ResolvedPoint& point);
 
 /// Seconds from a number or a number with a unit: s, min, h, d, w, y (365 d); false if neither.
 bool parse_duration(const std::string& text, double& seconds);
