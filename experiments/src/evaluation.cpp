@@ -70,6 +70,7 @@ MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationReq
   double loss_sum = 0.0;
 
   for (std::int64_t first = 0; first < n; first += request.batch_size) {
+    if (request.should_stop && request.should_stop()) throw SweepInterrupted();
     const std::int64_t count = std::min(request.batch_size, n - first);
     const Tensor batch = batch_of(data.images, first, count);
     if (snr) {

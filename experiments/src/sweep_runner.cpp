@@ -182,7 +182,8 @@ struct RunEvaluator::Loaded {
   std::optional<Dataset> calibration;
 };
 
-RunEvaluator::RunEvaluator(const SweepSpec& spec) : spec_(spec) {}
+RunEvaluator::RunEvaluator(const SweepSpec& spec, std::function<bool()> should_stop)
+    : spec_(spec), should_stop_(std::move(should_stop)) {}
 RunEvaluator::~RunEvaluator() = default;
 
 ResultRow RunEvaluator::evaluate(const SweepRun& run) {
@@ -208,7 +209,7 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
   }
   if (spec_.device != simulator::Backend::cpu) model.set_backend(spec_.device);
   if (point.hardware.analog) model.drift(point.t_inference);
-  EvaluationRequest request{spec_.metrics, spec_.batch_size, &loaded_->float_model, {}};
+  EvaluationRequest request{spec_.metrics, spec_.batch_size, &loaded_->float_model, {}, should_stop_};
   for (const nn::PlannedModule& entry : plan.modules) {
     if (entry.is_converted()) request.snr_modules.push_back(entry.module);
   }
@@ -313,9 +314,12 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     }
   }
 
-  RunEvaluator evaluator(spec);
+  RunEvaluator evaluator(spec, options.should_stop);
   RunMonitor monitor(spec, options, todo.size(), mine);
-  const ComputeRun compute = [&](const SweepRun& run) { return evaluator.evaluate(run); };
+  const ComputeRun compute = [&](const SweepRun& run) {
+    if (options.should_stop && options.should_stop()) throw SweepInterrupted();
+    return evaluator.evaluate(run);
+  };
   const StoreRow store = [&](const ResultRow& row) {
     journal.append(row);
     ++summary.computed;

@@ -3,6 +3,7 @@
 #include <pybind11/stl/filesystem.h>
 
 #include "bindings.hpp"
+#include "tessera/experiments/evaluation.hpp"
 #include "numpy_tensor.hpp"
 #include "tessera/experiments/idx_dataset.hpp"
 #include "tessera/experiments/presets.hpp"
@@ -64,10 +65,19 @@ void bind_experiments(py::module_& m) {
         experiments::SweepOptions options;
         options.output_directory = output_directory;
         options.progress = progress;
+        // Ctrl-C: Python's handler only runs when asked; between batches the sweep asks, so
+        // it stops within a batch, keeping the journal of finished runs.
+        options.should_stop = [] {
+          py::gil_scoped_acquire gil;
+          return PyErr_CheckSignals() != 0;
+        };
         experiments::SweepSummary summary;
-        {
+        try {
           py::gil_scoped_release release;
           summary = experiments::run_sweep(spec, options);
+        } catch (const experiments::SweepInterrupted&) {
+          if (PyErr_Occurred() != nullptr) throw py::error_already_set();  // the KeyboardInterrupt itself
+          throw;
         }
         return py::dict(py::arg("runs") = summary.runs, py::arg("already_done") = summary.already_done,
                         py::arg("computed") = summary.computed, py::arg("missing") = summary.missing,

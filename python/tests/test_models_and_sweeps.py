@@ -95,3 +95,34 @@ def test_bad_sweep_files_and_data_paths_raise_with_their_position(tmp_path):
         tessera.run_sweep(sweep)
     with pytest.raises(Exception, match="/nonexistent/images.gz"):
         tessera.load_idx_dataset("/nonexistent/images.gz", "/nonexistent/labels.gz")
+
+
+def test_ctrl_c_stops_a_sweep_within_a_second_and_the_rerun_resumes(tmp_path):
+    import signal
+    import threading
+    import time
+
+    sweep = tmp_path / "long.yaml"
+    sweep.write_text(f"""
+model: {MODEL}
+data: {{images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz,
+        labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz, limit: 300, batch_size: 50}}
+hardware:
+  pcm: {{analog: {{preset: pcm_inference}}}}
+sweep:
+  repeats: 20
+  product: {{t_inference: [0, 1h, 1d]}}
+output: {{directory: {tmp_path / 'out'}, plot: false}}
+""")
+    sent = []
+    timer = threading.Timer(1.0, lambda: (sent.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        tessera.run_sweep(str(sweep))
+    stopped = time.monotonic()
+    timer.join()
+    assert stopped - sent[0] < 1.0  # within a batch, not after 60 runs
+    kept = (tmp_path / "out" / "points.jsonl").read_text().count("\n")
+    assert 0 < kept < 60
+    summary = tessera.run_sweep(str(sweep))  # resumes: nothing finished runs again
+    assert summary["already_done"] == kept and summary["computed"] == 60 - kept

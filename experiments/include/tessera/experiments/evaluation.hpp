@@ -7,6 +7,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -23,6 +25,15 @@ struct EvaluationRequest {
   std::int64_t batch_size = 256;
   nn::Model* reference = nullptr;        ///< the float model, for snr
   std::vector<std::string> snr_modules;  ///< modules whose output SNR is reported
+  /// Asked before every batch; true stops the evaluation with SweepInterrupted.
+  std::function<bool()> should_stop{};
+};
+
+/// Thrown when a sweep is asked to stop (Ctrl-C in Python): finished runs are in the journal,
+/// the interrupted one is not, and a rerun resumes.
+class SweepInterrupted : public std::runtime_error {
+ public:
+  SweepInterrupted() : std::runtime_error("the sweep was interrupted; run it again to resume") {}
 };
 
 /// Runs `model` over `data`; values in the order of `request.metrics` (snr expands to one per

@@ -31,7 +31,8 @@ std::vector<SweepRun> list_runs(const SweepSpec& spec);
 /// Computes runs of one sweep; loads the model and the data sets once.
 class RunEvaluator {
  public:
-  explicit RunEvaluator(const SweepSpec& spec);
+  /// `should_stop` (optional) is asked between batches; true ends evaluate with SweepInterrupted.
+  explicit RunEvaluator(const SweepSpec& spec, std::function<bool()> should_stop = {});
   ~RunEvaluator();
   /// Converts, calibrates (quantized hardware), drifts (analog hardware) and evaluates; the
   /// row holds point_id, the swept values, seed, the metrics, samples and seconds.
@@ -40,6 +41,7 @@ class RunEvaluator {
  private:
   struct Loaded;
   const SweepSpec& spec_;
+  std::function<bool()> should_stop_;
   std::unique_ptr<Loaded> loaded_;
 };
 
@@ -58,6 +60,9 @@ struct SweepOptions {
   std::optional<std::filesystem::path> output_directory;  ///< overrides output.directory
   std::ostream* log = nullptr;                            ///< one line per finished run, if set
   RunScheduler scheduler{};  ///< empty: one after another here; when set, called even with nothing to do
+  /// Asked before each run and each batch; true stops the sweep with SweepInterrupted (rows of
+  /// finished runs are kept). Python's run_sweep checks for Ctrl-C here.
+  std::function<bool()> should_stop{};
 };
 
 struct SweepSummary {
