@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "tessera/parameters/text_file.hpp"
 #include "tessera/parameters/yaml_codec.hpp"
 
 #ifndef TESSERA_DEFAULT_PRESETS_DIR
@@ -22,13 +23,7 @@ bool looks_like_path(const std::string& name) {
   return name.find('/') != std::string::npos || name.ends_with(".yaml") || name.ends_with(".yml");
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw ConfigError(path.string(), 0, 0, "", "cannot read the preset file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string read_text(const fs::path& path) { return parameters::read_yaml_file(path, "preset file"); }
 
 }  // namespace
 

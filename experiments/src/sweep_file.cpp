@@ -9,6 +9,7 @@
 
 #include "tessera/experiments/presets.hpp"
 #include "tessera/experiments/sweep_spec.hpp"
+#include "tessera/parameters/text_file.hpp"
 #include "tessera/parameters/yaml_codec.hpp"
 
 namespace tessera::experiments {
@@ -51,7 +52,7 @@ DataSource parse_data(const YAML::Node& node, const Location& where, const fs::p
   data.format = npy_names ? DataFormat::npy : DataFormat::idx;
   if (const YAML::Node format = node["format"]) {
     const std::string name = scalar(format, where.child("format"), "idx or npy");
-    if (name != "idx" && name != "npy") where.child("format").fail(format, "expected idx or npy, found '" + name + "'");
+    if (name != "idx" && name != "npy") where.child("format").fail(format, "expected idx or npy, found '" + parameters::excerpt(name) + "'");
     data.format = name == "npy" ? DataFormat::npy : DataFormat::idx;
   }
   if (const YAML::Node normalization = node["normalization"]) {
@@ -177,7 +178,7 @@ SweepValue swept_value(const std::string& path, const YAML::Node& node, const Lo
   if (path == "t_inference") {
     double seconds = 0.0;
     if (!parse_duration(text, seconds) || seconds < 0.0) {
-      where.fail(node, "expected a time >= 0 in seconds, or with a unit (s, min, h, d, w, y), found '" + text + "'");
+      where.fail(node, "expected a time >= 0 in seconds, or with a unit (s, min, h, d, w, y), found '" + parameters::excerpt(text) + "'");
     }
     char buffer[32];
     value.text.assign(buffer, std::to_chars(buffer, buffer + sizeof buffer, seconds).ptr);
@@ -571,14 +572,7 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
 }
 
 SweepSpec load_sweep_file(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) {
-    std::error_code error;
-    throw ConfigError(file.string(), 0, 0, "", fs::exists(file, error) ? "cannot read the file" : "no such file");
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_sweep_string(text.str(), file);
+  return load_sweep_string(parameters::read_yaml_file(file, "sweep file"), file);
 }
 
 }  // namespace tessera::experiments

@@ -5,6 +5,7 @@
 
 #include "tessera/nn/errors.hpp"
 #include "tessera/nn/module_types.hpp"
+#include "tessera/parameters/config_error.hpp"
 
 namespace tessera::nn {
 namespace {
@@ -116,9 +117,11 @@ void check_module_names(const std::string& key, const std::vector<std::string>& 
     }
     if (exact || (containers_allowed && container)) continue;
     if (container) {
-      throw ModelError(key + ": '" + name + "' is a container; name its layers instead (modules: " + listing + ")");
+      throw ModelError(key + ": '" + parameters::excerpt(name) + "' is a container; name its layers instead (modules: " +
+                       listing + ")");
     }
-    throw ModelError(key + ": '" + name + "' is not a module of " + source + " (modules: " + listing + ")");
+    throw ModelError(key + ": '" + parameters::excerpt(name) + "' is not a module of " + source + " (modules: " +
+                     listing + ")");
   }
 }
 

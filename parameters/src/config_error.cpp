@@ -3,6 +3,14 @@
 #include <utility>
 
 namespace tessera::parameters {
+
+std::string excerpt(const std::string& text) {
+  constexpr std::size_t kShown = 72;
+  if (text.size() <= kShown + 8) return text;
+  std::size_t cut = kShown;
+  while (cut > 0 && (static_cast<unsigned char>(text[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+  return text.substr(0, cut) + "... (" + std::to_string(text.size()) + " characters)";
+}
 namespace {
 
 std::string format_message(const std::string& source, int line, int column, const std::string& key_path,

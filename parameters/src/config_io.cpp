@@ -1,5 +1,7 @@
 #include "tessera/parameters/config_io.hpp"
 
+#include "tessera/parameters/text_file.hpp"
+
 #include <fstream>
 #include <sstream>
 #include <system_error>
@@ -54,15 +56,7 @@ Config load_config_string(std::string_view yaml_text, std::string_view source) {
 
 template <class Config>
 Config load_config_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) {
-    std::error_code error;
-    const bool exists = std::filesystem::exists(path, error);
-    throw ConfigError(path.string(), 0, 0, "", exists ? "cannot read the file" : "no such file");
-  }
-  std::ostringstream text;
-  text << in.rdbuf();
-  return load_config_string<Config>(text.str(), path.string());
+  return load_config_string<Config>(read_yaml_file(path, "config file"), path.string());
 }
 
 template <class Config>

@@ -68,7 +68,7 @@ Step next_step(const YAML::Node& node, const std::vector<std::string>& parts, st
       if (node[key].IsDefined()) return {key, end - first};
     }
     if (allow_new_last) return {join(parts, first, parts.size()), parts.size() - first};
-    std::string message = "unknown key '" + parts[first] + "'";
+    std::string message = "unknown key '" + excerpt(parts[first]) + "'";
     if (auto guess = closest_name(parts[first], map_keys(node)); !guess.empty()) {
       message += "; did you mean '" + guess + "'?";
     }
@@ -79,7 +79,7 @@ Step next_step(const YAML::Node& node, const std::vector<std::string>& parts, st
     const bool numeric = !text.empty() && std::all_of(text.begin(), text.end(), ::isdigit);
     if (numeric && std::stoul(text) < node.size()) return {text, 1};
     throw ConfigError(where.source(), 0, 0, where.path(),
-                      "expected a list index below " + std::to_string(node.size()) + ", found '" + text + "'");
+                      "expected a list index below " + std::to_string(node.size()) + ", found '" + excerpt(text) + "'");
   }
   throw ConfigError(where.source(), 0, 0, where.path(),
                     "'" + where.path() + "' is a single value and has no field '" + parts[first] + "'");
@@ -107,8 +107,8 @@ std::string describe_node(const YAML::Node& node) {
   if (!node.IsDefined() || node.IsNull()) return "nothing";
   if (node.IsMap()) return "a map";
   if (node.IsSequence()) return "a list";
-  if (is_quoted(node)) return "the string \"" + node.Scalar() + "\"";
-  return "'" + node.Scalar() + "'";
+  if (is_quoted(node)) return "the string \"" + excerpt(node.Scalar()) + "\"";
+  return "'" + excerpt(node.Scalar()) + "'";
 }
 
 bool is_quoted(const YAML::Node& node) { return node.IsScalar() && node.Tag() == "!"; }
@@ -125,7 +125,7 @@ void reject_unknown_keys(const YAML::Node& map, const std::vector<std::string>& 
                          std::string_view type_name) {
   std::set<std::string> seen;
   for (const auto& entry : map) {
-    const std::string key = entry.first.IsScalar() ? entry.first.Scalar() : describe_node(entry.first);
+    const std::string key = entry.first.IsScalar() ? excerpt(entry.first.Scalar()) : describe_node(entry.first);
     if (!seen.insert(key).second) where.child(key).fail(entry.first.Mark(), "duplicate key '" + key + "'");
     if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
     std::string message = "unknown key '" + key + "' in " + std::string(type_name);
@@ -157,7 +157,7 @@ void decode(const YAML::Node& node, int& value, const Location& where) {
     where.fail(node, "expected an integer, found " + describe_node(node));
   }
   if (wide < std::numeric_limits<int>::min() || wide > std::numeric_limits<int>::max()) {
-    where.fail(node, "expected an integer that fits in 32 bits, found " + node.Scalar());
+    where.fail(node, "expected an integer that fits in 32 bits, found " + excerpt(node.Scalar()));
   }
   value = static_cast<int>(wide);
 }
@@ -166,7 +166,7 @@ void decode(const YAML::Node& node, double& value, const Location& where) {
   if (!node.IsScalar() || is_quoted(node) || !YAML::convert<double>::decode(node, value)) {
     where.fail(node, "expected a number, found " + describe_node(node));
   }
-  if (!std::isfinite(value)) where.fail(node, "expected a finite number, found " + node.Scalar());
+  if (!std::isfinite(value)) where.fail(node, "expected a finite number, found " + excerpt(node.Scalar()));
 }
 
 void decode(const YAML::Node& node, std::string& value, const Location& where) {

@@ -126,3 +126,25 @@ output: {{directory: {tmp_path / 'out'}, plot: false}}
     assert 0 < kept < 60
     summary = tessera.run_sweep(str(sweep))  # resumes: nothing finished runs again
     assert summary["already_done"] == kept and summary["computed"] == 60 - kept
+
+
+def test_an_error_in_the_calibration_callback_reaches_the_caller_unchanged():
+    quantized, _ = tessera.convert_to_quantized(tessera.Model.load_onnx(MODEL), tessera.load_preset("digital_int8"))
+
+    class Mine(Exception):
+        pass
+
+    def feed(model):
+        raise Mine("the data loader failed")
+
+    with pytest.raises(Mine, match="the data loader failed"):  # not "observed no finite values"
+        quantized.compute_encodings(feed)
+    images = np.random.default_rng(0).normal(size=(8, 1, 28, 28)).astype(np.float32)
+    quantized.compute_encodings(lambda model: model.forward(images))  # and the model is still usable
+    assert quantized.forward(images).shape == (8, 10)
+
+
+def test_a_preset_that_is_not_yaml_is_quoted_in_a_short_message():
+    with pytest.raises(tessera.ConfigError) as error:
+        tessera.load_preset("/etc/passwd")
+    assert len(str(error.value)) < 300 and "characters)" in str(error.value)

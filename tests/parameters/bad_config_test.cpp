@@ -2,6 +2,10 @@
 // path, what was expected and what was found. Each case below asserts all of it.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "tessera/parameters/config_io.hpp"
@@ -149,6 +153,49 @@ TEST(BadConfigFile, MissingFileIsNamed) {
   } catch (const ConfigError& error) {
     EXPECT_STREQ(error.what(), "/nonexistent/tessera/config.yaml: no such file");
   }
+}
+
+TEST(BadConfigFile, DevicesAndHugeFilesAreRefusedBeforeReading) {
+  try {
+    load_config_file<InferenceRPUConfig>("/dev/zero");  // would be read until memory runs out
+    FAIL() << "/dev/zero was accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_STREQ(error.what(), "/dev/zero: not a regular file (a folder, a device or a pipe); a config file is a YAML "
+                               "text file");
+  }
+  const auto path = std::filesystem::temp_directory_path() / ("tessera_huge_" + std::to_string(::getpid()) + ".yaml");
+  { std::ofstream(path) << "forward: {}\n"; }
+  std::filesystem::resize_file(path, std::uintmax_t{40} << 20);  // sparse: no disk is written
+  try {
+    load_config_file<InferenceRPUConfig>(path);
+    FAIL() << "a 40 MiB config was accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("the file holds 40 MiB; a config file is at most 16 MiB"),
+              std::string::npos)
+        << error.what();
+  }
+  std::filesystem::remove(path);
+}
+
+TEST(BadConfigFile, MessagesQuoteAtMostAnExcerptOfTheInput) {
+  const std::string value(100000, 'x');
+  try {
+    load_config_string<InferenceRPUConfig>("forward:\n  out_res: " + value + "\n");
+    FAIL() << "accepted";
+  } catch (const ConfigError& error) {
+    const std::string message = error.what();
+    EXPECT_LT(message.size(), 300u) << message.substr(0, 400);
+    EXPECT_NE(message.find("xxx... (100000 characters)'"), std::string::npos) << message.substr(0, 400);
+  }
+  try {
+    load_config_string<InferenceRPUConfig>(std::string(100000, 'k') + ": 1\n");  // an unknown key that long
+    FAIL() << "accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_LT(std::string(error.what()).size(), 400u);
+  }
+  EXPECT_EQ(excerpt("short"), "short");
+  EXPECT_EQ(excerpt(std::string(80, 'a')), std::string(80, 'a'));
+  EXPECT_EQ(excerpt(std::string(81, 'a')), std::string(72, 'a') + "... (81 characters)");
 }
 
 }  // namespace

@@ -7,6 +7,11 @@
 
 namespace tessera::parameters {
 
+/// Input quoted in a message: at most about 80 characters of it, and its length when cut
+/// ("root:x:0:0:root:/root:/bin/bash daemon:x:1..." (1279 characters)), so that a wrong
+/// file or a huge value never turns into a huge message.
+std::string excerpt(const std::string& text);
+
 class ConfigError : public std::runtime_error {
  public:
   /// line and column are 1-based; 0 means "unknown" (e.g. a value set from code).

@@ -187,7 +187,7 @@ void decode(const YAML::Node& node, E& value, const Location& where) {
     value = *parsed;
     return;
   }
-  std::string message = "unknown value '" + node.Scalar() + "'";
+  std::string message = "unknown value '" + excerpt(node.Scalar()) + "'";
   if (auto guess = closest_name(node.Scalar(), valid); !guess.empty()) message += "; did you mean '" + guess + "'?";
   where.fail(node, message + " (expected one of " + choices + ")");
 }
@@ -215,7 +215,7 @@ void decode(const YAML::Node& node, std::map<K, V>& value, const Location& where
   for (const auto& entry : node) {
     K key{};
     decode(entry.first, key, where);
-    if (result.contains(key)) where.fail(entry.first, "duplicate key '" + entry.first.Scalar() + "'");
+    if (result.contains(key)) where.fail(entry.first, "duplicate key '" + excerpt(entry.first.Scalar()) + "'");
     decode(entry.second, result[key], where.child(entry.first.Scalar()));
   }
   value = std::move(result);
@@ -257,7 +257,7 @@ void decode(const YAML::Node& node, std::variant<Alternatives...>& value, const 
     if (index == kNames.size()) {
       std::string choices;
       for (const auto& candidate : kNames) choices += (choices.empty() ? "" : ", ") + candidate;
-      std::string message = "unknown type '" + name + "'";
+      std::string message = "unknown type '" + excerpt(name) + "'";
       if (auto guess = closest_name(name, kNames); !guess.empty()) message += "; did you mean '" + guess + "'?";
       where.child("type").fail(type_node, message + " (expected one of " + choices + ")");
     }
