@@ -244,3 +244,36 @@ def test_nan_and_inf_weights_are_refused_by_tiles_and_conversions():
         convert_to_analog(model, exclude_modules=["0"])
     with pytest.raises(ValueError, match="QuantLinear: weight holds 1 NaN or Inf"):
         tessera.torch.convert_to_quantized(model, tessera.load_preset("digital_int8"))
+
+
+def test_saved_analog_models_keep_their_programming_drift_and_noise_position(tmp_path):
+    torch.manual_seed(0)
+    analog = convert_to_analog(Net(), tessera.InferenceRPUConfig(), seed=4)  # PCM noise on everything
+    program_analog_weights(analog)
+    drift_analog_weights(analog, 86400.0)
+    x = torch.randn(3, 2, 10, 10)
+    with torch.no_grad():
+        analog(x)  # the read-noise streams move on
+    torch.save(analog, tmp_path / "analog.pt")
+    loaded = torch.load(tmp_path / "analog.pt")
+    pickled = __import__("pickle").loads(__import__("pickle").dumps(analog))
+    copied = copy.deepcopy(analog)
+    with torch.no_grad():
+        expected = analog(x)  # the next forward of the original
+        for other in (loaded, pickled, copied):
+            torch.testing.assert_close(other(x), expected, rtol=0, atol=0)
+    tiles = loaded.head.analog_tiles[0]
+    assert tiles.programmed and tiles.drift_time == 86400.0
+
+
+def test_a_model_saved_with_the_cuda_backend_loads_on_the_cpu_with_a_warning():
+    layer = convert_to_analog(nn.Sequential(nn.Linear(4, 3)), tessera.load_preset("ideal"))
+    layer[0].analog_tiles[0].backend = "cuda"  # as a GPU machine would have saved it
+    if tessera.cuda_availability()["available"]:
+        pytest.skip("this machine has a CUDA device: the backend would load as saved")
+    with pytest.warns(UserWarning, match="backend 'cuda' is not usable here .*; it computes on the CPU"):
+        loaded = __import__("pickle").loads(__import__("pickle").dumps(layer))
+    assert loaded[0].analog_tiles[0].backend == "cpu"
+    x = torch.randn(2, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), layer(x))

@@ -181,3 +181,19 @@ def test_export_refusals_name_the_problem(tmp_path):
         export_onnx(mixed, torch.randn(1, 4), str(tmp_path / "a.onnx"))
     with pytest.raises(ValueError, match="export a model that contains the converted layer, not the layer alone"):
         export_onnx(AnalogLinear(4, 2), torch.randn(1, 4), str(tmp_path / "l.onnx"))
+
+
+def test_state_dict_carries_the_calibrated_encodings(tmp_path):
+    model = Block()
+    x = torch.randn(4, 3, 6, 6)
+    quantized = convert_to_quantized(model, tessera.load_preset("digital_int8"))
+    with compute_encodings(quantized):
+        quantized(x)
+    state = quantized.state_dict()
+    assert any(key.endswith("output_encodings.0.scale") for key in state)
+    fresh = convert_to_quantized(model, tessera.load_preset("digital_int8"))  # never calibrated
+    fresh.load_state_dict(state)
+    with torch.no_grad():
+        torch.testing.assert_close(fresh(x), quantized(x), rtol=0, atol=0)
+    torch.save(state, tmp_path / "state.pt")
+    assert fresh.load_state_dict(torch.load(tmp_path / "state.pt")).missing_keys == []

@@ -149,6 +149,39 @@ class QuantizedModule:
         raise ValueError(f"{type(self).__name__}: call {k + 1} of this module in one forward pass, but calibration "
                          f"saw {len(quantizers)} calls; its {role} quantizers are per call")
 
+    # state_dict carries the calibrated encodings (AIMET keeps them as buffers), so a model
+    # loaded into a freshly converted twin needs no calibration: "<role>_encodings.<call>.scale"
+    # and ".zero_point" for each calibrated input and output quantizer. Weight encodings follow
+    # from the weights and are recomputed.
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        for role, quantizers in (("input", self.input_quantizers), ("output", self.output_quantizers)):
+            for call, quantizer in enumerate(quantizers):
+                if quantizer.is_initialized:
+                    destination[f"{prefix}{role}_encodings.{call}.scale"] = torch.from_numpy(quantizer.scale.copy())
+                    destination[f"{prefix}{role}_encodings.{call}.zero_point"] = torch.tensor(quantizer.zero_point,
+                                                                                               dtype=torch.int64)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        for role, quantizers, make in (("input", self.input_quantizers, lambda: _input_quantizer(self.input_qconfig)),
+                                       ("output", self.output_quantizers, lambda: _output_quantizer(self.qconfig))):
+            call = 0
+            while f"{prefix}{role}_encodings.{call}.scale" in state_dict:
+                scale = state_dict.pop(f"{prefix}{role}_encodings.{call}.scale")
+                zero_point = state_dict.pop(f"{prefix}{role}_encodings.{call}.zero_point", None)
+                if not quantizers:
+                    error_msgs.append(f"{prefix}{role}_encodings: the module has no {role} quantizer")
+                elif zero_point is None:
+                    error_msgs.append(f"{prefix}{role}_encodings.{call}: a scale without a zero_point")
+                else:
+                    while len(quantizers) <= call:  # a module used more than once per pass
+                        quantizers.append(make())
+                    quantizers[call].set_encodings(scale.tolist(), zero_point.tolist())
+                call += 1
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
     def _quantized_output(self, output, quantizer):
         if isinstance(output, tuple):
             return (fake_quantize(output[0], quantizer),) + output[1:]
