@@ -98,3 +98,12 @@ def test_cuda_tile_agrees_with_the_cpu_tile():
     step = 2 * rpu.forward.out_bound * rpu.forward.out_res
     bound = step * np.abs(x).max(axis=1, keepdims=True) * 64 * 1.5  # one ADC step at the sample's scale
     assert np.all(np.abs(gpu.forward(x) - cpu.forward(x)) <= bound)
+
+
+def test_tiles_that_cannot_fit_in_memory_are_refused_before_allocating():
+    # 2^31 x 2 is inside the 2^32-element limit, but a tile keeps several copies of its weights
+    # (96 GiB here): refused with the sizes instead of being killed by the system.
+    for make in (tessera.AnalogTile, tessera.AnalogTileArray):
+        with pytest.raises(ValueError, match=r"tile 'tile' of 2147483648 x 2 \(about 6 copies of its weights\) "
+                                             r"needs 96.0 GiB; only .* GiB of memory are available"):
+            make(2**31, 2)

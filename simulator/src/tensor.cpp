@@ -74,15 +74,19 @@ std::string gibibytes(std::int64_t bytes) {
 
 }  // namespace
 
-void require_memory(const Shape& shape) {
-  const std::int64_t bytes = element_count(shape) * static_cast<std::int64_t>(sizeof(float));
+void require_memory_bytes(std::int64_t bytes, const std::string& what) {
   const std::int64_t limit = configured_limit();
   if (bytes < std::min(kCheckedBytes, limit)) return;
   const std::int64_t available = std::min(available_bytes(), limit);
   if (bytes > available) {
-    throw std::length_error("a tensor of shape " + shape_to_string(shape) + " needs " + gibibytes(bytes) +
-                            "; only " + gibibytes(available) + " of memory are available");
+    throw std::length_error(what + " needs " + gibibytes(bytes) + "; only " + gibibytes(available) +
+                            " of memory are available");
   }
+}
+
+void require_memory(const Shape& shape) {
+  require_memory_bytes(element_count(shape) * static_cast<std::int64_t>(sizeof(float)),
+                       "a tensor of shape " + shape_to_string(shape));
 }
 
 std::string shape_to_string(const Shape& shape) {

@@ -37,7 +37,33 @@ void reject_unsupported(const IOParameters& io) {
   if (io.w_read_asymmetry_dtod > 0.0) refuse("forward.w_read_asymmetry_dtod > 0");
 }
 
+// A tile holds its weight matrix several times over (targets, effective weights, the packed
+// copy the product reads, |W|, conductances and drift coefficients): refused before the first
+// allocation when that cannot fit, instead of being killed by the system halfway through.
+simulator::Shape checked_tile_shape(std::int64_t out_size, std::int64_t in_size, std::string_view name) {
+  AnalogTile::check_size(out_size, in_size, name);
+  return {out_size, in_size};
+}
+
 }  // namespace
+
+void AnalogTile::check_size(std::int64_t out_size, std::int64_t in_size, std::string_view name) {
+  if (out_size < 1 || in_size < 1) {
+    throw std::invalid_argument("tile sizes must be >= 1, got " + std::to_string(out_size) + " x " +
+                                std::to_string(in_size));
+  }
+  const simulator::Shape shape{out_size, in_size};
+  const std::int64_t elements = simulator::element_count(shape);  // refuses more than 2^32
+  constexpr std::int64_t kCopies = 6;
+  try {
+    simulator::require_memory_bytes(elements * kCopies * static_cast<std::int64_t>(sizeof(float)),
+                                    "tile '" + std::string(name) + "' of " + std::to_string(out_size) + " x " +
+                                        std::to_string(in_size) + " (about " + std::to_string(kCopies) +
+                                        " copies of its weights)");
+  } catch (const std::length_error& error) {
+    throw std::invalid_argument(error.what());
+  }
+}
 
 AnalogTile::AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::InferenceRPUConfig config,
                        std::uint64_t seed, std::string_view name)
@@ -46,7 +72,7 @@ AnalogTile::AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::
       config_(std::move(config)),
       name_(name),
       stream_(simulator::RandomStream(seed).derive(name)),
-      weights_({out_size, in_size}),
+      weights_(checked_tile_shape(out_size, in_size, name)),
       effective_weights_({out_size, in_size}),
       noise_model_(simulator::make_device_noise_model(config_.noise_model)),
       converter_(noise_model_->converter()) {

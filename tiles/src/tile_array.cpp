@@ -72,7 +72,7 @@ AnalogTileArray::AnalogTileArray(std::int64_t out_size, std::int64_t in_size,
     throw std::invalid_argument("tile array '" + name_ + "': sizes must be >= 1, got " + std::to_string(out_size) +
                                 " x " + std::to_string(in_size));
   }
-  simulator::element_count({out_size, in_size});  // refuses absurd sizes before any tile exists
+  AnalogTile::check_size(out_size, in_size, name_);  // refuses absurd sizes before any tile exists
   output_blocks_ = split_into_blocks(out_size, config.mapping.max_output_size);
   input_blocks_ = split_into_blocks(in_size, config.mapping.max_input_size);
   const bool single = output_blocks_.size() == 1 && input_blocks_.size() == 1;

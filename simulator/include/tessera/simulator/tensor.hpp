@@ -22,6 +22,8 @@ std::int64_t element_count(const Shape& shape);
 /// need more memory than the machine has available (MemAvailable; TESSERA_MEMORY_LIMIT_MB can
 /// lower the limit). Tensors under 256 MiB are not checked.
 void require_memory(const Shape& shape);
+/// The same check for `bytes` that `what` (named in the message) will allocate.
+void require_memory_bytes(std::int64_t bytes, const std::string& what);
 /// "[2, 3, 4]"
 std::string shape_to_string(const Shape& shape);
 

@@ -40,6 +40,10 @@ class AnalogTile {
   AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::InferenceRPUConfig config, std::uint64_t seed = 0,
              std::string_view name = "tile");
 
+  /// Throws std::invalid_argument for sizes below 1, or for weights whose copies a tile keeps
+  /// would not fit the memory available (checked before anything is allocated).
+  static void check_size(std::int64_t out_size, std::int64_t in_size, std::string_view name);
+
   std::int64_t out_size() const { return out_size_; }
   std::int64_t in_size() const { return in_size_; }
   const parameters::InferenceRPUConfig& config() const { return config_; }
