@@ -148,3 +148,9 @@ def test_a_preset_that_is_not_yaml_is_quoted_in_a_short_message():
     with pytest.raises(tessera.ConfigError) as error:
         tessera.load_preset("/etc/passwd")
     assert len(str(error.value)) < 300 and "characters)" in str(error.value)
+
+
+def test_a_model_without_outputs_is_refused_when_loaded():
+    path = os.path.join(ROOT, "tests", "data", "onnx", "no_outputs.onnx")
+    with pytest.raises(tessera.ModelError, match="no_outputs.onnx: the graph has no outputs"):
+        tessera.Model.load_onnx(path)

@@ -103,6 +103,10 @@ def test_cuda_tile_agrees_with_the_cpu_tile():
 def test_tiles_that_cannot_fit_in_memory_are_refused_before_allocating():
     # 2^31 x 2 is inside the 2^32-element limit, but a tile keeps several copies of its weights
     # (96 GiB here): refused with the sizes instead of being killed by the system.
+    with open("/proc/meminfo") as meminfo:
+        available = next(int(line.split()[1]) << 10 for line in meminfo if line.startswith("MemAvailable"))
+    if available > 96 << 30:
+        pytest.skip("this machine has more than 96 GiB available: the largest tile fits")
     for make in (tessera.AnalogTile, tessera.AnalogTileArray):
         with pytest.raises(ValueError, match=r"tile 'tile' of 2147483648 x 2 \(about 6 copies of its weights\) "
                                              r"needs 96.0 GiB; only .* GiB of memory are available"):
