@@ -40,6 +40,24 @@ void reject_unsupported(const IOParameters& io) {
 // A tile holds its weight matrix several times over (targets, effective weights, the packed
 // copy the product reads, |W|, conductances and drift coefficients): refused before the first
 // allocation when that cannot fit, instead of being killed by the system halfway through.
+// One compensation factor for the whole tile (global) or one per output. The variant is closed:
+// a compensation type added to the config must say here which it is.
+bool compensates_globally(const parameters::DriftCompensation& compensation) {
+  return std::visit(
+      [](const auto& chosen) {
+        using Chosen = std::decay_t<decltype(chosen)>;
+        if constexpr (std::is_same_v<Chosen, parameters::GlobalDriftCompensation>) {
+          return true;
+        } else if constexpr (std::is_same_v<Chosen, parameters::PerColumnDriftCompensation> ||
+                             std::is_same_v<Chosen, parameters::NoDriftCompensation>) {
+          return false;
+        } else {
+          static_assert(sizeof(Chosen) == 0, "a drift compensation without a readout");
+        }
+      },
+      compensation);
+}
+
 simulator::Shape checked_tile_shape(std::int64_t out_size, std::int64_t in_size, std::string_view name) {
   AnalogTile::check_size(out_size, in_size, name);
   return {out_size, in_size};
@@ -224,7 +242,7 @@ void AnalogTile::program() {
         if constexpr (!std::is_same_v<Compensation, parameters::NoDriftCompensation>) {
           if (compensation.exact_reference) {
             // Baseline from the ideal MVM of the target weights: mean |w| (the identity readout).
-            const bool global = std::is_same_v<Compensation, parameters::GlobalDriftCompensation>;
+            const bool global = compensates_globally(config_.drift_compensation);
             compensation_baseline_.assign(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
             for (std::int64_t i = 0; i < out_size_; ++i) {
               for (std::int64_t j = 0; j < in_size_; ++j) {
@@ -265,7 +283,7 @@ void AnalogTile::drift(double t_inference) {
 }
 
 std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStream& stream) {
-  const bool global = std::holds_alternative<parameters::GlobalDriftCompensation>(config_.drift_compensation);
+  const bool global = compensates_globally(config_.drift_compensation);
   std::vector<double> column_sums(static_cast<std::size_t>(out_size_), 0.0);  // sum over rows of |y|
   const MvmWeights weights{&effective_weights_, &abs_effective_weights_};
   // The identity goes through in blocks of rows (the noise is addressed by row, so the result

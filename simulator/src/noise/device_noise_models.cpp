@@ -265,8 +265,12 @@ std::unique_ptr<DeviceNoiseModel> make_device_noise_model(const parameters::Nois
           return std::make_unique<StateIndependentModel>(model);
         } else if constexpr (std::is_same_v<Model, parameters::ReRamWan2022NoiseModel>) {
           return std::make_unique<ReRamWan2022Model>(model);
-        } else {
+        } else if constexpr (std::is_same_v<Model, parameters::NullNoiseModel>) {
           return std::make_unique<NullModel>();
+        } else {
+          // A noise model added to the config's variant must be implemented here: it must not
+          // quietly simulate no noise at all.
+          static_assert(sizeof(Model) == 0, "make_device_noise_model: a noise model without an implementation");
         }
       },
       config);
