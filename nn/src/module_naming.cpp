@@ -4,6 +4,7 @@
 #include <cctype>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 #include "tessera/nn/errors.hpp"
 
@@ -124,8 +125,25 @@ bool is_plumbing(const Node& node, const Graph& graph) {
   return kPlumbing.count(node.op_type) > 0;
 }
 
+// Naming runs before the operators check their attributes. An attribute of the wrong type is
+// reported there, with its node; here it reads as absent.
+template <class Read>
+auto read_attribute_or(Read read, decltype(read()) absent) {
+  try {
+    return read();
+  } catch (const std::invalid_argument&) {
+    return absent;
+  }
+}
+
+// How many integers a list attribute holds; -1 when it is not a list of integers.
+int list_length(const Node& node, const std::string& name) {
+  return read_attribute_or([&] { return static_cast<int>(node.attributes.get_ints(name).size()); }, -1);
+}
+
 std::string clip_type(const Graph& graph, const Node& node) {
-  float low = node.attributes.get_float("min", -3.4e38f), high = node.attributes.get_float("max", 3.4e38f);
+  float low = read_attribute_or([&] { return node.attributes.get_float("min", -3.4e38f); }, -3.4e38f);
+  float high = read_attribute_or([&] { return node.attributes.get_float("max", 3.4e38f); }, 3.4e38f);
   if (const Tensor* t = constant_tensor(graph, node, 1); t != nullptr && t->size() == 1) low = (*t)[0];
   if (const Tensor* t = constant_tensor(graph, node, 2); t != nullptr && t->size() == 1) high = (*t)[0];
   return low == 0.0f && high == 6.0f ? "ReLU6" : "Hardtanh";
@@ -147,7 +165,7 @@ std::string single_operator_type(const Graph& graph, const Node& node) {
       {"Dropout", "Dropout"}, {"Resize", "Upsample"},         {"Upsample", "Upsample"}};
   if (node.op_type == "Clip") return clip_type(graph, node);
   const int spatial_from_input = node.inputs.empty() ? -1 : rank_of(graph, node.inputs[0]) - 2;
-  const int spatial_from_kernel = static_cast<int>(node.attributes.get_ints("kernel_shape").size());
+  const int spatial_from_kernel = list_length(node, "kernel_shape");
   if (node.op_type == "MaxPool") return with_dims("MaxPool", spatial_from_kernel, node.op_type);
   if (node.op_type == "AveragePool") return with_dims("AvgPool", spatial_from_kernel, node.op_type);
   if (node.op_type == "GlobalAveragePool") return with_dims("AdaptiveAvgPool", spatial_from_input, node.op_type);
@@ -169,7 +187,7 @@ int output_rank(const Graph& graph, const Node& node) {
                                                              "Min", "Sum", "Mean", "Where", "Equal", "Less", "Greater"};
   const auto rank = [&](std::size_t i) { return i < node.inputs.size() ? rank_of(graph, node.inputs[i]) : -1; };
   const auto count = [&](const char* attribute, std::size_t input) -> int {  // axes as attribute or input
-    if (node.attributes.has(attribute)) return static_cast<int>(node.attributes.get_ints(attribute).size());
+    if (node.attributes.has(attribute)) return list_length(node, attribute);
     const Tensor* t = constant_tensor(graph, node, input);
     return t == nullptr ? -1 : static_cast<int>(t->size());
   };
@@ -191,7 +209,7 @@ int output_rank(const Graph& graph, const Node& node) {
   if (op == "Squeeze") return rank(0) < 0 || count("axes", 1) < 0 ? -1 : rank(0) - count("axes", 1);
   if (op == "Gather") return rank(0) < 0 || rank(1) < 0 ? -1 : rank(0) - 1 + rank(1);
   if (op.rfind("Reduce", 0) == 0) {
-    if (node.attributes.get_int("keepdims", 1) != 0) return rank(0);
+    if (read_attribute_or([&] { return node.attributes.get_int("keepdims", 1); }, 1) != 0) return rank(0);
     return rank(0) < 0 || count("axes", 1) < 0 ? -1 : rank(0) - count("axes", 1);
   }
   if (op == "LSTM" || op == "GRU" || op == "RNN") return 4;

@@ -231,5 +231,27 @@ TEST(OperatorErrors, AxesOutsideTheRankAreRefusedAlsoForScalars) {
                            "input 1 has rank 0, input 0 rank 1");
 }
 
+
+// Module naming reads kernel_shape, axes, keepdims, min and max before the operators check them
+// (found by fuzz_onnx: a MaxPool whose kernel_shape was an integer ended the process).
+TEST(OperatorErrors, AttributesOfTheWrongTypeAreRefusedWithTheirNodeAlsoWhereNamingReadsThem) {
+  Attributes kernel;
+  kernel.set("kernel_shape", std::int64_t{3});
+  expect_error<ModelError>([&] { run_node("MaxPool", {floats({1, 1, 4, 4})}, kernel); },
+                           "node 'node_0' (MaxPool): attribute 'kernel_shape' should be a list of integers");
+  Attributes axes;
+  axes.set("axes", std::string("0"));
+  expect_error<ModelError>([&] { run_node("ReduceMean", {floats({2, 3})}, axes); },
+                           "node 'node_0' (ReduceMean): attribute 'axes' should be a list of integers");
+  Attributes keepdims;
+  keepdims.set("keepdims", 1.5f);
+  expect_error<ModelError>([&] { run_node("ReduceMax", {floats({2, 3})}, keepdims); },
+                           "node 'node_0' (ReduceMax): attribute 'keepdims' should be an integer");
+  Attributes bound;
+  bound.set("min", std::string("zero"));
+  expect_error<ModelError>([&] { run_node("Clip", {floats({2})}, bound, 6); },
+                           "node 'node_0' (Clip): attribute 'min' should be a float");
+}
+
 }  // namespace
 }  // namespace tessera::nn
