@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "tessera/parameters/text_file.hpp"
@@ -27,9 +28,31 @@ std::string read_text(const fs::path& path) { return parameters::read_yaml_file(
 
 }  // namespace
 
+namespace {
+
+struct PresetsFolder {
+  std::mutex mutex;
+  fs::path folder = TESSERA_DEFAULT_PRESETS_DIR;
+};
+
+PresetsFolder& presets_folder() {
+  static PresetsFolder instance;
+  return instance;
+}
+
+}  // namespace
+
 fs::path presets_directory() {
   if (const char* dir = std::getenv("TESSERA_PRESETS_DIR"); dir != nullptr && *dir != '\0') return dir;
-  return TESSERA_DEFAULT_PRESETS_DIR;
+  PresetsFolder& chosen = presets_folder();
+  const std::lock_guard lock(chosen.mutex);
+  return chosen.folder;
+}
+
+void use_presets_directory(const fs::path& folder) {
+  PresetsFolder& chosen = presets_folder();
+  const std::lock_guard lock(chosen.mutex);
+  chosen.folder = folder;
 }
 
 std::vector<std::string> preset_names() {

@@ -36,6 +36,8 @@ void bind_experiments(py::module_& m) {
       "Reads an IDX image/label pair (MNIST, Fashion-MNIST; gzipped or not): images as float32 [N, 1, H, W] "
       "normalised as (x/255 - mean) / std, labels as int64. limit > 0 reads the first `limit` samples.");
   m.def("preset_names", &experiments::preset_names, "The bundled hardware presets.");
+  m.def("_use_presets_directory", &experiments::use_presets_directory, py::arg("folder"),
+        "Where presets are found unless $TESSERA_PRESETS_DIR says otherwise (an installed package's copy).");
   m.def(
       "load_preset",
       [](const std::string& name_or_path) {

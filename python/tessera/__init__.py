@@ -6,6 +6,7 @@ The compiled core (`tessera._core`) holds the configs, quantizers, tiles, models
 import os as _os
 
 from . import _config
+from ._version import __version__
 from ._core import (
     ActivationQuantConfig,
     AffineQuantizer,
@@ -36,14 +37,14 @@ from ._core import (
     run_sweep,
     sweep_run_count,
 )
+from . import _core
 from ._core import load_preset as _load_preset
 
-__version__ = "0.1.0"
-
-# An installed package carries its presets next to it; the build tree uses the source folder.
+# An installed package carries its presets next to it (the build tree uses the source folder).
+# Only tessera's own lookup is told: the process environment is left as it is.
 _bundled_presets = _os.path.join(_os.path.dirname(__file__), "presets")
-if _os.path.isdir(_bundled_presets) and not _os.environ.get("TESSERA_PRESETS_DIR"):
-    _os.environ["TESSERA_PRESETS_DIR"] = _bundled_presets
+if _os.path.isdir(_bundled_presets):
+    _core._use_presets_directory(_bundled_presets)
 
 _config.add_attribute_access(
     [InferenceRPUConfig, QuantizationMap, QuantizedModuleConfig, QuantizationConfig, ActivationQuantConfig,

@@ -23,8 +23,12 @@ struct Preset {
   std::optional<parameters::QuantizationMap> quantization;  ///< set for digital presets
 };
 
-/// $TESSERA_PRESETS_DIR if set, else the presets/ folder of the source tree.
+/// $TESSERA_PRESETS_DIR if set, else the folder given to use_presets_directory (an installed
+/// Python package's own copy), else the presets/ folder of the source tree.
 std::filesystem::path presets_directory();
+/// Where presets are found when $TESSERA_PRESETS_DIR is not set (the Python package calls it
+/// with the copy it ships; the environment is left alone).
+void use_presets_directory(const std::filesystem::path& folder);
 
 /// Names of the presets in presets_directory(), sorted.
 std::vector<std::string> preset_names();
