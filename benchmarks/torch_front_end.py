@@ -34,7 +34,7 @@ def main(repetitions=15, threads=2):
         with torch.enable_grad():
             torch.onnx.export(model, x, path, input_names=["input"], opset_version=13,
                               dynamic_axes={"input": {0: "batch"}})
-        core, _ = tessera.convert_to_analog(tessera.Model.load_onnx(path), rpu, seed=1)
+        core = tessera.convert_onnx_to_analog(tessera.Model.load_onnx(path), rpu, seed=1)
     core.program()
     images = x.numpy()
     cases = {"tessera.torch": lambda: converted(x), "tessera.Model": lambda: core.forward(images)}

@@ -166,38 +166,31 @@ void bind_plan(py::module_& m) {
 
 void bind_onnx_conversion(py::module_& m) {
   m.def(
-      "convert_to_analog",
-      [](const Model& model, const parameters::InferenceRPUConfig& rpu_config, const std::vector<std::string>& exclude,
+      "convert_onnx_to_analog",
+      [](const Model& model, const parameters::InferenceRPUConfig& rpu_config,
+         const std::vector<std::string>& exclude_modules,
          const std::map<std::string, parameters::InferenceRPUConfig>& instance_rpu_configs,
          const std::optional<std::set<std::string>>& module_types, std::uint64_t seed, bool strict) {
         const nn::AnalogConversion conversion =
-            analog_conversion(rpu_config, exclude, instance_rpu_configs, module_types, seed, strict);
-        Model converted = [&] {
-          py::gil_scoped_release release;
-          return nn::convert_to_analog(model, conversion);
-        }();
-        py::list rows = plan_rows(converted.plan());
-        return py::make_tuple(std::move(converted), rows);
+            analog_conversion(rpu_config, exclude_modules, instance_rpu_configs, module_types, seed, strict);
+        py::gil_scoped_release release;
+        return nn::convert_to_analog(model, conversion);
       },
       py::arg("model"), py::arg("rpu_config") = parameters::InferenceRPUConfig{},
-      py::arg("exclude") = std::vector<std::string>{},
+      py::arg("exclude_modules") = std::vector<std::string>{},
       py::arg("instance_rpu_configs") = std::map<std::string, parameters::InferenceRPUConfig>{},
       py::arg("module_types") = py::none(), py::arg("seed") = 0, py::arg("strict") = false,
-      "A copy with Linear/Conv/recurrent/attention products on analog tiles, on top of any earlier conversion; "
-      "returns (model, report rows).");
+      "A copy of an ONNX model with its Linear/Conv/recurrent/attention products on analog tiles, on top of any "
+      "earlier conversion; what each module became: model.plan.rows().");
   m.def(
-      "convert_to_quantized",
+      "convert_onnx_to_quantized",
       [](const Model& model, const parameters::QuantizationMap& map, bool strict) {
-        Model converted = [&] {
-          py::gil_scoped_release release;
-          return nn::convert_to_quantized(model, map, nullptr, strict);
-        }();
-        py::list rows = plan_rows(converted.plan());
-        return py::make_tuple(std::move(converted), rows);
+        py::gil_scoped_release release;
+        return nn::convert_to_quantized(model, map, nullptr, strict);
       },
       py::arg("model"), py::arg("quantization_map"), py::arg("strict") = false,
-      "A copy with fake-quantized layers by the map's rules, on top of any earlier conversion; returns "
-      "(model, report rows).");
+      "A copy of an ONNX model with fake-quantized layers by the map's rules, on top of any earlier conversion; "
+      "what each module became: model.plan.rows().");
 }
 
 }  // namespace

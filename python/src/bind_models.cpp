@@ -46,6 +46,10 @@ void bind_model(py::module_& m) {
            "Programs every analog layer (programming noise, t = 0).")
       .def("drift", &Model::drift, py::arg("t_inference"), py::call_guard<py::gil_scoped_release>(),
            "Drift and read noise of every analog layer, t_inference seconds after programming.")
+      .def("program_analog_weights", &Model::program, py::call_guard<py::gil_scoped_release>(),
+           "aihwkit's name for program().")
+      .def("drift_analog_weights", &Model::drift, py::arg("t_inference") = 0.0,
+           py::call_guard<py::gil_scoped_release>(), "aihwkit's name for drift(t_inference).")
       .def(
           "compute_encodings",
           [](Model& model, const std::function<void(Model&)>& feed) { model.compute_encodings(feed); },

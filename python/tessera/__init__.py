@@ -4,6 +4,7 @@ The compiled core (`tessera._core`) holds the configs, quantizers, tiles, models
 `tessera.torch` (imported on demand, it needs torch) holds the PyTorch modules and conversions.
 """
 import os as _os
+from typing import Union as _Union
 
 from . import _config
 from ._version import __version__
@@ -25,8 +26,6 @@ from ._core import (
     QuantizeDequantize,
     UnsupportedError,
     WeightQuantConfig,
-    convert_to_analog,
-    convert_to_quantized,
     cuda_availability,
     fold_batch_norms,
     load_idx_dataset,
@@ -38,6 +37,8 @@ from ._core import (
     sweep_run_count,
 )
 from . import _core
+from ._onnx_conversion import (convert_onnx_to_analog, convert_onnx_to_quantized, convert_to_analog,
+                               convert_to_quantized)
 from ._core import load_preset as _load_preset
 
 # An installed package carries its presets next to it (the build tree uses the source folder).
@@ -52,7 +53,7 @@ _config.add_attribute_access(
 )
 
 
-def load_preset(name_or_path):
+def load_preset(name_or_path: str) -> _Union[InferenceRPUConfig, QuantizationMap]:
     """A bundled preset by name (see `preset_names()`) or a preset YAML file.
 
     Returns the InferenceRPUConfig of an analog preset or the QuantizationMap of a digital one.

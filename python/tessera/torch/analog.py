@@ -7,8 +7,10 @@ weights the forward used (with any training-time weight modifier), the weight gr
 grad_output^T x. Tiles are named after the module (grouped convolutions: "<name>.group<g>"),
 like the layers of an ONNX model converted in C++, so both draw the same noise streams.
 """
+from typing import Dict, List, Optional, Tuple
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 from .. import _core
@@ -36,11 +38,11 @@ class AnalogLayer:
         self.analog_tiles = [TileMatrix(out_size, in_size, self.rpu_config, self.tile_seed, tile_name, backend)
                              for out_size, in_size, tile_name in self.tile_layout()]
 
-    def tile_layout(self):
+    def tile_layout(self) -> List[Tuple[int, int, str]]:
         """[(out_size, in_size, tile name)] of the layer's weight matrices."""
         raise NotImplementedError
 
-    def tile_parameters(self, k):
+    def tile_parameters(self, k: int) -> Tuple[Tensor, Optional[Tensor]]:
         """(weight view, bias view or None) that tile matrix k holds."""
         raise NotImplementedError
 
@@ -48,40 +50,83 @@ class AnalogLayer:
         weight, bias = self.tile_parameters(k)
         return self.analog_tiles[k].product(x2d, weight, bias, self.training)
 
-    def set_backend(self, backend):
+    def set_backend(self, backend: str) -> None:
         """'cpu' or 'cuda': where the tiles compute (RuntimeError when no CUDA device is usable)."""
         for tiles in self.analog_tiles:
             tiles.set_backend(backend)
         self.backend = backend
 
-    def train(self, mode=True):
+    def train(self, mode: bool = True) -> "AnalogLayer":
         super().train(mode)
         for tiles in self.analog_tiles:
             tiles.set_training(mode)
         return self
 
-    def program_analog_weights(self):
+    def program_analog_weights(self) -> None:
         """Programs the tiles (programming noise, t = 0) from the current weights."""
         for k, tiles in enumerate(self.analog_tiles):
             tiles.program(*self.tile_parameters(k), self.training)
 
-    def drift_analog_weights(self, t_inference=0.0):
+    def drift_analog_weights(self, t_inference: float = 0.0) -> None:
         """Drift and read noise t_inference seconds after programming (programs first if needed)."""
         for k, tiles in enumerate(self.analog_tiles):
             tiles.drift(*self.tile_parameters(k), self.training, t_inference)
 
-    def get_weights(self):
-        """The target weights as the tiles hold them (after clipping/remapping in training)."""
-        blocks = []
-        for k, tiles in enumerate(self.analog_tiles):
-            weight, bias = self.tile_parameters(k)
-            tiles.sync(weight, bias, self.training)
-            blocks.append(torch.from_numpy(tiles.tiles.get_weights()))
-        return torch.cat(blocks).reshape(self.weight.shape)
+    def _tile_weights(self, k):
+        """Tile matrix k's target weights as the tiles hold them (after clipping/remapping in training)."""
+        weight, bias = self.tile_parameters(k)
+        self.analog_tiles[k].sync(weight, bias, self.training)
+        return torch.from_numpy(self.analog_tiles[k].tiles.get_weights())
 
-    def extra_repr(self):
+    def get_weights(self) -> Tuple[Tensor, Optional[Tensor]]:
+        """(weight, bias) as aihwkit gives them: the target weights as the tiles hold them (after
+        clipping/remapping in training), in the layer's weight shape, and a copy of the bias
+        (None without one; the bias is digital, added after the tile's periphery)."""
+        weight = torch.cat([self._tile_weights(k) for k in range(len(self.analog_tiles))])
+        bias = None if self.bias is None else self.bias.detach().clone()
+        return weight.reshape(self.weight.shape), bias
+
+    def set_weights(self, weight: Tensor, bias: Optional[Tensor] = None) -> None:
+        """Writes the layer's weight (and bias, when given) parameters; the tiles take them on
+        their next use and must be programmed again, as on hardware."""
+        _set_parameters(self, {"weight": weight, "bias": bias})
+
+    def _apply(self, fn, *args, **kwargs):
+        """.to(device), .cuda() and .cpu() move the tiles too: parameters that change device take
+        the layer's computation with them (cuda -> the CUDA backend, anything else -> the CPU).
+        Casts that keep the device leave an explicitly chosen backend alone."""
+        before = _parameter_device(self)
+        result = super()._apply(fn, *args, **kwargs)
+        after = _parameter_device(self)
+        if after != before:
+            self.set_backend("cuda" if after.type == "cuda" else "cpu")
+        return result
+
+    def extra_repr(self) -> str:
         count = sum(t.tiles.tile_count for t in self.analog_tiles)
         return super().extra_repr() + f", tiles={count}"
+
+
+def _parameter_device(layer):
+    return next(layer.parameters()).device
+
+
+def _set_parameters(layer, values):
+    """Copies {parameter name: tensor, or None to keep it} into the layer's parameters."""
+    with torch.no_grad():
+        for name, value in values.items():
+            parameter = getattr(layer, name)
+            if value is None:  # a bias not given stays as it is
+                continue
+            if parameter is None:
+                raise ValueError(f"{layer.tile_name}: the layer has no {name}")
+            value = torch.as_tensor(value)
+            if tuple(value.shape) != tuple(parameter.shape):
+                raise ValueError(f"{layer.tile_name}: {name} should have shape {tuple(parameter.shape)}, "
+                                 f"found {tuple(value.shape)}")
+            if not torch.isfinite(value).all():
+                raise ValueError(f"{layer.tile_name}: {name} holds NaN or infinite values")
+            parameter.copy_(value)
 
 
 def _copy_parameters(layer, module):
@@ -101,18 +146,19 @@ class AnalogLinear(AnalogLayer, nn.Linear):
         self._init_analog(rpu_config, seed, name, backend)
 
     @classmethod
-    def from_digital(cls, module, rpu_config=None, seed=0, name="AnalogLinear", backend="cpu"):
+    def from_digital(cls, module: nn.Linear, rpu_config: Optional[_core.InferenceRPUConfig] = None, seed: int = 0,
+                     name: str = "AnalogLinear", backend: str = "cpu") -> "AnalogLinear":
         layer = cls(module.in_features, module.out_features, module.bias is not None, rpu_config, seed, name,
                     backend)
         return _copy_parameters(layer, module)
 
-    def tile_layout(self):
+    def tile_layout(self) -> List[Tuple[int, int, str]]:
         return [(self.out_features, self.in_features, self.tile_name)]
 
-    def tile_parameters(self, k):
+    def tile_parameters(self, k: int) -> Tuple[Tensor, Optional[Tensor]]:
         return self.weight, self.bias
 
-    def forward(self, x):  # pylint: disable=arguments-renamed
+    def forward(self, x: Tensor) -> Tensor:  # pylint: disable=arguments-renamed
         check_floating(x, f"{type(self).__name__} '{self.tile_name}'")
         if x.dim() == 0 or x.shape[-1] != self.in_features:
             raise ValueError(f"{self.tile_name}: expected inputs with {self.in_features} features in the last "
@@ -134,25 +180,26 @@ class _AnalogConvNd(AnalogLayer):
         self._init_analog(rpu_config, seed, name or type(self).__name__, backend)
 
     @classmethod
-    def from_digital(cls, module, rpu_config=None, seed=0, name=None, backend="cpu"):
+    def from_digital(cls, module: nn.Module, rpu_config: Optional[_core.InferenceRPUConfig] = None, seed: int = 0,
+                     name: Optional[str] = None, backend: str = "cpu") -> "_AnalogConvNd":
         layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
                     module.dilation, module.groups, module.bias is not None, module.padding_mode, rpu_config, seed,
                     name, backend)
         return _copy_parameters(layer, module)
 
-    def tile_layout(self):
+    def tile_layout(self) -> List[Tuple[int, int, str]]:
         rows = self.out_channels // self.groups
         width = self.weight[0].numel()
         if self.groups == 1:
             return [(rows, width, self.tile_name)]
         return [(rows, width, f"{self.tile_name}.group{g}") for g in range(self.groups)]
 
-    def tile_parameters(self, k):
+    def tile_parameters(self, k: int) -> Tuple[Tensor, Optional[Tensor]]:
         rows = self.out_channels // self.groups
         bias = None if self.bias is None else self.bias[k * rows:(k + 1) * rows]
         return self.weight[k * rows:(k + 1) * rows], bias
 
-    def forward(self, x):  # pylint: disable=arguments-renamed
+    def forward(self, x: Tensor) -> Tensor:  # pylint: disable=arguments-renamed
         spatial = len(self.kernel_size)
         check_floating(x, f"{type(self).__name__} '{self.tile_name}'")
         if x.dim() != spatial + 2 or x.shape[1] != self.in_channels:
@@ -205,36 +252,50 @@ class _AnalogRecurrent(RecurrentProducts, AnalogLayer):
         self._init_analog(rpu_config, seed, name or type(self).__name__, backend)
 
     @classmethod
-    def from_digital(cls, module, rpu_config=None, seed=0, name=None, backend="cpu"):
+    def from_digital(cls, module: nn.RNNBase, rpu_config: Optional[_core.InferenceRPUConfig] = None, seed: int = 0,
+                     name: Optional[str] = None, backend: str = "cpu") -> "_AnalogRecurrent":
         layer = cls(**recurrent_arguments(module), rpu_config=rpu_config, seed=seed, name=name, backend=backend)
         check_finite_parameters(module, layer.tile_name)
         return copy_recurrent(layer, module)
 
-    def tile_layout(self):
+    def tile_layout(self) -> List[Tuple[int, int, str]]:
         layout = []
         for _, _, _, weight, _ in self._weight_names:
             rows, columns = getattr(self, weight).shape
             layout.append((rows, columns, f"{self.tile_name}.{weight}"))
         return layout
 
-    def tile_parameters(self, k):
+    def tile_parameters(self, k: int) -> Tuple[Tensor, Optional[Tensor]]:
         _, _, _, weight, bias = self._weight_names[k]
         return getattr(self, weight), (None if bias is None else getattr(self, bias))
 
-    def weight_product(self, layer, direction, kind, x2d):
+    def weight_product(self, layer: int, direction: int, kind: str, x2d: Tensor) -> Tensor:
         for k, (l, d, which, _, _) in enumerate(self._weight_names):
             if (l, d, which) == (layer, direction, kind):
                 return self._tile_product(k, x2d)
         raise KeyError((layer, direction, kind))
 
-    def get_weights(self):
-        """{parameter name: the target weights as the tiles hold them}."""
+    def get_weights(self) -> Dict[str, Tuple[Tensor, Optional[Tensor]]]:  # type: ignore[override]
+        """{weight parameter name: (weight, bias)} for each weight matrix ("weight_ih_l0", ...):
+        the target weights as the tiles hold them and a copy of the matching bias (or None)."""
         weights = {}
-        for k, tiles in enumerate(self.analog_tiles):
-            weight, bias = self.tile_parameters(k)
-            tiles.sync(weight, bias, self.training)
-            weights[self._weight_names[k][3]] = torch.from_numpy(tiles.tiles.get_weights())
+        for k in range(len(self.analog_tiles)):
+            _, bias = self.tile_parameters(k)
+            weights[self._weight_names[k][3]] = (self._tile_weights(k),
+                                                 None if bias is None else bias.detach().clone())
         return weights
+
+    def set_weights(self, weights: Dict[str, Tuple[Tensor, Optional[Tensor]]]) -> None:  # type: ignore[override]
+        """Writes {weight parameter name: (weight, bias)} (get_weights' form; any subset)."""
+        known = {names[3]: names[4] for names in self._weight_names}
+        values = {}
+        for name, (weight, bias) in weights.items():
+            if name not in known:
+                raise ValueError(f"{self.tile_name}: no weight matrix '{name}' (it has {', '.join(known)})")
+            values[name] = weight
+            if known[name] is not None:
+                values[known[name]] = bias
+        _set_parameters(self, values)
 
 
 class AnalogLSTM(_AnalogRecurrent, nn.LSTM):

@@ -10,8 +10,10 @@ AV) stay digital.
 """
 import math
 
+from typing import List, Optional, Tuple
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
 
 
@@ -49,7 +51,7 @@ class MultiheadAttention(nn.Module):
         self.out_proj = attention.out_proj
         self.train(attention.training)
 
-    def projection_names(self):
+    def projection_names(self) -> List[str]:
         return ["in_proj"] if self._qkv_same_embed_dim else ["q_proj", "k_proj", "v_proj"]
 
     def _project(self, query, key, value):
@@ -61,8 +63,9 @@ class MultiheadAttention(nn.Module):
         projected = [self.in_proj(x) for x in (query, key, value)]
         return projected[0][..., :embed], projected[1][..., embed:2 * embed], projected[2][..., 2 * embed:]
 
-    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
-                average_attn_weights=True):
+    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Optional[Tensor] = None,
+                need_weights: bool = True, attn_mask: Optional[Tensor] = None,
+                average_attn_weights: bool = True) -> Tuple[Tensor, Optional[Tensor]]:
         batched = query.dim() == 3
         if self.batch_first and batched:  # keep query is key is value where it holds
             if key is value:
@@ -146,5 +149,5 @@ class MultiheadAttention(nn.Module):
             raise RuntimeError(f"attn_mask's dimension {attn_mask.dim()} is not supported")
         return attn_mask
 
-    def extra_repr(self):
+    def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"

@@ -8,6 +8,7 @@ exported weights.
     b' = (b - mean) * gamma / sqrt(var + eps) + beta
 """
 import copy
+from typing import List, Tuple, Union
 import warnings
 
 import torch
@@ -69,7 +70,8 @@ def _fold_pair(layer, norm):
             layer.bias.copy_(folded_bias)
 
 
-def fold_batch_norms(model, inplace=False):
+def fold_batch_norms(model: nn.Module, inplace: bool = False
+                     ) -> Union[List[Tuple[str, str]], Tuple[nn.Module, List[Tuple[str, str]]]]:
     """Folds every BatchNorm that directly follows a Conv or Linear into it.
 
     Returns the list of (batch norm, layer) names folded; with inplace=False, (model, folded)

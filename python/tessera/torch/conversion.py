@@ -12,11 +12,14 @@ NonDynamicallyQuantizableLinear) counts as that layer; one that does is its own 
 rule converts, and a module of it holding weights is reported (and refused with strict=True).
 """
 import copy
+from typing import Dict, Iterable, Mapping, Optional, Union
 
 from torch import nn
 
 from .. import _core
+from .._onnx_conversion import with_key
 from .analog import ANALOG_TYPES, AnalogLayer, AnalogLinear
+from .analog_model import with_analog_methods
 from .attention import MultiheadAttention
 from .batch_norm import fold_batch_norms
 from .layers import float_layer
@@ -30,7 +33,7 @@ def _is_torch_class(cls):
     return cls.__module__.startswith("torch.nn")
 
 
-def module_type(module):
+def module_type(module: nn.Module) -> str:
     """The type name a module has in plans and maps (module_types.hpp's vocabulary)."""
     cls = type(module)
     if isinstance(module, MultiheadAttention):
@@ -256,8 +259,12 @@ def _analog_types(conversion_map):
     return types
 
 
-def convert_to_analog(module, rpu_config=None, exclude_modules=(), inplace=False, seed=0, backend="cpu",
-                      instance_rpu_configs=None, module_types=None, conversion_map=None, strict=False):
+def convert_to_analog(module: nn.Module, rpu_config: Optional[_core.InferenceRPUConfig] = None,
+                      exclude_modules: Iterable[str] = (), inplace: bool = False, seed: int = 0, backend: str = "cpu",
+                      instance_rpu_configs: Optional[Dict[str, _core.InferenceRPUConfig]] = None,
+                      module_types: Optional[Iterable[str]] = None,
+                      conversion_map: Optional[Mapping[Union[type, str], type]] = None,
+                      strict: bool = False) -> nn.Module:
     """Puts the weight products of a torch model on analog tiles, by the conversion plan.
 
     rpu_config: an InferenceRPUConfig (default: aihwkit's defaults, the pcm_inference preset).
@@ -272,8 +279,9 @@ def convert_to_analog(module, rpu_config=None, exclude_modules=(), inplace=False
     Each layer's noise comes from (seed, its name), so the same seed gives the same model
     whatever else is converted. backend: "cpu" or "cuda".
     Returns the converted model (a deep copy unless inplace) with `tessera_plan` and
-    `tessera_conversion_report`; an earlier conversion of the model is kept where it does not
-    conflict.
+    `tessera_conversion_report` and aihwkit's methods: model.program_analog_weights(),
+    model.drift_analog_weights(t), model.analog_layers(), model.get_weights(). An earlier
+    conversion of the model is kept where it does not conflict.
     """
     _check_module(module, "convert_to_analog")
     exclude = _names(exclude_modules, "exclude_modules")
@@ -287,17 +295,15 @@ def convert_to_analog(module, rpu_config=None, exclude_modules=(), inplace=False
     previous = _plan_of(model)
     try:
         plan = _core.plan_analog(previous, rpu_config, exclude, instances, types, int(seed), bool(strict))
-    except _core.ModelError as error:  # the planner's key is "exclude"; here it is exclude_modules
-        message = str(error)
-        if message.startswith("exclude:"):
-            raise _core.ModelError("exclude_modules:" + message[len("exclude:"):]) from None
-        raise
+    except _core.ModelError as error:
+        raise with_key(error, "exclude", "exclude_modules") from None
     model = _execute(model, plan, previous, backend, conversion)
     model.tessera_conversion_report = _report(model, plan)
-    return model
+    return with_analog_methods(model)
 
 
-def convert_to_quantized(module, quantization_map, inplace=False, strict=False, fold_batch_norms=True):
+def convert_to_quantized(module: nn.Module, quantization_map: _core.QuantizationMap, inplace: bool = False,
+                         strict: bool = False, fold_batch_norms: bool = True) -> nn.Module:
     """Fake-quantizes a torch model by a QuantizationMap (exclusion > instance > type).
 
     Linear, Conv1d/2d/3d (grouped too), Embedding, LSTM, GRU and RNN become their Quant twins
@@ -337,13 +343,13 @@ def _analog_layers(model):
     return layers
 
 
-def program_analog_weights(model):
+def program_analog_weights(model: nn.Module) -> None:
     """Programs every analog layer: conductances with programming noise, t = 0."""
     for layer in _analog_layers(model):
         layer.program_analog_weights()
 
 
-def drift_analog_weights(model, t_inference=0.0):
+def drift_analog_weights(model: nn.Module, t_inference: float = 0.0) -> None:
     """Drift and read noise of every analog layer t_inference seconds after programming."""
     for layer in _analog_layers(model):
         layer.drift_analog_weights(t_inference)

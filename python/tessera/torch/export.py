@@ -9,6 +9,7 @@ Written files, for a model exported to `net.onnx`:
 - analog models: `net.rpu_config.yaml` (the layers' InferenceRPUConfig).
 """
 import copy
+from typing import Dict, Union
 import os
 
 import torch
@@ -66,7 +67,8 @@ def _copy_encodings(model, core_model):
             core_model.set_module_encodings(name, role, quantizer.scale.tolist(), quantizer.zero_point, call)
 
 
-def export_onnx(model, example_input, path, opset_version=13):
+def export_onnx(model: torch.nn.Module, example_input: torch.Tensor, path: Union[str, os.PathLike],
+                opset_version: int = 13) -> Dict[str, str]:
     """Writes `path` (ONNX) and the hardware files beside it; returns {kind: file name}.
 
     Refuses (ValueError) to write encodings that do not cover the exported weights."""
@@ -80,7 +82,7 @@ def export_onnx(model, example_input, path, opset_version=13):
     written = {"onnx": path}
     quantization_map = getattr(model, "tessera_quantization_map", None)
     if quantization_map is not None:
-        core_model, _ = _core.convert_to_quantized(_core.Model.load_onnx(path), quantization_map)
+        core_model = _core.convert_onnx_to_quantized(_core.Model.load_onnx(path), quantization_map)
         _copy_encodings(model, core_model)
         core_model.check_weight_encodings()
         written["encodings"] = base + ".encodings.json"

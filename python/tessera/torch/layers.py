@@ -58,7 +58,7 @@ def _attention_to_torch(attention):
     return torch_attention.train(attention.training)
 
 
-def float_layer(module):
+def float_layer(module: nn.Module) -> nn.Module:
     """The torch module a tessera layer (or wrapper) replaced, with the same parameters; any
     other module as it is."""
     if isinstance(module, QuantizedOutputModule):

@@ -8,6 +8,7 @@ A module's output quantizer quantizes its output (the first element of a tuple o
 LSTM's sequence, an attention's result), as the C++ layers quantize a module's last output.
 """
 import contextlib
+from typing import Any, Callable, ContextManager, List, Optional
 import threading
 
 import torch
@@ -124,7 +125,7 @@ class QuantizedModule:
     def output_quantizer(self, quantizer):
         self.output_quantizers = [] if quantizer is None else [quantizer]
 
-    def activation_quantizers(self):
+    def activation_quantizers(self) -> List[_core.QuantizeDequantize]:
         return self.input_quantizers + self.output_quantizers
 
     def _call_quantizers(self):
@@ -197,7 +198,7 @@ class _QuantWeightLayer(QuantizedModule):
         self.weight_quantizer = _weight_quantizer(qconfig, self.weight.shape, self.weight_axis)
         self._weight_encoded = None
 
-    def quantized_weight(self):
+    def quantized_weight(self) -> torch.Tensor:
         if self.weight_quantizer is None:
             return self.weight
         state = (self.weight._version, self.weight.data_ptr())
@@ -206,7 +207,7 @@ class _QuantWeightLayer(QuantizedModule):
             self._weight_encoded = state
         return fake_quantize(self.weight, self.weight_quantizer)
 
-    def weight_quantizers(self):
+    def weight_quantizers(self) -> List[_core.QuantizeDequantize]:
         self.quantized_weight()  # encodings of the current weights
         return [] if self.weight_quantizer is None else [self.weight_quantizer]
 
@@ -233,18 +234,20 @@ class QuantLinear(_QuantWeightLayer, nn.Linear):
         self._init_weight_quantizer(qconfig)
 
     @classmethod
-    def from_float(cls, module, qconfig=None, input_qconfig=None):
+    def from_float(cls, module: nn.Linear, qconfig: Optional[_core.QuantizationConfig] = None,
+                   input_qconfig: Optional[_core.ActivationQuantConfig] = None) -> "QuantLinear":
         layer = cls(module.in_features, module.out_features, module.bias is not None, qconfig, input_qconfig)
         layer._copy_from(module)
         return layer
 
-    def forward(self, x):  # pylint: disable=arguments-renamed
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # pylint: disable=arguments-renamed
         return self._quantized_forward(x, lambda x, w: F.linear(x, w, self.bias))
 
 
 class _QuantConvNd(_QuantWeightLayer):
     @classmethod
-    def from_float(cls, module, qconfig=None, input_qconfig=None):
+    def from_float(cls, module: nn.Module, qconfig: Optional[_core.QuantizationConfig] = None,
+                   input_qconfig: Optional[_core.ActivationQuantConfig] = None) -> "_QuantConvNd":
         layer = cls(module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding,
                     module.dilation, module.groups, module.bias is not None, module.padding_mode)
         layer._init_quantizers(qconfig, input_qconfig)
@@ -252,7 +255,7 @@ class _QuantConvNd(_QuantWeightLayer):
         layer._copy_from(module)
         return layer
 
-    def forward(self, x):  # pylint: disable=arguments-renamed
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # pylint: disable=arguments-renamed
         return self._quantized_forward(x, lambda x, w: self._conv_forward(x, w, self.bias))
 
 
@@ -273,7 +276,8 @@ class QuantEmbedding(_QuantWeightLayer, nn.Embedding):
     Embedding) and output."""
 
     @classmethod
-    def from_float(cls, module, qconfig=None, input_qconfig=None):
+    def from_float(cls, module: nn.Embedding, qconfig: Optional[_core.QuantizationConfig] = None,
+                   input_qconfig: Optional[_core.ActivationQuantConfig] = None) -> "QuantEmbedding":
         if input_qconfig is not None:
             raise ValueError("input_activation_qconfig_map: an Embedding's input is indices; it cannot be quantized")
         layer = cls(module.num_embeddings, module.embedding_dim, module.padding_idx, module.max_norm,
@@ -283,7 +287,7 @@ class QuantEmbedding(_QuantWeightLayer, nn.Embedding):
         layer._copy_from(module)
         return layer
 
-    def forward(self, indices):  # pylint: disable=arguments-renamed
+    def forward(self, indices: torch.Tensor) -> torch.Tensor:  # pylint: disable=arguments-renamed
         _, output_quantizer = self._call_quantizers()
         table = self.quantized_weight()
         y = F.embedding(indices, table, self.padding_idx, self.max_norm, self.norm_type, self.scale_grad_by_freq,
@@ -299,7 +303,8 @@ class _QuantRecurrent(RecurrentProducts, QuantizedModule):
     _torch_class = None
 
     @classmethod
-    def from_float(cls, module, qconfig=None, input_qconfig=None):
+    def from_float(cls, module: nn.RNNBase, qconfig: Optional[_core.QuantizationConfig] = None,
+                   input_qconfig: Optional[_core.ActivationQuantConfig] = None) -> "_QuantRecurrent":
         layer = cls(**recurrent_arguments(module))
         check_supported(layer, type(layer).__name__)
         layer._init_quantizers(qconfig, input_qconfig)
@@ -317,7 +322,7 @@ class _QuantRecurrent(RecurrentProducts, QuantizedModule):
         directions = 2 if self.bidirectional else 1
         return torch.stack([getattr(self, f"weight_{kind}_l{l}{'_reverse' if d else ''}") for d in range(directions)])
 
-    def quantized_weights(self):
+    def quantized_weights(self) -> List[torch.Tensor]:
         """{(layer, kind): [direction weights]} fake-quantized (recomputed when the weights change)."""
         state = tuple((p._version, p.data_ptr()) for p in self._flat_weights)
         if self._encoded != state:
@@ -331,11 +336,11 @@ class _QuantRecurrent(RecurrentProducts, QuantizedModule):
             quantized[(l, kind)] = fake_quantize(stacked, quantizer) if quantizer is not None else stacked
         return quantized
 
-    def weight_quantizers(self):
+    def weight_quantizers(self) -> List[_core.QuantizeDequantize]:
         self.quantized_weights()
         return [q for q in self._quantizers.values() if q is not None]
 
-    def forward(self, input, hx=None):  # pylint: disable=redefined-builtin
+    def forward(self, input: Any, hx: Any = None) -> Any:  # pylint: disable=redefined-builtin
         input_quantizer, output_quantizer = self._call_quantizers()
         weights = self.quantized_weights()
         output = self.recurrence(fake_quantize(input, input_quantizer), hx,
@@ -378,7 +383,7 @@ class QuantizedOutputModule(QuantizedModule, nn.Module):
                 raise
             return getattr(super().__getattr__("module"), name)
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
         input_quantizer, output_quantizer = self._call_quantizers()
         if args and input_quantizer is not None:
             first = args[0]
@@ -425,7 +430,8 @@ def _calibrating(model):
                     q.end_calibration()
 
 
-def compute_encodings(model, forward_pass=None, *args):
+def compute_encodings(model: nn.Module, forward_pass: Optional[Callable[..., Any]] = None,
+                      *args: Any) -> Optional[ContextManager[None]]:
     """Calibrates every activation quantizer of `model` on the batches run meanwhile.
 
     As a context manager: ``with compute_encodings(model): model(batch)``; or AIMET's way,

@@ -6,12 +6,17 @@ One recurrence serves both, written after torch's equations, so that with ideal 
 unquantized weights it equals nn.LSTM / nn.GRU / nn.RNN; each subclass only says how to compute
 x W^T + b for one weight matrix.
 """
+from typing import Callable, Optional, Tuple, Union
+
 import torch
-from torch import nn
+from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.rnn import PackedSequence
 
 from ._tiles import check_floating
+
+Sequence_ = Union[Tensor, PackedSequence]  # a batch of sequences, padded or packed
+State = Union[Tensor, Tuple[Tensor, Tensor]]  # h, or (h, c) for an LSTM
 
 _GATES = {"LSTM": 4, "GRU": 3, "RNN_TANH": 1, "RNN_RELU": 1}
 
@@ -36,14 +41,16 @@ def check_supported(module, who):
 class RecurrentProducts:
     """Mixin for a torch RNNBase subclass: forward runs the recurrence with self.weight_product."""
 
-    def weight_product(self, layer, direction, kind, x2d):
+    def weight_product(self, layer: int, direction: int, kind: str, x2d: Tensor) -> Tensor:
         """x2d W^T + b for weight_{kind}_l{layer}{_reverse}."""
         raise NotImplementedError
 
-    def forward(self, input, hx=None):  # pylint: disable=redefined-builtin
+    def forward(self, input: Sequence_,  # pylint: disable=redefined-builtin
+                hx: Optional[State] = None) -> Tuple[Sequence_, State]:
         return self.recurrence(input, hx, self.weight_product)
 
-    def recurrence(self, input, hx, product):  # pylint: disable=redefined-builtin
+    def recurrence(self, input: Sequence_, hx: Optional[State],  # pylint: disable=redefined-builtin
+                   product: Callable[[int, int, str, Tensor], Tensor]) -> Tuple[Sequence_, State]:
         """torch's equations for self.mode, with product(layer, direction, kind, x2d) = x2d W^T + b."""
         who = f"{type(self).__name__} '{getattr(self, 'tile_name', '')}'"
         if isinstance(input, PackedSequence):
