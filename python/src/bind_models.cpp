@@ -31,7 +31,7 @@ py::array_t<float> forward(Model& model, const py::handle& x) {
 
 void bind_model(py::module_& m) {
   py::class_<Model>(m, "Model", "A network loaded from ONNX, possibly with converted layers.")
-      .def_static("load_onnx", &nn::load_onnx, py::arg("path"), "Loads an ONNX file (opsets 7-21).")
+      .def_static("load_onnx", &nn::load_onnx, py::arg("path"), "Loads an ONNX file (opsets 6-17).")
       .def_property_readonly("modules", &module_rows, "[{'name', 'type', 'parameter_count'}] in graph order.")
       .def_property_readonly("inputs", [](const Model& model) { return model.graph().inputs; })
       .def_property_readonly("plan", &Model::plan, "The ConversionPlan: what each module became and why.")

@@ -151,6 +151,32 @@ def test_batch_norm_folding_keeps_the_function_and_the_export_consistent(tmp_pat
         fold_batch_norms(model.train())
 
 
+def test_weights_an_mse_estimator_clips_on_purpose_export(tmp_path):
+    # W4A8 with MSE-calibrated weights clips outliers by design; export refused it as stale
+    # encodings (found by the docs' runnable example). Unfolded BatchNorms are still refused.
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 26 * 26, 10)).eval()
+    with torch.no_grad():
+        model[3].weight[:, 0] = 0.2  # one outlier per row of 5,408 weights within +-0.014: MSE clips it
+    x = torch.randn(16, 1, 28, 28)
+    w4 = tessera.load_preset("digital_int4_w_int8_a")
+    quantized = convert_to_quantized(model, w4)
+    with compute_encodings(quantized):
+        quantized(x)
+    q = quantized[3].weight_quantizers()[0]
+    weight = quantized[3].weight.detach().numpy()
+    low, high, step = (np.asarray(v, np.float32).reshape(10, 1) for v in (q.min, q.max, q.scale))
+    assert (np.maximum(low - weight, weight - high) > 0.5 * step).any()  # the estimator did clip
+    files = export_onnx(quantized, x, str(tmp_path / "w4.onnx"))
+    assert Path(files["encodings"]).exists()
+    resnet, resnet_x = model_zoo.build("resnet")
+    unfolded = convert_to_quantized(resnet, w4, fold_batch_norms=False)
+    with compute_encodings(unfolded):
+        unfolded(resnet_x)
+    with pytest.raises(tessera.ModelError, match="weight encodings do not cover the weights"):
+        export_onnx(unfolded, resnet_x, str(tmp_path / "unfolded.onnx"))
+
+
 def test_onnx_batch_norms_fold_into_the_layer_before(tmp_path):
     model, x = model_zoo.build("cnn1d")
     path = tmp_path / "bn.onnx"

@@ -41,7 +41,8 @@ void set_module_encodings(Model& model, const std::string& module, const std::st
 
 /// Throws ModelError naming every weight whose values reach beyond its encodings (by more than
 /// half a step): encodings computed on other weights than the model holds (a BatchNorm folded
-/// after they were computed) would clip them.
+/// after they were computed) would clip them. Clipping that the weight's own range estimator
+/// chose (MSE, percentile: the encodings it gives for these very weights) is not an error.
 void check_weight_encodings(const Model& model);
 
 }  // namespace tessera::nn
