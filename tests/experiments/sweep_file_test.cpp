@@ -130,21 +130,23 @@ TEST(SweepFile, AGridWithoutHardwareRunsEveryHardwareInFileOrder) {
   EXPECT_EQ(spec.seeds, (std::vector<std::uint64_t>{0}));
 }
 
-TEST(SweepFile, TheReadmeExampleIsAValidSweep) {
-  // The YAML block under "### Writing a sweep" in README.md, read as if it sat next to the
-  // bundled model, must load and pass every check `tessera validate` makes.
-  std::ifstream in(TESSERA_SOURCE_DIR "/README.md");
-  const std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const std::size_t section = readme.find("### Writing a sweep");
+TEST(SweepFile, TheDocumentedExampleIsAValidSweep) {
+  // The YAML block under "## Writing a sweep" in docs/sweeps.md, read as if it sat next to the
+  // bundled model, must load and pass every check `tessera validate` makes (the Python suite
+  // validates every sweep block of the README and docs/ through the command as well).
+  std::ifstream in(TESSERA_SOURCE_DIR "/docs/sweeps.md");
+  const std::string page((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t section = page.find("## Writing a sweep");
   ASSERT_NE(section, std::string::npos);
-  const std::size_t start = readme.find("```yaml\n", section);
+  const std::string fence = "```yaml sweep\n";
+  const std::size_t start = page.find(fence, section);
   ASSERT_NE(start, std::string::npos);
-  const std::size_t end = readme.find("```", start + 8);
-  const std::string text = readme.substr(start + 8, end - start - 8);
+  const std::size_t end = page.find("```", start + fence.size());
+  const std::string text = page.substr(start + fence.size(), end - start - fence.size());
   const SweepSpec spec =
-      load_sweep_string(text, fs::path(TESSERA_SOURCE_DIR) / "examples" / "fashion_mnist" / "README.yaml");
+      load_sweep_string(text, fs::path(TESSERA_SOURCE_DIR) / "examples" / "fashion_mnist" / "documented.yaml");
   EXPECT_NO_THROW(check_sweep_inputs(spec));
-  EXPECT_EQ(spec.points.size(), 16u);
+  EXPECT_EQ(spec.points.size(), 18u);  // 3 ADC settings x 5 times on PCM, 3 weight widths on int8
   EXPECT_EQ(spec.seeds.size(), 3u);
 }
 

@@ -73,7 +73,7 @@ TEST(IntegerKernels, ConvAndLinearLayersMatchTheirFakeQuantTwin) {
 }
 
 TEST(IntegerKernels, ANaNSampleGivesNaNLogitsAndLeavesTheOthersAlone) {
-  // README "Non-finite values": activations propagate within their sample.
+  // docs/robustness.md "Non-finite values": activations propagate within their sample.
   Model clean = calibrated_w8a8();
   Model poisoned = calibrated_w8a8();
   clean.use_integer_kernels();

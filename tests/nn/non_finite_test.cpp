@@ -1,4 +1,4 @@
-// NaN and Inf, stage by stage, as the README's "Non-finite values" states it:
+// NaN and Inf, stage by stage, as docs/robustness.md's "Non-finite values" states it:
 //   activations  propagate within their sample in float, analog and quantized models; the
 //                other samples of the batch are untouched, bit for bit
 //   weights      the float model propagates them; converting a layer with a non-finite weight

@@ -1,6 +1,8 @@
 // Operators refuse inconsistent inputs and attributes with a message naming the node.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "expect_error.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/nn/model.hpp"
@@ -251,6 +253,17 @@ TEST(OperatorErrors, AttributesOfTheWrongTypeAreRefusedWithTheirNodeAlsoWhereNam
   bound.set("min", std::string("zero"));
   expect_error<ModelError>([&] { run_node("Clip", {floats({2})}, bound, 6); },
                            "node 'node_0' (Clip): attribute 'min' should be a float");
+}
+
+// Found by fuzz_onnx_run under UBSan: windows over an empty input reach only padding, and the
+// row pointer was formed from a null data pointer with a negative offset.
+TEST(OperatorErrors, PoolingAnEmptyInputWithPaddingReadsNothing) {
+  Attributes attributes;
+  attributes.set("kernel_shape", std::vector<std::int64_t>{1, 2});
+  attributes.set("pads", std::vector<std::int64_t>{0, 1, 0, 3});
+  const std::vector<Value> y = run_node("MaxPool", {floats({1, 1, 2, 0})}, attributes);
+  EXPECT_EQ(y[0].tensor.shape(), (Shape{1, 1, 2, 3}));
+  for (float v : y[0].tensor.values()) EXPECT_EQ(v, -std::numeric_limits<float>::infinity());
 }
 
 }  // namespace

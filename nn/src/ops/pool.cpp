@@ -52,16 +52,16 @@ void pool_plane_2d(const float* source, float* target, const WindowGeometry& w, 
       if (kind == PoolKind::kMax) {
         float best = -std::numeric_limits<float>::infinity();
         for (std::int64_t ky = ys.first; ky < ys.last; ++ky) {
-          const float* row = source + (y0 + ky * w.dilations[0]) * width + x0;
-          for (std::int64_t kx = xs.first; kx < xs.last; ++kx) best = nan_max(best, row[kx * w.dilations[1]]);
+          const std::int64_t row = (y0 + ky * w.dilations[0]) * width + x0;  // an index: x0 may be < 0
+          for (std::int64_t kx = xs.first; kx < xs.last; ++kx) best = nan_max(best, source[row + kx * w.dilations[1]]);
         }
         *target++ = best;
         continue;
       }
       double sum = 0.0;
       for (std::int64_t ky = ys.first; ky < ys.last; ++ky) {
-        const float* row = source + (y0 + ky * w.dilations[0]) * width + x0;
-        for (std::int64_t kx = xs.first; kx < xs.last; ++kx) sum += row[kx * w.dilations[1]];
+        const std::int64_t row = (y0 + ky * w.dilations[0]) * width + x0;
+        for (std::int64_t kx = xs.first; kx < xs.last; ++kx) sum += source[row + kx * w.dilations[1]];
       }
       const std::int64_t inside = (ys.last - ys.first) * (xs.last - xs.first);
       const std::int64_t padded = (ys.box_last - ys.box_first) * (xs.box_last - xs.box_first);
