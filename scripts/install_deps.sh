@@ -3,7 +3,7 @@
 # Usage: scripts/install_deps.sh [build|fuzz|reference|all]   (default: build)
 #   build      compilers and libraries to build and test tessera, including the Python
 #              package (pybind11, torch, ONNX, pytest, nbclient for the notebooks, and
-#              venv, pip, setuptools and wheel for pip install .)
+#              venv, pip, setuptools and wheel for pip install ., pandas to read results)
 #   fuzz       also clang with libFuzzer and its OpenMP runtime, for scripts/fuzz.sh
 #   reference  also console-setup-linux, the font scripts/make_plot_font.py converts (torch,
 #              for scripts/make_torch_reference.py and scripts/train_fashion_mnist.py, is
@@ -18,7 +18,7 @@ build_packages=(
   libopenmpi-dev openmpi-bin
   python3-dev pybind11-dev python3-numpy python3-torch python3-onnx libopenblas0-openmp
   python3-pytest python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib
-  python3-venv python3-pip python3-setuptools python3-wheel
+  python3-venv python3-pip python3-setuptools python3-wheel python3-pandas
 )
 fuzz_packages=(clang libfuzzer-14-dev libomp-14-dev)
 reference_packages=(console-setup-linux)

@@ -115,13 +115,21 @@ LinePlot sweep_plot(const SweepSpec& spec, const std::vector<ResultRow>& aggrega
 std::vector<std::string> write_sweep_report(const SweepSpec& spec, const std::vector<ResultRow>& rows,
                                             const fs::path& directory) {
   // The settings first, then the metrics (every snr column of every hardware), then the
-  // bookkeeping: samples, seconds and the journal key.
+  // bookkeeping: samples, seconds and the run's key. The journal calls that key "point_id" (kept
+  // so that folders written before still resume); it names one run, a (point, seed), so the
+  // table calls it run_id: grouping by it must not look like grouping by point.
   std::vector<std::string> leading = spec.columns;
   leading.push_back("seed");
-  const std::vector<std::string> trailing{"samples", "seconds", "point_id"};
+  const std::vector<std::string> trailing{"samples", "seconds", "run_id"};
+  std::vector<ResultRow> table = rows;
+  for (ResultRow& row : table) {
+    if (!row.contains("point_id")) continue;
+    row["run_id"] = row["point_id"];
+    row.erase("point_id");
+  }
   std::vector<std::string> written;
   const fs::path results = directory / "results.csv";
-  write_file_atomically(results, to_csv(rows, leading, trailing));
+  write_file_atomically(results, to_csv(table, leading, trailing));
   written.push_back(results.string());
 
   const std::vector<ResultRow> aggregated = aggregate_over_seeds(rows, spec.columns, kNotMetrics);

@@ -46,6 +46,24 @@ def test_sweep_runs_from_python_and_writes_results_pandas_reads(tmp_path):
     with open(tmp_path / "out" / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 10 and all(0.0 <= float(r["top1"]) <= 1.0 for r in rows)
+    # pandas reads both tables as they are: metrics and swept numbers as numbers, one row per run
+    # (results) or point (aggregate), the hardware names as text.
+    import pandas as pd
+    results = pd.read_csv(tmp_path / "out" / "results.csv")
+    aggregate = pd.read_csv(tmp_path / "out" / "aggregate.csv")
+    assert len(results) == 10 and len(aggregate) == 5
+    for column in ("top1", "top3", "loss", "seed", "t_inference", "samples", "seconds"):
+        assert pd.api.types.is_numeric_dtype(results[column]), column
+    for column in ("n_seeds", "top1_mean", "top1_std", "top1_ci95"):
+        assert pd.api.types.is_numeric_dtype(aggregate[column]), column
+    assert set(results["hardware"]) == {"pcm", "int8"} and (aggregate["n_seeds"] == 2).all()
+    pcm = results[results["hardware"] == "pcm"]
+    assert sorted(pcm["analog.forward.out_res"].unique()) == [62, 254]
+    assert results["run_id"].is_unique and "point_id" not in results  # one id per (point, seed)
+    settings = ["hardware", "analog.forward.out_res", "t_inference"]
+    means = results.groupby(settings, dropna=False)["top1"].mean().reset_index()
+    joined = aggregate.merge(means, on=settings, how="outer", validate="one_to_one")
+    assert len(joined) == 5 and (joined["top1_mean"] - joined["top1"]).abs().max() < 1e-9
     assert tessera.run_sweep(sweep, output_directory=tmp_path / "out")["already_done"] == 10
 
 
