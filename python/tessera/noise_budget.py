@@ -1,0 +1,151 @@
+"""Noise budget of an analog model: which layer and which noise source cost what.
+
+For every analog layer, the model runs with only that layer on tiles, once with every noise
+source of the config on, once with each source alone (the others off) and once with none; each
+run's error is its output's mean squared difference from the float model's on the same inputs.
+Sources that are independent add in power, so the single-source errors of a layer sum to about
+its all-sources error; the row "interaction" holds the difference (all - none - the sum of each
+source's excess over none). It is large where sources act through each other: with global drift
+compensation, output noise and the ADC bias the compensation readout, so drift and the periphery
+together cost far more than each alone (docs/tiles.md).
+
+    rows = tessera.noise_budget(model, tessera.load_preset("pcm_inference"), images, t_inference=86400)
+    tessera.write_noise_budget(rows, "budget")     # budget/noise_budget.csv and .png
+"""
+import csv
+import math
+import os
+from typing import Dict, Iterable, List, Optional, Sequence, Union
+
+import numpy as np
+
+from ._core import InferenceRPUConfig, Model
+from ._onnx_conversion import convert_onnx_to_analog
+
+# (source, config path that turns it off at 0): aihwkit's noise sources in an inference tile.
+SOURCES = [
+    ("programming", "noise_model.prog_noise_scale"),
+    ("drift", "noise_model.drift_scale"),
+    ("read noise", "noise_model.read_noise_scale"),
+    ("weight noise", "forward.w_noise"),
+    ("DAC", "forward.inp_res"),
+    ("output noise", "forward.out_noise"),
+    ("ADC", "forward.out_res"),
+]
+
+Row = Dict[str, Union[str, float]]
+
+
+def _setting(config: InferenceRPUConfig, path: str) -> Optional[float]:
+    """The source's setting in `config`, or None where the config has no such field (the noise
+    model in use has no such term)."""
+    try:
+        value = config.get(path)
+    except Exception:  # noqa: BLE001 - the field does not exist for this noise model
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def active_sources(rpu_config: InferenceRPUConfig) -> List[str]:
+    """The sources `rpu_config` switches on (setting present and not 0)."""
+    return [name for name, path in SOURCES if _setting(rpu_config, path) not in (None, 0.0)]
+
+
+def _quiet(rpu_config: InferenceRPUConfig) -> InferenceRPUConfig:
+    quiet = rpu_config.copy()
+    for name, path in SOURCES:
+        if name in active_sources(rpu_config):
+            quiet.set(path, 0)
+    return quiet
+
+
+def _outputs(model: Model, inputs: np.ndarray, batch_size: int) -> np.ndarray:
+    return np.concatenate([model(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
+
+
+def _analog_modules(model: Model, rpu_config: InferenceRPUConfig) -> List[str]:
+    plan = convert_onnx_to_analog(model, rpu_config).plan
+    return [m.module for m in plan.modules if m.analog is not None]
+
+
+def noise_budget(model: Model, rpu_config: InferenceRPUConfig, inputs: np.ndarray, t_inference: float = 0.0,
+                 seed: int = 0, modules: Optional[Sequence[str]] = None, batch_size: int = 256) -> List[Row]:
+    """Rows {module, source, t_inference, noise_power, signal_power, snr_db, share} for every
+    analog layer (or those named in `modules`) and source "all", each active source alone,
+    "interaction" and "none"; noise power is the output's mean squared error against the float
+    model, `share` a row's noise power over the layer's all-sources noise power. The same seed
+    draws the same noise in every row. pandas.DataFrame(rows) reads them."""
+    inputs = np.asarray(inputs, dtype=np.float32)
+    if len(inputs) == 0:
+        raise ValueError("noise_budget: no inputs")
+    reference = _outputs(model, inputs, batch_size).astype(np.float64)
+    signal = float(np.mean(reference ** 2))
+    analog = _analog_modules(model, rpu_config)
+    chosen = list(analog if modules is None else modules)
+    unknown = [m for m in chosen if m not in analog]
+    if unknown:
+        raise ValueError(f"noise_budget: {unknown} are not analog layers of the model (those are {analog})")
+    quiet = _quiet(rpu_config)
+    sources = active_sources(rpu_config)
+    rows: List[Row] = []
+    for module in chosen:
+        others = [m for m in analog if m != module]
+        layer_rows = []
+        for source in ["all"] + sources + ["none"]:
+            config = rpu_config.copy() if source == "all" else quiet.copy()
+            if source in sources:
+                path = dict(SOURCES)[source]
+                config.set(path, _setting(rpu_config, path))
+            converted = convert_onnx_to_analog(model, config, exclude_modules=others, seed=seed)
+            converted.drift(float(t_inference))
+            noise = float(np.mean((_outputs(converted, inputs, batch_size) - reference) ** 2))
+            snr = math.inf if noise == 0.0 else 10.0 * math.log10(signal / noise)
+            layer_rows.append({"module": module, "source": source, "t_inference": float(t_inference),
+                               "noise_power": noise, "signal_power": signal, "snr_db": snr})
+        # What the sources do together beyond their sum: all - none - sum(alone - none).
+        floor = layer_rows[-1]["noise_power"]
+        together = layer_rows[0]["noise_power"] - floor - sum(r["noise_power"] - floor for r in layer_rows[1:-1])
+        layer_rows.insert(-1, {"module": module, "source": "interaction", "t_inference": float(t_inference),
+                               "noise_power": together, "signal_power": signal, "snr_db": math.nan})
+        total = layer_rows[0]["noise_power"]
+        for row in layer_rows:
+            row["share"] = row["noise_power"] / total if total > 0 else 0.0
+        rows.extend(layer_rows)
+    return rows
+
+
+def write_noise_budget(rows: Iterable[Row], directory: Union[str, os.PathLike]) -> Dict[str, str]:
+    """Writes noise_budget.csv and noise_budget.png (each layer's SNR with all sources, and each
+    source's share of its noise) into `directory`; returns {kind: path}."""
+    rows = list(rows)
+    os.makedirs(directory, exist_ok=True)
+    written = {"csv": os.path.join(directory, "noise_budget.csv"), "png": os.path.join(directory, "noise_budget.png")}
+    columns = ["module", "source", "t_inference", "noise_power", "signal_power", "snr_db", "share"]
+    with open(written["csv"], "w", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    import matplotlib  # only here: the budget itself does not need it
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    modules = list(dict.fromkeys(str(r["module"]) for r in rows))
+    sources = list(dict.fromkeys(str(r["source"]) for r in rows if r["source"] not in ("all", "none")))
+    # A negative interaction (sources partly cancelling) has no bar.
+    share = {(r["module"], r["source"]): float(r["share"]) for r in rows}
+    snr = {r["module"]: float(r["snr_db"]) for r in rows if r["source"] == "all"}
+    figure, axes = plt.subplots(figsize=(10, 1.4 + 0.5 * len(modules)))
+    left = np.zeros(len(modules))
+    for source in sources:
+        widths = np.array([max(share.get((m, source), 0.0), 0.0) for m in modules])
+        axes.barh(modules, widths, left=left, label=source)
+        left += widths
+    axes.set_yticks(range(len(modules)), [f"{m} ({snr[m]:.1f} dB)" for m in modules])
+    axes.invert_yaxis()
+    axes.set_xlabel("share of the layer's output error (noise power, each source alone / all sources)")
+    axes.set_title(f"noise budget at t = {float(rows[0]['t_inference']):g} s (SNR with every source on)")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    figure.tight_layout()
+    figure.savefig(written["png"], dpi=120)
+    plt.close(figure)
+    return written
