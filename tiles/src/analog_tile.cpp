@@ -40,22 +40,49 @@ void reject_unsupported(const IOParameters& io) {
 // A tile holds its weight matrix several times over (targets, effective weights, the packed
 // copy the product reads, |W|, conductances and drift coefficients): refused before the first
 // allocation when that cannot fit, instead of being killed by the system halfway through.
-// One compensation factor for the whole tile (global) or one per output. The variant is closed:
-// a compensation type added to the config must say here which it is.
-bool compensates_globally(const parameters::DriftCompensation& compensation) {
+// What the config's drift compensation asks for. The variant is closed: a compensation type
+// added to the config must say here what it is.
+struct CompensationSettings {
+  bool active = false;
+  bool global = false;  ///< one factor for the whole tile, else one per output
+  bool exact_reference = false;
+  parameters::CompensationReadout readout = parameters::CompensationReadout::MEAN_ABS;
+  int reads = 1;
+};
+
+CompensationSettings compensation_settings(const parameters::DriftCompensation& compensation) {
   return std::visit(
       [](const auto& chosen) {
         using Chosen = std::decay_t<decltype(chosen)>;
-        if constexpr (std::is_same_v<Chosen, parameters::GlobalDriftCompensation>) {
-          return true;
-        } else if constexpr (std::is_same_v<Chosen, parameters::PerColumnDriftCompensation> ||
-                             std::is_same_v<Chosen, parameters::NoDriftCompensation>) {
-          return false;
+        if constexpr (std::is_same_v<Chosen, parameters::GlobalDriftCompensation> ||
+                      std::is_same_v<Chosen, parameters::PerColumnDriftCompensation>) {
+          return CompensationSettings{true, std::is_same_v<Chosen, parameters::GlobalDriftCompensation>,
+                                      chosen.exact_reference, chosen.readout, chosen.reads};
+        } else if constexpr (std::is_same_v<Chosen, parameters::NoDriftCompensation>) {
+          return CompensationSettings{};
         } else {
           static_assert(sizeof(Chosen) == 0, "a drift compensation without a readout");
         }
       },
       compensation);
+}
+
+// Per output (or, global, one) mean over the read of |a| (partner == nullptr) or of a * partner.
+std::vector<double> summarise_read(const Tensor& read, const Tensor* partner, bool global) {
+  const std::int64_t rows = read.dim(0), outputs = read.dim(1);
+  std::vector<double> sums(static_cast<std::size_t>(outputs), 0.0);
+  for (std::int64_t r = 0; r < rows; ++r) {
+    const float* row = read.data() + r * outputs;
+    const float* other = partner == nullptr ? nullptr : partner->data() + r * outputs;
+    for (std::int64_t i = 0; i < outputs; ++i) {
+      sums[static_cast<std::size_t>(i)] +=
+          other == nullptr ? std::abs(row[i]) : static_cast<double>(row[i]) * static_cast<double>(other[i]);
+    }
+  }
+  if (global) sums.assign(1, std::accumulate(sums.begin(), sums.end(), 0.0));
+  const double count = static_cast<double>(global ? rows * outputs : rows);
+  for (double& value : sums) value /= count;
+  return sums;
 }
 
 simulator::Shape checked_tile_shape(std::int64_t out_size, std::int64_t in_size, std::string_view name) {
@@ -153,6 +180,7 @@ void AnalogTile::target_weights_changed() {
   programmed_ = false;
   compensation_.clear();
   compensation_baseline_.clear();
+  compensation_reference_ = Tensor();
   effective_weights_changed();
 }
 
@@ -236,28 +264,28 @@ void AnalogTile::program() {
   set_effective_from_conductances(programmed_conductances_);
   compensation_.clear();
   compensation_baseline_.clear();
-  std::visit(
-      [this](const auto& compensation) {
-        using Compensation = std::decay_t<decltype(compensation)>;
-        if constexpr (!std::is_same_v<Compensation, parameters::NoDriftCompensation>) {
-          if (compensation.exact_reference) {
-            // Baseline from the ideal MVM of the target weights: mean |w| (the identity readout).
-            const bool global = compensates_globally(config_.drift_compensation);
-            compensation_baseline_.assign(global ? 1 : static_cast<std::size_t>(out_size_), 0.0);
-            for (std::int64_t i = 0; i < out_size_; ++i) {
-              for (std::int64_t j = 0; j < in_size_; ++j) {
-                compensation_baseline_[global ? 0 : static_cast<std::size_t>(i)] +=
-                    std::abs(weights_[i * in_size_ + j]);
-              }
-            }
-            const double count = static_cast<double>(global ? out_size_ * in_size_ : in_size_);
-            for (double& value : compensation_baseline_) value /= count;
-          } else {
-            compensation_baseline_ = compensation_readout(stream_.derive("drift_compensation").derive("baseline"));
-          }
-        }
-      },
-      config_.drift_compensation);
+  compensation_reference_ = Tensor();
+  const CompensationSettings compensation = compensation_settings(config_.drift_compensation);
+  if (!compensation.active) return;
+  const simulator::RandomStream readouts = stream_.derive("drift_compensation");
+  if (compensation.readout == parameters::CompensationReadout::MEAN_ABS) {
+    // aihwkit: mean |y| of the read at programming (or of the ideal weights: the identity's
+    // noise-free read is W itself), clamped at 1e-4 as aihwkit does.
+    compensation_baseline_ =
+        compensation.exact_reference
+            ? summarise_read(ideal_read(), nullptr, compensation.global)
+            : clamped(summarise_read(read_identity(readouts.derive("baseline"), compensation.reads), nullptr,
+                                     compensation.global));
+    return;
+  }
+  // Correlation: keep one reference read; the baseline is its product with a second,
+  // independent read (or, exact, the ideal read with itself), so noise does not inflate it.
+  compensation_reference_ =
+      compensation.exact_reference ? ideal_read() : read_identity(readouts.derive("baseline"), compensation.reads);
+  const Tensor second = compensation.exact_reference
+                            ? compensation_reference_
+                            : read_identity(readouts.derive("baseline_second"), compensation.reads);
+  compensation_baseline_ = summarise_read(compensation_reference_, &second, compensation.global);
 }
 
 void AnalogTile::drift(double t_inference) {
@@ -275,38 +303,64 @@ void AnalogTile::drift(double t_inference) {
   set_effective_from_conductances(conductance_workspace_);
   if (compensation_baseline_.empty()) return;
   compensation_.clear();
-  const std::vector<double> current = compensation_readout(stream_.derive("drift_compensation").derive(time_key));
+  const CompensationSettings compensation = compensation_settings(config_.drift_compensation);
+  const Tensor read = read_identity(stream_.derive("drift_compensation").derive(time_key), compensation.reads);
+  if (compensation.readout == parameters::CompensationReadout::MEAN_ABS) {
+    const std::vector<double> current = clamped(summarise_read(read, nullptr, compensation.global));
+    compensation_.resize(current.size());
+    for (std::size_t i = 0; i < current.size(); ++i) {
+      compensation_[i] = static_cast<float>(compensation_baseline_[i] / current[i]);
+    }
+    return;
+  }
+  const std::vector<double> current = summarise_read(read, &compensation_reference_, compensation.global);
   compensation_.resize(current.size());
   for (std::size_t i = 0; i < current.size(); ++i) {
-    compensation_[i] = static_cast<float>(compensation_baseline_[i] / current[i]);
+    const double baseline = compensation_baseline_[i];
+    // A column whose reference reads nothing but noise has nothing to compensate (factor 1); a
+    // read that lost its correlation with the reference is capped at a factor of 1000.
+    compensation_[i] = baseline <= 0.0 ? 1.0f : static_cast<float>(baseline / std::max(current[i], 1e-3 * baseline));
   }
 }
 
-std::vector<double> AnalogTile::compensation_readout(const simulator::RandomStream& stream) {
-  const bool global = compensates_globally(config_.drift_compensation);
-  std::vector<double> column_sums(static_cast<std::size_t>(out_size_), 0.0);  // sum over rows of |y|
+Tensor AnalogTile::ideal_read() const {
+  Tensor read({in_size_, out_size_});  // the identity's noise-free read: W transposed
+  for (std::int64_t i = 0; i < out_size_; ++i) {
+    for (std::int64_t j = 0; j < in_size_; ++j) read[j * out_size_ + i] = weights_[i * in_size_ + j];
+  }
+  return read;
+}
+
+std::vector<double> AnalogTile::clamped(std::vector<double> means) {
+  // aihwkit clamps the readout at 1e-4 so a dead tile does not divide by zero.
+  for (double& value : means) value = std::max(value, 1e-4);
+  return means;
+}
+
+Tensor AnalogTile::read_identity(const simulator::RandomStream& stream, int reads) {
+  Tensor read({in_size_, out_size_});
   const MvmWeights weights{&effective_weights_, &abs_effective_weights_};
   // The identity goes through in blocks of rows (the noise is addressed by row, so the result
-  // is the same as one pass) to keep the workspaces small.
+  // is the same as one pass) to keep the workspaces small. Read k > 0 draws from its own
+  // stream; the first is the single read's, so reads = 1 is aihwkit's readout as before.
   constexpr std::int64_t kRowsPerBlock = 256;
-  for (std::int64_t first = 0; first < in_size_; first += kRowsPerBlock) {
-    const std::int64_t rows = std::min(kRowsPerBlock, in_size_ - first);
-    readout_inputs_.resize({rows, in_size_});
-    std::fill(readout_inputs_.values().begin(), readout_inputs_.values().end(), 0.0f);
-    for (std::int64_t r = 0; r < rows; ++r) readout_inputs_[r * in_size_ + first + r] = 1.0f;
-    const Tensor readout = run_forward(readout_inputs_, weights, static_cast<std::uint64_t>(first), stream,
+  for (int k = 0; k < reads; ++k) {
+    const simulator::RandomStream read_stream = k == 0 ? stream : stream.derive("read " + std::to_string(k));
+    for (std::int64_t first = 0; first < in_size_; first += kRowsPerBlock) {
+      const std::int64_t rows = std::min(kRowsPerBlock, in_size_ - first);
+      readout_inputs_.resize({rows, in_size_});
+      std::fill(readout_inputs_.values().begin(), readout_inputs_.values().end(), 0.0f);
+      for (std::int64_t r = 0; r < rows; ++r) readout_inputs_[r * in_size_ + first + r] = 1.0f;
+      const Tensor block = run_forward(readout_inputs_, weights, static_cast<std::uint64_t>(first), read_stream,
                                        /*digital_post_processing=*/false, /*identity_input=*/true);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      const float* row = readout.data() + r * out_size_;
-      for (std::int64_t i = 0; i < out_size_; ++i) column_sums[static_cast<std::size_t>(i)] += std::abs(row[i]);
+      float* target = read.data() + first * out_size_;
+      for (std::int64_t i = 0; i < rows * out_size_; ++i) target[i] = k == 0 ? block[i] : target[i] + block[i];
     }
   }
-  std::vector<double> means = column_sums;
-  if (global) means.assign(1, std::accumulate(column_sums.begin(), column_sums.end(), 0.0));
-  const double count = static_cast<double>(global ? in_size_ * out_size_ : in_size_);
-  // aihwkit clamps the readout at 1e-4 so a dead tile does not divide by zero.
-  for (double& value : means) value = std::max(value / count, 1e-4);
-  return means;
+  if (reads > 1) {
+    for (float& value : read.values()) value /= static_cast<float>(reads);
+  }
+  return read;
 }
 
 }  // namespace tessera::tiles

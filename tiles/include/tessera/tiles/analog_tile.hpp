@@ -131,9 +131,13 @@ class AnalogTile {
   /// The weights a user's forward call multiplies with (drawing the modifier in training).
   MvmWeights forward_weights(std::uint64_t first_sample);
   bool needs_weight_magnitudes() const;
-  /// aihwkit's drift-compensation readout: mean |y| of the analog forward of the identity
-  /// inputs, over everything (global) or per output (per column).
-  std::vector<double> compensation_readout(const simulator::RandomStream& stream);
+  /// The drift-compensation reference read: the analog forward of the identity inputs,
+  /// [in_size, out_size] (row r: the outputs for input one-hot at r), averaged over `reads`.
+  Tensor read_identity(const simulator::RandomStream& stream, int reads);
+  /// The noise-free read of the target weights (W transposed), for exact_reference.
+  Tensor ideal_read() const;
+  /// aihwkit's clamp of mean-|y| readouts at 1e-4.
+  static std::vector<double> clamped(std::vector<double> means);
   /// Per-sample noise-management scales; `update_state` = false leaves AVERAGE_ABS_MAX's
   /// running value unchanged (readouts).
   struct NoiseChoice;   // which weight/output noise a forward adds, and in how many draws
@@ -196,6 +200,7 @@ class AnalogTile {
   std::vector<float> programmed_conductances_;
   std::vector<float> drift_coefficients_;
   std::vector<double> compensation_baseline_;
+  Tensor compensation_reference_;  ///< the kept reference read (CORRELATION readouts only)
   std::vector<float> compensation_;
   // Workspaces reused across forward calls (no allocation per call).
   Tensor dac_outputs_;
