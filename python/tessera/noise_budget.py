@@ -7,7 +7,8 @@ Sources that are independent add in power, so the single-source errors of a laye
 its all-sources error; the row "interaction" holds the difference (all - none - the sum of each
 source's excess over none). It is large where sources act through each other: with global drift
 compensation, output noise and the ADC bias the compensation readout, so drift and the periphery
-together cost far more than each alone (docs/tiles.md).
+together scale the layer's output wrongly (docs/tiles.md). A scale does not change a
+classifier's decisions, so every row also has the error left after the best single gain.
 
     rows = tessera.noise_budget(model, tessera.load_preset("pcm_inference"), images, t_inference=86400)
     tessera.write_noise_budget(rows, "budget")     # budget/noise_budget.csv and .png
@@ -68,13 +69,19 @@ def _analog_modules(model: Model, rpu_config: InferenceRPUConfig) -> List[str]:
     return [m.module for m in plan.modules if m.analog is not None]
 
 
+def _db(signal: float, noise: float) -> float:
+    return math.inf if noise == 0.0 else 10.0 * math.log10(signal / noise)
+
+
 def noise_budget(model: Model, rpu_config: InferenceRPUConfig, inputs: np.ndarray, t_inference: float = 0.0,
                  seed: int = 0, modules: Optional[Sequence[str]] = None, batch_size: int = 256) -> List[Row]:
-    """Rows {module, source, t_inference, noise_power, signal_power, snr_db, share} for every
-    analog layer (or those named in `modules`) and source "all", each active source alone,
-    "interaction" and "none"; noise power is the output's mean squared error against the float
-    model, `share` a row's noise power over the layer's all-sources noise power. The same seed
-    draws the same noise in every row. pandas.DataFrame(rows) reads them."""
+    """Rows for every analog layer (or those named in `modules`) and source "all", each active
+    source alone, "interaction" and "none": noise_power is the output's mean squared error
+    against the float model (snr_db its SNR), gain the best single factor on the outputs and
+    noise_power_after_gain the error left after it (snr_after_gain_db), which is what can change
+    a classifier's decisions; share and share_after_gain are a row's over the layer's
+    all-sources value. The same seed draws the same noise in every row. pandas.DataFrame(rows)
+    reads them."""
     inputs = np.asarray(inputs, dtype=np.float32)
     if len(inputs) == 0:
         raise ValueError("noise_budget: no inputs")
@@ -98,29 +105,40 @@ def noise_budget(model: Model, rpu_config: InferenceRPUConfig, inputs: np.ndarra
                 config.set(path, _setting(rpu_config, path))
             converted = convert_onnx_to_analog(model, config, exclude_modules=others, seed=seed)
             converted.drift(float(t_inference))
-            noise = float(np.mean((_outputs(converted, inputs, batch_size) - reference) ** 2))
-            snr = math.inf if noise == 0.0 else 10.0 * math.log10(signal / noise)
+            outputs = _outputs(converted, inputs, batch_size).astype(np.float64)
+            noise = float(np.mean((outputs - reference) ** 2))
+            # The best single gain on the outputs: a classifier's decisions ignore it, so what
+            # remains after it is the error that can change them.
+            power = float(np.sum(outputs * outputs))
+            gain = float(np.sum(outputs * reference)) / power if power > 0 else 1.0
+            after_gain = float(np.mean((gain * outputs - reference) ** 2))
             layer_rows.append({"module": module, "source": source, "t_inference": float(t_inference),
-                               "noise_power": noise, "signal_power": signal, "snr_db": snr})
+                               "noise_power": noise, "signal_power": signal, "snr_db": _db(signal, noise),
+                               "gain": gain, "noise_power_after_gain": after_gain,
+                               "snr_after_gain_db": _db(signal, after_gain)})
         # What the sources do together beyond their sum: all - none - sum(alone - none).
-        floor = layer_rows[-1]["noise_power"]
-        together = layer_rows[0]["noise_power"] - floor - sum(r["noise_power"] - floor for r in layer_rows[1:-1])
-        layer_rows.insert(-1, {"module": module, "source": "interaction", "t_inference": float(t_inference),
-                               "noise_power": together, "signal_power": signal, "snr_db": math.nan})
-        total = layer_rows[0]["noise_power"]
-        for row in layer_rows:
-            row["share"] = row["noise_power"] / total if total > 0 else 0.0
+        interaction = {"module": module, "source": "interaction", "t_inference": float(t_inference),
+                       "signal_power": signal, "snr_db": math.nan, "gain": math.nan, "snr_after_gain_db": math.nan}
+        for key in ("noise_power", "noise_power_after_gain"):
+            floor = layer_rows[-1][key]
+            interaction[key] = layer_rows[0][key] - floor - sum(r[key] - floor for r in layer_rows[1:-1])
+        layer_rows.insert(-1, interaction)
+        for key, share in (("noise_power", "share"), ("noise_power_after_gain", "share_after_gain")):
+            total = layer_rows[0][key]
+            for row in layer_rows:
+                row[share] = row[key] / total if total > 0 else 0.0
         rows.extend(layer_rows)
     return rows
 
 
 def write_noise_budget(rows: Iterable[Row], directory: Union[str, os.PathLike]) -> Dict[str, str]:
-    """Writes noise_budget.csv and noise_budget.png (each layer's SNR with all sources, and each
-    source's share of its noise) into `directory`; returns {kind: path}."""
+    """Writes noise_budget.csv and noise_budget.png (per layer: the SNR after the best gain with
+    every source on, and each source's share of that error) into `directory`; returns {kind: path}."""
     rows = list(rows)
     os.makedirs(directory, exist_ok=True)
     written = {"csv": os.path.join(directory, "noise_budget.csv"), "png": os.path.join(directory, "noise_budget.png")}
-    columns = ["module", "source", "t_inference", "noise_power", "signal_power", "snr_db", "share"]
+    columns = ["module", "source", "t_inference", "signal_power", "noise_power", "snr_db", "share", "gain",
+               "noise_power_after_gain", "snr_after_gain_db", "share_after_gain"]
     with open(written["csv"], "w", newline="") as out:
         writer = csv.DictWriter(out, fieldnames=columns)
         writer.writeheader()
@@ -132,8 +150,8 @@ def write_noise_budget(rows: Iterable[Row], directory: Union[str, os.PathLike]) 
     modules = list(dict.fromkeys(str(r["module"]) for r in rows))
     sources = list(dict.fromkeys(str(r["source"]) for r in rows if r["source"] not in ("all", "none")))
     # A negative interaction (sources partly cancelling) has no bar.
-    share = {(r["module"], r["source"]): float(r["share"]) for r in rows}
-    snr = {r["module"]: float(r["snr_db"]) for r in rows if r["source"] == "all"}
+    share = {(r["module"], r["source"]): float(r["share_after_gain"]) for r in rows}
+    snr = {r["module"]: float(r["snr_after_gain_db"]) for r in rows if r["source"] == "all"}
     figure, axes = plt.subplots(figsize=(10, 1.4 + 0.5 * len(modules)))
     left = np.zeros(len(modules))
     for source in sources:
@@ -142,8 +160,8 @@ def write_noise_budget(rows: Iterable[Row], directory: Union[str, os.PathLike]) 
         left += widths
     axes.set_yticks(range(len(modules)), [f"{m} ({snr[m]:.1f} dB)" for m in modules])
     axes.invert_yaxis()
-    axes.set_xlabel("share of the layer's output error (noise power, each source alone / all sources)")
-    axes.set_title(f"noise budget at t = {float(rows[0]['t_inference']):g} s (SNR with every source on)")
+    axes.set_xlabel("share of the layer's output error after the best gain (each source alone / all sources)")
+    axes.set_title(f"noise budget at t = {float(rows[0]['t_inference']):g} s (SNR after gain, every source on)")
     axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     figure.tight_layout()
     figure.savefig(written["png"], dpi=120)
