@@ -266,5 +266,22 @@ TEST(OperatorErrors, PoolingAnEmptyInputWithPaddingReadsNothing) {
   for (float v : y[0].tensor.values()) EXPECT_EQ(v, -std::numeric_limits<float>::infinity());
 }
 
+// Found by fuzz_onnx_run under UBSan: a step of -2^63 was negated. Steps longer than the axis
+// take one element, whatever their size.
+TEST(OperatorErrors, SliceStepsOfAnySizeTakeOneElementWithoutOverflow) {
+  Tensor data({5});
+  for (std::int64_t i = 0; i < 5; ++i) data[i] = static_cast<float>(i);
+  const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
+  const std::int64_t highest = std::numeric_limits<std::int64_t>::max();
+  const std::vector<Value> backwards = run_node(
+      "Slice", {Value::floats(data), Value::ints({-1}), Value::ints({lowest}), Value::ints({0}), Value::ints({lowest})});
+  EXPECT_EQ(backwards[0].tensor.shape(), (Shape{1}));
+  EXPECT_EQ(backwards[0].tensor[0], 4.0f);
+  const std::vector<Value> forwards = run_node(
+      "Slice", {Value::floats(data), Value::ints({1}), Value::ints({highest}), Value::ints({0}), Value::ints({highest})});
+  EXPECT_EQ(forwards[0].tensor.shape(), (Shape{1}));
+  EXPECT_EQ(forwards[0].tensor[0], 1.0f);
+}
+
 }  // namespace
 }  // namespace tessera::nn

@@ -275,22 +275,25 @@ Kernel slice(const Node& node, int opset) {
       const auto d = static_cast<std::size_t>(normalize_axis(axes[i], rank, node));
       const std::int64_t extent = x.tensor.dim(static_cast<int>(d));
       if (steps[i] == 0) invalid(node, "steps must not be 0");
+      // A step longer than the axis takes one element at most, whatever its size: clamped, so
+      // that no arithmetic below overflows (a step of -2^63 could not even be negated).
+      const std::int64_t stride = std::clamp<std::int64_t>(steps[i], -(extent + 1), extent + 1);
       auto clamp_index = [&](std::int64_t v, std::int64_t lo, std::int64_t hi) {
         if (v < 0) v = v < -extent ? -1 : v + extent;  // -1 marks "before the start"
         return std::min(std::max(v, lo), hi);
       };
       std::int64_t begin = 0, end = 0;
-      if (steps[i] > 0) {
+      if (stride > 0) {
         begin = clamp_index(starts[i], 0, extent);
         end = clamp_index(ends[i], 0, extent);
-        shape[d] = std::max<std::int64_t>(0, (end - begin + steps[i] - 1) / steps[i]);
+        shape[d] = std::max<std::int64_t>(0, (end - begin + stride - 1) / stride);
       } else {
         begin = clamp_index(starts[i], -1, extent - 1);
         end = clamp_index(ends[i], -1, extent - 1);
-        shape[d] = std::max<std::int64_t>(0, (begin - end + (-steps[i]) - 1) / (-steps[i]));
+        shape[d] = std::max<std::int64_t>(0, (begin - end + (-stride) - 1) / (-stride));
       }
       first[d] = begin;
-      step[d] = steps[i];
+      step[d] = stride;
     }
     Value out{x.type, Tensor(shape)};
     const std::vector<std::int64_t> strides = strides_of(x.tensor.shape());
