@@ -31,17 +31,24 @@ namespace {
 }  // namespace
 
 std::int64_t element_count(const Shape& shape) {
-  std::int64_t count = 1;
+  // The product of the non-zero extents is bounded too: an empty tensor of shape [0, 2^62, 3]
+  // holds nothing, but its strides would overflow.
+  std::int64_t spanned = 1;
+  bool empty = false;
   for (std::int64_t extent : shape) {
     if (extent < 0) throw std::invalid_argument("negative extent in shape " + shape_to_string(shape));
-    if (extent > 0 && count > kMaxTensorElements / extent) {
+    if (extent == 0) {
+      empty = true;
+      continue;
+    }
+    if (spanned > kMaxTensorElements / extent) {
       // Refused up front: a typo or a corrupt file should not exhaust the machine's memory.
       throw std::length_error("a tensor of shape " + shape_to_string(shape) + " would have more than 2^32 elements " +
                               "(16 GiB of floats), the most tessera allocates at once");
     }
-    count *= extent;
+    spanned *= extent;
   }
-  return count;
+  return empty ? 0 : spanned;
 }
 
 namespace {

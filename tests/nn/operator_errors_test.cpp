@@ -220,6 +220,9 @@ TEST(OperatorErrors, ShapeValuesBeyondAnyTensorAreRefused) {
       "is beyond any tensor's size");
   expect_error<ModelError>([] { run_node("Expand", {floats({1}), Value::ints({1 << 20, 1 << 20})}); },
                            "would have more than 2^32 elements");
+  expect_error<ModelError>(  // empty, but its strides would overflow (found by fuzz_onnx_run)
+      [] { run_node("Expand", {floats({3, 1}), Value::ints({0, 3, std::int64_t{1} << 62})}); },
+      "would have more than 2^32 elements");
 }
 
 TEST(OperatorErrors, AxesOutsideTheRankAreRefusedAlsoForScalars) {

@@ -16,7 +16,8 @@ using Shape = std::vector<std::int64_t>;
 inline constexpr std::int64_t kMaxTensorElements = std::int64_t{1} << 32;
 
 /// Elements of a shape (1 for a scalar shape {}); throws std::invalid_argument for a negative extent and
-/// std::length_error above kMaxTensorElements (before anything is allocated).
+/// std::length_error when the non-zero extents multiply beyond kMaxTensorElements (before anything is
+/// allocated; an empty shape may not span more either, so strides never overflow).
 std::int64_t element_count(const Shape& shape);
 /// Throws std::length_error, before anything is allocated, when a float tensor of `shape` would
 /// need more memory than the machine has available (MemAvailable; TESSERA_MEMORY_LIMIT_MB can
