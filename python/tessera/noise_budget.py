@@ -20,7 +20,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Union
 
 import numpy as np
 
-from ._core import InferenceRPUConfig, Model
+from ._core import ConfigError, InferenceRPUConfig, Model
 from ._onnx_conversion import convert_onnx_to_analog
 
 # (source, config path that turns it off at 0): aihwkit's noise sources in an inference tile.
@@ -42,7 +42,7 @@ def _setting(config: InferenceRPUConfig, path: str) -> Optional[float]:
     model in use has no such term)."""
     try:
         value = config.get(path)
-    except Exception:  # noqa: BLE001 - the field does not exist for this noise model
+    except ConfigError:  # the field does not exist for this noise model
         return None
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
@@ -54,8 +54,9 @@ def active_sources(rpu_config: InferenceRPUConfig) -> List[str]:
 
 def _quiet(rpu_config: InferenceRPUConfig) -> InferenceRPUConfig:
     quiet = rpu_config.copy()
+    active = active_sources(rpu_config)
     for name, path in SOURCES:
-        if name in active_sources(rpu_config):
+        if name in active:
             quiet.set(path, 0)
     return quiet
 
