@@ -104,5 +104,7 @@ def test_bad_requests_say_what_is_wrong(model_and_images):
     model, images = model_and_images
     with pytest.raises(ValueError, match=r"\['features.1'\] are not analog layers"):
         tessera.noise_budget(model, tessera.load_preset("pcm_inference"), images, modules=["features.1"])
+    with pytest.raises(ValueError, match="the sources of ReRamWan2022NoiseModel cannot be switched off"):
+        tessera.noise_budget(model, tessera.load_preset("reram_wan2022"), images)
     with pytest.raises(ValueError, match="no inputs"):
         tessera.noise_budget(model, tessera.load_preset("pcm_inference"), images[:0])
