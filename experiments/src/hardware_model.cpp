@@ -32,4 +32,14 @@ nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& har
   return model;
 }
 
+Hardware only_module(const Hardware& hardware, const std::string& keep, const std::vector<std::string>& converted) {
+  Hardware isolated = hardware;
+  for (const std::string& other : converted) {
+    if (other == keep || keep.starts_with(other + ".")) continue;
+    if (isolated.analog) isolated.analog->exclude.push_back(other);
+    if (isolated.quantization) isolated.quantization->map.excluded_modules.push_back(other);
+  }
+  return isolated;
+}
+
 }  // namespace tessera::experiments

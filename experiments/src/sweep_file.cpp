@@ -372,7 +372,7 @@ std::vector<std::uint64_t> parse_seeds(const YAML::Node& sweep, const Location& 
   return result;
 }
 
-const std::vector<std::string> kMetrics{"top1", "top5", "loss", "snr"};
+const std::vector<std::string> kMetrics{"top1", "top5", "loss", "snr", "layer_snr"};
 
 bool valid_metric(const std::string& name) {
   if (std::find(kMetrics.begin(), kMetrics.end(), name) != kMetrics.end()) return true;
@@ -525,7 +525,7 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
     for (std::size_t i = 0; i < spec.metrics.size(); ++i) {
       if (!valid_metric(spec.metrics[i])) {
         where.child("metrics").element(i).fail(
-            metrics[i], "unknown metric '" + spec.metrics[i] + "' (expected top1, top5, top<k>, loss or snr)");
+            metrics[i], "unknown metric '" + spec.metrics[i] + "' (expected top1, top5, top<k>, loss, snr or layer_snr)");
       }
     }
   }

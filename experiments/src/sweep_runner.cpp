@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -186,6 +187,31 @@ RunEvaluator::RunEvaluator(const SweepSpec& spec, std::function<bool()> should_s
     : spec_(spec), should_stop_(std::move(should_stop)) {}
 RunEvaluator::~RunEvaluator() = default;
 
+namespace {
+
+// The model a run evaluates on `hardware`: converted, calibrated (or given its encodings), on
+// the spec's device, drifted to `t_inference` where it has tiles.
+nn::Model prepared_model(const SweepSpec& spec, const nn::Model& float_model, const Dataset* calibration_data,
+                         const Hardware& hardware, double t_inference, std::uint64_t seed, nn::ConversionPlan* plan) {
+  nn::Model model = convert_for_hardware(float_model, hardware, seed, plan);
+  if (hardware.quantization && !hardware.quantization->encodings.empty()) {
+    nn::load_encodings_json(model, hardware.quantization->encodings.string());
+  } else if (hardware.quantization) {
+    const Dataset& calibration = *calibration_data;
+    model.compute_encodings([&](nn::Model& m) {
+      for (std::int64_t first = 0; first < calibration.images.dim(0); first += spec.batch_size) {
+        const std::int64_t count = std::min(spec.batch_size, calibration.images.dim(0) - first);
+        m.run({model_input(m, batch_of(calibration.images, first, count))});
+      }
+    });
+  }
+  if (spec.device != simulator::Backend::cpu) model.set_backend(spec.device);
+  if (hardware.analog) model.drift(t_inference);
+  return model;
+}
+
+}  // namespace
+
 ResultRow RunEvaluator::evaluate(const SweepRun& run) {
   if (!loaded_) {
     loaded_ = std::make_unique<Loaded>(Loaded{nn::load_onnx(spec_.model.string()), load_dataset(spec_.data), {}});
@@ -195,25 +221,27 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
   const SweepPoint& sweep_point = spec_.points.at(run.point);
   const ResolvedPoint point = resolve_point(spec_, sweep_point);
   nn::ConversionPlan plan;
-  nn::Model model = convert_for_hardware(loaded_->float_model, point.hardware, run.seed, &plan);
-  if (point.hardware.quantization && !point.hardware.quantization->encodings.empty()) {
-    nn::load_encodings_json(model, point.hardware.quantization->encodings.string());
-  } else if (point.hardware.quantization) {
-    const Dataset& calibration = *loaded_->calibration;
-    model.compute_encodings([&](nn::Model& m) {
-      for (std::int64_t first = 0; first < calibration.images.dim(0); first += spec_.batch_size) {
-        const std::int64_t count = std::min(spec_.batch_size, calibration.images.dim(0) - first);
-        m.run({model_input(m, batch_of(calibration.images, first, count))});
-      }
-    });
-  }
-  if (spec_.device != simulator::Backend::cpu) model.set_backend(spec_.device);
-  if (point.hardware.analog) model.drift(point.t_inference);
+  const Dataset* calibration = loaded_->calibration ? &*loaded_->calibration : nullptr;
+  nn::Model model =
+      prepared_model(spec_, loaded_->float_model, calibration, point.hardware, point.t_inference, run.seed, &plan);
   EvaluationRequest request{spec_.metrics, spec_.batch_size, &loaded_->float_model, {}, should_stop_};
   for (const nn::PlannedModule& entry : plan.modules) {
     if (entry.is_converted()) request.snr_modules.push_back(entry.module);
   }
-  const MetricValues metrics = experiments::evaluate(model, loaded_->data, request);
+  MetricValues metrics = experiments::evaluate(model, loaded_->data, request);
+  if (std::find(spec_.metrics.begin(), spec_.metrics.end(), "layer_snr") != spec_.metrics.end()) {
+    // Each converted module alone on its hardware (same seed, so the same noise draws), its own
+    // output against float: what that layer costs, without the errors of the layers before it.
+    for (const std::string& module : request.snr_modules) {
+      nn::Model alone = prepared_model(spec_, loaded_->float_model, calibration,
+                                       only_module(point.hardware, module, request.snr_modules), point.t_inference,
+                                       run.seed, nullptr);
+      const EvaluationRequest one{{"snr"}, spec_.batch_size, &loaded_->float_model, {module}, should_stop_};
+      for (const auto& [name, value] : experiments::evaluate(alone, loaded_->data, one)) {
+        metrics.emplace_back("layer_" + name, value);
+      }
+    }
+  }
 
   ResultRow row = ResultRow::object();
   row["point_id"] = run.id;

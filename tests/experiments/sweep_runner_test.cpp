@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -206,6 +207,44 @@ TEST(SweepRunner, ShardsMergeIntoTheSingleProcessResult) {
   EXPECT_NE(merge.output.find("0 computed"), std::string::npos) << merge.output;
   EXPECT_EQ(result_set(folder), reference_rows());
   EXPECT_EQ(lines_of(read_text(folder / "results.csv")).size(), 11u);
+}
+
+// layer_snr: each converted layer alone on its hardware, its own output against float. The first
+// layer sees float inputs in the whole model too, so its value equals its cumulative snr; every
+// later layer alone does at least as well as with the errors of the layers before it (here
+// strictly, at 6-bit ADC). Quantized hardware gets the same per-layer columns.
+TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
+  const std::string source = TESSERA_SOURCE_DIR;
+  const std::string data = "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+                           "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
+                           "  normalization: {mean: 0.2860, std: 0.3530}\n"
+                           "  limit: 64\n";
+  const SweepSpec spec = load_sweep_string(
+      "model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data + "calibration:\n" + data +
+          "hardware:\n"
+          "  pcm: {analog: {preset: pcm_inference, rpu_config: {forward: {out_res: 62}}}}\n"
+          "  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+          "sweep: {grids: [{product: {hardware: [pcm, int4]}}]}\n"
+          "t_inference: 1d\n"
+          "metrics: [top1, snr, layer_snr]\n",
+      fresh_folder("sweep_layer_snr") / "sweep.yaml");
+  const fs::path folder = fresh_folder("sweep_layer_snr_results");
+  run_sweep(spec, {.output_directory = folder});
+  const auto rows = result_set(folder);
+  ASSERT_EQ(rows.size(), 2u);
+  for (const auto& [id, row] : rows) {
+    const std::string hardware = row["hardware"].get<std::string>();
+    const std::vector<std::string> layers{"features.0", "features.3", "classifier.1", "classifier.3"};
+    for (const std::string& layer : layers) {
+      ASSERT_TRUE(row.contains("layer_snr_db." + layer)) << hardware << ": " << row.dump();
+      EXPECT_TRUE(std::isfinite(row["layer_snr_db." + layer].get<double>())) << hardware << " " << layer;
+    }
+    if (hardware != "pcm") continue;
+    EXPECT_NEAR(row["layer_snr_db.features.0"].get<double>(), row["snr_db.features.0"].get<double>(), 1e-9);
+    for (std::size_t k = 1; k < layers.size(); ++k) {
+      EXPECT_GT(row["layer_snr_db." + layers[k]].get<double>(), row["snr_db." + layers[k]].get<double>()) << layers[k];
+    }
+  }
 }
 
 TEST(SweepRunner, TheIdealPresetReproducesTorchsAccuracy) {

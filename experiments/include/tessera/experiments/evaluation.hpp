@@ -4,6 +4,8 @@
 //   snr                 per converted module, 10 log10(sum y_float^2 / sum (y - y_float)^2) in dB:
 //                       the module's output in the simulated model against the float model's,
 //                       errors of earlier layers included; columns "snr_db.<module>"
+// (The sweep runner adds layer_snr: the same with only that module simulated, by evaluating
+// once more per module; columns "layer_snr_db.<module>".)
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "tessera/experiments/sweep_spec.hpp"
 #include "tessera/nn/conversion.hpp"
@@ -15,5 +17,11 @@ namespace tessera::experiments {
 /// names a module or type the model does not have. `plan` gets the whole plan.
 nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& hardware, std::uint64_t seed,
                                nn::ConversionPlan* plan = nullptr);
+
+/// `hardware` with every module of `converted` but `keep` left digital (added to the analog
+/// section's exclude and the quantization map's excluded_modules): the hardware of "only this
+/// layer simulated", whose tiles draw the same noise as in the whole model (streams are named
+/// after the module). Ancestors of `keep` are not excluded.
+Hardware only_module(const Hardware& hardware, const std::string& keep, const std::vector<std::string>& converted);
 
 }  // namespace tessera::experiments
