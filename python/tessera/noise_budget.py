@@ -4,11 +4,14 @@ For every analog layer, the model runs with only that layer on tiles, once with 
 source of the config on, once with each source alone (the others off) and once with none; each
 run's error is its output's mean squared difference from the float model's on the same inputs.
 Sources that are independent add in power, so the single-source errors of a layer sum to about
-its all-sources error; the row "interaction" holds the difference (all - none - the sum of each
-source's excess over none). It is large where sources act through each other: with global drift
-compensation, output noise and the ADC bias the compensation readout, so drift and the periphery
-together scale the layer's output wrongly (docs/tiles.md). A scale does not change a
-classifier's decisions, so every row also has the error left after the best single gain.
+its all-sources error. With drift compensation on they do not: output noise and the ADC bias
+the compensation readout, so drift and the periphery together scale the layer's output wrongly
+(docs/tiles.md). The row "compensation readout" holds that part: all sources with the
+configured readout minus all sources with an unbiased one (CORRELATION, 16 reads). The row
+"interaction" holds what is left (all - none - each source's excess over none - the readout's
+part). A scale of the last layer does not change a classifier's decisions, so every row also
+has the error left after the best single gain on the outputs; a scale of an inner layer can,
+where a digital BatchNorm after it subtracts a fixed mean (docs/models.md, the deep model).
 
     rows = tessera.noise_budget(model, tessera.load_preset("pcm_inference"), images, t_inference=86400)
     tessera.write_noise_budget(rows, "budget")     # budget/noise_budget.csv and .png
@@ -37,6 +40,9 @@ SOURCES = [
 # Noise models whose programming, drift and read noise have the scales SOURCES switches off; for
 # others those terms would stay on in every row, so they are refused.
 SEPARABLE_NOISE_MODELS = ("PCMLikeNoiseModel", "CustomDriftPCMLikeNoiseModel", "NullNoiseModel")
+
+# The readout that leaves the compensation factor unbiased (to 0.7 % std at 16 reads, docs/tiles.md).
+UNBIASED_READOUT = (("drift_compensation.readout", "CORRELATION"), ("drift_compensation.reads", 16))
 
 Row = Dict[str, Union[str, float]]
 
@@ -78,10 +84,17 @@ def _db(signal: float, noise: float) -> float:
     return math.inf if noise == 0.0 else 10.0 * math.log10(signal / noise)
 
 
+def _difference_row(module: str, source: str, t_inference: float, signal: float) -> Row:
+    """A row computed from others (no run of its own): no SNR or gain."""
+    return {"module": module, "source": source, "t_inference": float(t_inference), "signal_power": signal,
+            "snr_db": math.nan, "gain": math.nan, "snr_after_gain_db": math.nan}
+
+
 def noise_budget(model: Model, rpu_config: InferenceRPUConfig, inputs: np.ndarray, t_inference: float = 0.0,
                  seed: int = 0, modules: Optional[Sequence[str]] = None, batch_size: int = 256) -> List[Row]:
     """Rows for every analog layer (or those named in `modules`) and source "all", each active
-    source alone, "interaction" and "none": noise_power is the output's mean squared error
+    source alone, "compensation readout" (with drift compensation on), "interaction" and
+    "none": noise_power is the output's mean squared error
     against the float model (snr_db its SNR), gain the best single factor on the outputs and
     noise_power_after_gain the error left after it (snr_after_gain_db), which is what can change
     a classifier's decisions; share and share_after_gain are a row's over the layer's
@@ -103,15 +116,19 @@ def noise_budget(model: Model, rpu_config: InferenceRPUConfig, inputs: np.ndarra
         raise ValueError(f"noise_budget: {unknown} are not analog layers of the model (those are {analog})")
     quiet = _quiet(rpu_config)
     sources = active_sources(rpu_config)
+    compensated = rpu_config.get("drift_compensation.type") != "None"
     rows: List[Row] = []
     for module in chosen:
         others = [m for m in analog if m != module]
         layer_rows = []
-        for source in ["all"] + sources + ["none"]:
-            config = rpu_config.copy() if source == "all" else quiet.copy()
+        for source in ["all"] + sources + ["none"] + (["unbiased readout"] if compensated else []):
+            config = rpu_config.copy() if source in ("all", "unbiased readout") else quiet.copy()
             if source in sources:
                 path = dict(SOURCES)[source]
                 config.set(path, _setting(rpu_config, path))
+            if source == "unbiased readout":
+                for path, value in UNBIASED_READOUT:
+                    config.set(path, value)
             converted = convert_onnx_to_analog(model, config, exclude_modules=others, seed=seed)
             converted.drift(float(t_inference))
             outputs = _outputs(converted, inputs, batch_size).astype(np.float64)
@@ -125,13 +142,22 @@ def noise_budget(model: Model, rpu_config: InferenceRPUConfig, inputs: np.ndarra
                                "noise_power": noise, "signal_power": signal, "snr_db": _db(signal, noise),
                                "gain": gain, "noise_power_after_gain": after_gain,
                                "snr_after_gain_db": _db(signal, after_gain)})
-        # What the sources do together beyond their sum: all - none - sum(alone - none).
-        interaction = {"module": module, "source": "interaction", "t_inference": float(t_inference),
-                       "signal_power": signal, "snr_db": math.nan, "gain": math.nan, "snr_after_gain_db": math.nan}
+        # The readout's part: all - all with an unbiased readout. Then what the sources do
+        # together beyond that and their sum: all - none - sum(alone - none) - readout's part.
+        parts = []
+        if compensated:
+            unbiased = layer_rows.pop()
+            readout = _difference_row(module, "compensation readout", t_inference, signal)
+            for key in ("noise_power", "noise_power_after_gain"):
+                readout[key] = layer_rows[0][key] - unbiased[key]
+            parts.append(readout)
+        interaction = _difference_row(module, "interaction", t_inference, signal)
         for key in ("noise_power", "noise_power_after_gain"):
             floor = layer_rows[-1][key]
-            interaction[key] = layer_rows[0][key] - floor - sum(r[key] - floor for r in layer_rows[1:-1])
-        layer_rows.insert(-1, interaction)
+            interaction[key] = (layer_rows[0][key] - floor - sum(r[key] - floor for r in layer_rows[1:-1]) -
+                                sum(p[key] for p in parts))
+        parts.append(interaction)
+        layer_rows[-1:-1] = parts
         for key, share in (("noise_power", "share"), ("noise_power_after_gain", "share_after_gain")):
             total = layer_rows[0][key]
             for row in layer_rows:
