@@ -129,9 +129,16 @@ class AnalogConv final : public Operator {
     const Tensor& x = ops::input(inputs, 0, node_).tensor;
     const ops::ConvShape shape = ops::conv_shape(node_, x.shape(), weight_shape_);
     Tensor output(ops::conv_output_shape(shape));
+    // In chunks of samples, like the float convolution: a tile's noise depends on the row's
+    // index in its stream, not on how rows are split over calls, so the result is the same.
+    const std::int64_t chunk = ops::conv_chunk_samples(shape);
     for (std::int64_t g = 0; g < groups_; ++g) {
-      ops::scatter_conv_rows(tiles_[static_cast<std::size_t>(g)]->forward(ops::conv_patches(x, shape, g)), shape, g,
-                             output);
+      AnalogTileArray& tiles = *tiles_[static_cast<std::size_t>(g)];
+      for (std::int64_t first = 0; first < shape.batch; first += chunk) {
+        const std::int64_t samples = std::min(chunk, shape.batch - first);
+        ops::scatter_conv_rows(tiles.forward(ops::conv_patches(x, shape, g, first, samples)), shape, g, output, first,
+                               samples);
+      }
     }
     if (bias_.size() > 0) ops::add_channel_bias(output, bias_);
     return {Value::floats(std::move(output))};

@@ -212,6 +212,33 @@ TEST(AnalogConversion, SameSeedSameResultOtherSeedOtherResult) {
   EXPECT_NE(run(3), run(4));
 }
 
+// An analog convolution goes through im2col in chunks of samples (about 16,384 patch rows, 20
+// samples of 28 x 28); a tile's noise depends on each row's index in its stream, so a batch of
+// 50 (three chunks) gives bit for bit the outputs of 50 calls of one sample each. On the
+// bundled ResNet, whose depthwise convolution has a tile array per group.
+TEST(AnalogConversion, ConvolutionChunksGiveTheOutputsOfOneSampleAtATime) {
+  const Model model = load_onnx(TESSERA_SOURCE_DIR "/examples/fashion_mnist_resnet/fmnist_resnet.onnx");
+  Tensor batch({50, 1, 28, 28});
+  for (std::int64_t k = 0; k < batch.size(); ++k) batch[k] = static_cast<float>((k * 37) % 101) / 50.0f - 1.0f;
+  auto drifted = [&] {
+    AnalogConversion conversion;
+    conversion.seed = 5;
+    Model analog = convert_to_analog(model, conversion);
+    analog.drift(86400.0);
+    return analog;
+  };
+  Model whole = drifted();
+  const Tensor together = whole.forward(batch);
+  Model single = drifted();
+  const std::int64_t per_sample = batch.size() / 50, classes = together.dim(1);
+  for (std::int64_t n = 0; n < 50; ++n) {
+    Tensor one({1, 1, 28, 28});
+    std::copy(batch.data() + n * per_sample, batch.data() + (n + 1) * per_sample, one.data());
+    const Tensor logits = single.forward(one);
+    for (std::int64_t c = 0; c < classes; ++c) ASSERT_EQ(logits[c], together[n * classes + c]) << n << " " << c;
+  }
+}
+
 TEST(ChainedConversions, AnalogOnTopOfActivationQuantizersKeepsBothAndTheirEncodings) {
   parameters::QuantizationMap map;
   map.module_qconfig_map["ReLU"] = bits(0, 8);

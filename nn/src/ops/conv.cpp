@@ -126,6 +126,11 @@ Tensor conv_group_weights(const Tensor& weight, const ConvShape& shape, std::int
   return block;
 }
 
+std::int64_t conv_chunk_samples(const ConvShape& shape) {
+  constexpr std::int64_t kPatchRows = 16384;
+  return std::max<std::int64_t>(1, kPatchRows / std::max<std::int64_t>(shape.window.output_size(), 1));
+}
+
 void add_channel_bias(Tensor& output, const Tensor& bias) {
   const std::int64_t batch = output.dim(0), channels = output.dim(1);
   const std::int64_t positions = output.size() / std::max<std::int64_t>(batch * channels, 1);
@@ -145,11 +150,7 @@ Kernel conv(const Node& node, int) {
     const Tensor& w = input(inputs, 1, node).tensor;
     const ConvShape shape = conv_shape(node, x.shape(), w.shape());
     Tensor output(conv_output_shape(shape));
-    // Samples go through im2col in chunks of about kPatchRows rows, so the patch matrix is
-    // a few MB reused from chunk to chunk rather than one buffer for the whole batch.
-    constexpr std::int64_t kPatchRows = 16384;
-    const std::int64_t chunk =
-        std::max<std::int64_t>(1, kPatchRows / std::max<std::int64_t>(shape.window.output_size(), 1));
+    const std::int64_t chunk = conv_chunk_samples(shape);
     for (std::int64_t g = 0; g < shape.groups; ++g) {
       const Tensor weights = conv_group_weights(w, shape, g);
       for (std::int64_t first = 0; first < shape.batch; first += chunk) {

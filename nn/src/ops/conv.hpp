@@ -32,6 +32,10 @@ ConvShape conv_shape(const Node& node, const Shape& input, const Shape& weight);
 Tensor conv_patches(const Tensor& input, const ConvShape& shape, std::int64_t group, std::int64_t first_sample = 0,
                     std::int64_t samples = -1);
 
+/// Samples per im2col chunk: about 16,384 patch rows, so the patch matrix is a few MB reused from
+/// chunk to chunk rather than one buffer (hundreds of MB, page-faulted afresh) for a whole batch.
+std::int64_t conv_chunk_samples(const ConvShape& shape);
+
 /// Scatters a group's rows [samples * positions, out_per_group] into the output [N, M, out...].
 void scatter_conv_rows(const Tensor& rows, const ConvShape& shape, std::int64_t group, Tensor& output,
                        std::int64_t first_sample = 0, std::int64_t samples = -1);
