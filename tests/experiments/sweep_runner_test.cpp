@@ -209,6 +209,14 @@ TEST(SweepRunner, ShardsMergeIntoTheSingleProcessResult) {
   EXPECT_EQ(lines_of(read_text(folder / "results.csv")).size(), 11u);
 }
 
+// Runs the sweep `text` (its file and results in fresh folders named after `name`); its rows.
+std::map<std::string, ResultRow> run_in_folder(const std::string& text, const std::string& name) {
+  const SweepSpec spec = load_sweep_string(text, fresh_folder(name) / "sweep.yaml");
+  const fs::path folder = fresh_folder(name + "_results");
+  run_sweep(spec, {.output_directory = folder});
+  return result_set(folder);
+}
+
 // layer_snr: each converted layer alone on its hardware, its own output against float. The first
 // layer sees float inputs in the whole model too, so its value equals its cumulative snr; every
 // later layer alone does at least as well as with the errors of the layers before it (here
@@ -219,7 +227,7 @@ TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
                            "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
                            "  normalization: {mean: 0.2860, std: 0.3530}\n"
                            "  limit: 64\n";
-  const SweepSpec spec = load_sweep_string(
+  const auto rows = run_in_folder(
       "model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data + "calibration:\n" + data +
           "hardware:\n"
           "  pcm: {analog: {preset: pcm_inference, rpu_config: {forward: {out_res: 62}}}}\n"
@@ -227,10 +235,7 @@ TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
           "sweep: {grids: [{product: {hardware: [pcm, int4]}}]}\n"
           "t_inference: 1d\n"
           "metrics: [top1, snr, layer_snr]\n",
-      fresh_folder("sweep_layer_snr") / "sweep.yaml");
-  const fs::path folder = fresh_folder("sweep_layer_snr_results");
-  run_sweep(spec, {.output_directory = folder});
-  const auto rows = result_set(folder);
+      "sweep_layer_snr");
   ASSERT_EQ(rows.size(), 2u);
   for (const auto& [id, row] : rows) {
     const std::string hardware = row["hardware"].get<std::string>();
@@ -249,18 +254,13 @@ TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
 
 TEST(SweepRunner, TheIdealPresetReproducesTorchsAccuracy) {
   const std::string source = TESSERA_SOURCE_DIR;
-  const SweepSpec spec = load_sweep_string("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\n" +
-                                               "data:\n"
-                                               "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
-                                               "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
-                                               "  normalization: {mean: 0.2860, std: 0.3530}\n"
-                                               "  limit: 500\n"
-                                               "hardware: {ideal: {analog: {preset: ideal}}}\n"
-                                               "metrics: [top1]\n",
-                                           fresh_folder("sweep_ideal") / "sweep.yaml");
-  const fs::path folder = fresh_folder("sweep_ideal_results");
-  run_sweep(spec, {.output_directory = folder});
-  const auto rows = result_set(folder);
+  const std::string section = "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+                              "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
+                              "  normalization: {mean: 0.2860, std: 0.3530}\n"
+                              "  limit: 500\n";
+  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + section +
+                                      "hardware: {ideal: {analog: {preset: ideal}}}\nmetrics: [top1]\n",
+                                  "sweep_ideal");
   ASSERT_EQ(rows.size(), 1u);
 
   // torch_predictions.txt: a comment line, "accuracy <a>", then torch's class per test image.
@@ -271,7 +271,9 @@ TEST(SweepRunner, TheIdealPresetReproducesTorchsAccuracy) {
   torch >> word >> accuracy;
   std::vector<int> predictions;
   for (int p; predictions.size() < 500 && torch >> p;) predictions.push_back(p);
-  const Dataset data = load_dataset(spec.data);
+  const Dataset data = load_dataset({.images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz",
+                                     .labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz",
+                                     .limit = 500});
   int correct = 0;
   for (std::size_t k = 0; k < predictions.size(); ++k) correct += predictions[k] == data.labels[k];
   EXPECT_DOUBLE_EQ(rows.begin()->second["top1"].get<double>(), correct / 500.0);
