@@ -2,7 +2,7 @@
 """Runs the deep-model sweep (examples/fashion_mnist_resnet/sweep.yaml) on the float model and on
 its hardware-aware copy, and prints the table in docs/models.md: top-1 % over drift time, mean
 ± 95 % CI over the seeds, per model and hardware. Needs the tessera package importable
-(PYTHONPATH=build/python); about 40 minutes on 2 cores. Results stay in results/ (rerun to
+(PYTHONPATH=build/python); about 25 minutes on 2 cores. Results stay in results/ (rerun to
 resume; finished runs are skipped).
 """
 import csv
