@@ -209,6 +209,15 @@ TEST(SweepRunner, ShardsMergeIntoTheSingleProcessResult) {
   EXPECT_EQ(lines_of(read_text(folder / "results.csv")).size(), 11u);
 }
 
+// A data (or calibration) section: the first `limit` Fashion-MNIST test images.
+std::string test_images_section(int limit) {
+  return "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
+         "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
+         "  normalization: {mean: 0.2860, std: 0.3530}\n"
+         "  limit: " +
+         std::to_string(limit) + "\n";
+}
+
 // Runs the sweep `text` (its file and results in fresh folders named after `name`); its rows.
 std::map<std::string, ResultRow> run_in_folder(const std::string& text, const std::string& name) {
   const SweepSpec spec = load_sweep_string(text, fresh_folder(name) / "sweep.yaml");
@@ -223,10 +232,7 @@ std::map<std::string, ResultRow> run_in_folder(const std::string& text, const st
 // strictly, at 6-bit ADC). Quantized hardware gets the same per-layer columns.
 TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
   const std::string source = TESSERA_SOURCE_DIR;
-  const std::string data = "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
-                           "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
-                           "  normalization: {mean: 0.2860, std: 0.3530}\n"
-                           "  limit: 64\n";
+  const std::string data = test_images_section(64);
   const auto rows = run_in_folder(
       "model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data + "calibration:\n" + data +
           "hardware:\n"
@@ -254,11 +260,8 @@ TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
 
 TEST(SweepRunner, TheIdealPresetReproducesTorchsAccuracy) {
   const std::string source = TESSERA_SOURCE_DIR;
-  const std::string section = "  images: /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz\n"
-                              "  labels: /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz\n"
-                              "  normalization: {mean: 0.2860, std: 0.3530}\n"
-                              "  limit: 500\n";
-  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + section +
+  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" +
+                                      test_images_section(500) +
                                       "hardware: {ideal: {analog: {preset: ideal}}}\nmetrics: [top1]\n",
                                   "sweep_ideal");
   ASSERT_EQ(rows.size(), 1u);
