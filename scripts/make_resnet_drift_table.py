@@ -20,7 +20,10 @@ TIMES = {"0": "t = 0", "3600": "1 h", "86400": "1 day", "2592000": "30 days", "3
 def run(model_file):
     """Runs the sweep on `model_file`; returns aggregate.csv's rows."""
     with open(os.path.join(EXAMPLE, "sweep.yaml")) as f:
-        text = f.read().replace("model: fmnist_resnet.onnx", f"model: {os.path.join(EXAMPLE, model_file)}")
+        text = f.read()
+    if "\nmodel: fmnist_resnet.onnx\n" not in text:  # else every model would run the float one
+        raise SystemExit("examples/fashion_mnist_resnet/sweep.yaml no longer says 'model: fmnist_resnet.onnx'")
+    text = text.replace("\nmodel: fmnist_resnet.onnx\n", f"\nmodel: {os.path.join(EXAMPLE, model_file)}\n")
     output = os.path.join(ROOT, "results", "fashion_mnist_resnet", os.path.splitext(model_file)[0])
     with tempfile.TemporaryDirectory() as scratch:
         sweep = os.path.join(scratch, "sweep.yaml")

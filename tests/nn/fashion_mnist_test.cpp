@@ -63,16 +63,13 @@ class FashionMnist : public ::testing::Test {
   }
 };
 
-class FloatMode : public FashionMnist, public ::testing::WithParamInterface<std::string> {};
+// (folder under examples/, model file)
+class FloatMode : public FashionMnist, public ::testing::WithParamInterface<std::pair<std::string, std::string>> {};
 
 // On the first 2,000 test images (the whole set takes a minute for the ResNet on 2 cores).
 TEST_P(FloatMode, GivesTorchsPredictions) {
-  const std::string folder = TESSERA_SOURCE_DIR "/examples/" + GetParam();
-  std::string onnx;
-  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
-    const std::string name = entry.path().filename().string();
-    if (entry.path().extension() == ".onnx" && name.find("_hwa") == std::string::npos) onnx = entry.path().string();
-  }
+  const std::string folder = TESSERA_SOURCE_DIR "/examples/" + GetParam().first;
+  const std::string onnx = folder + "/" + GetParam().second;
   Model model = load_onnx(onnx);
   const experiments::Dataset data = test_set(2000);
   const std::vector<std::int64_t> predictions = predict(model, data.images);
@@ -95,7 +92,10 @@ TEST_P(FloatMode, GivesTorchsPredictions) {
   EXPECT_NEAR(accuracy(predictions, data.labels), accuracy(torch_predictions, data.labels), 0.001);
 }
 
-INSTANTIATE_TEST_SUITE_P(BundledModels, FloatMode, ::testing::Values("fashion_mnist", "fashion_mnist_resnet"));
+INSTANTIATE_TEST_SUITE_P(BundledModels, FloatMode,
+                         ::testing::Values(std::pair<std::string, std::string>{"fashion_mnist", "fmnist_cnn.onnx"},
+                                           std::pair<std::string, std::string>{"fashion_mnist_resnet",
+                                                                               "fmnist_resnet.onnx"}));
 
 TEST_F(FashionMnist, EightBitPerChannelWeightsAndActivationsLoseUnderOnePercent) {
   Model model = load_onnx(kModel);

@@ -305,21 +305,17 @@ void AnalogTile::drift(double t_inference) {
   compensation_.clear();
   const CompensationSettings compensation = compensation_settings(config_.drift_compensation);
   const Tensor read = read_identity(stream_.derive("drift_compensation").derive(time_key), compensation.reads);
-  if (compensation.readout == parameters::CompensationReadout::MEAN_ABS) {
-    const std::vector<double> current = clamped(summarise_read(read, nullptr, compensation.global));
-    compensation_.resize(current.size());
-    for (std::size_t i = 0; i < current.size(); ++i) {
-      compensation_[i] = static_cast<float>(compensation_baseline_[i] / current[i]);
-    }
-    return;
-  }
-  const std::vector<double> current = summarise_read(read, &compensation_reference_, compensation.global);
+  const bool correlation = compensation.readout == parameters::CompensationReadout::CORRELATION;
+  const std::vector<double> current = correlation ? summarise_read(read, &compensation_reference_, compensation.global)
+                                                  : clamped(summarise_read(read, nullptr, compensation.global));
   compensation_.resize(current.size());
   for (std::size_t i = 0; i < current.size(); ++i) {
     const double baseline = compensation_baseline_[i];
-    // A column whose reference reads nothing but noise has nothing to compensate (factor 1); a
-    // read that lost its correlation with the reference is capped at a factor of 1000.
-    compensation_[i] = baseline <= 0.0 ? 1.0f : static_cast<float>(baseline / std::max(current[i], 1e-3 * baseline));
+    // Correlation: a column whose reference reads nothing but noise has nothing to compensate
+    // (factor 1); a read that lost its correlation with the reference is capped at 1000.
+    compensation_[i] = !correlation      ? static_cast<float>(baseline / current[i])
+                       : baseline <= 0.0 ? 1.0f
+                                         : static_cast<float>(baseline / std::max(current[i], 1e-3 * baseline));
   }
 }
 
