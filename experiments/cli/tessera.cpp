@@ -34,6 +34,11 @@ struct SweepCommand {
 };
 
 // "i/N" with 1 <= i <= N.
+// "1 seed", "3 seeds".
+std::string counted(std::size_t count, const std::string& noun) {
+  return std::to_string(count) + " " + noun + (count == 1 ? "" : "s");
+}
+
 void parse_shard(const std::string& text, SweepOptions& options) {
   const std::size_t slash = text.find('/');
   int index = 0, count = 0;
@@ -76,7 +81,8 @@ int run_sweep_command(const SweepCommand& command, const cli::MpiSession& sessio
   check_sweep_inputs(spec);
   const SweepSummary summary = run_sweep(spec, options);
   for (const std::string& repair : summary.repairs) std::cerr << "repaired: " << repair << "\n";
-  std::cout << summary.runs << " runs (" << spec.points.size() << " points x " << spec.seeds.size() << " seeds)";
+  std::cout << summary.runs << " runs (" << spec.points.size() << " points x " << counted(spec.seeds.size(), "seed")
+            << ")";
   if (options.shard_count > 1) std::cout << ", shard " << command.shard;
   if (ranks > 1) std::cout << ", " << ranks << " MPI ranks";
   std::cout << ": " << summary.computed << " computed, " << summary.already_done << " already done";
@@ -90,8 +96,8 @@ int validate_command(const std::vector<std::string>& files) {
   for (const std::string& file : files) {
     const SweepSpec spec = load_sweep_file(file);
     check_sweep_inputs(spec);
-    std::cout << file << ": ok (" << spec.points.size() << " points x " << spec.seeds.size()
-              << " seeds = " << spec.points.size() * spec.seeds.size() << " runs; hardware:";
+    std::cout << file << ": ok (" << spec.points.size() << " points x " << counted(spec.seeds.size(), "seed") << " = "
+              << spec.points.size() * spec.seeds.size() << " runs; hardware:";
     for (const Hardware& h : spec.hardware) std::cout << " " << h.name;
     std::cout << ")\n";
     if (spec.merged_points > 0) {

@@ -1,6 +1,8 @@
 #include "tessera/experiments/hardware_model.hpp"
 
+#include "tessera/nn/activation_fusion.hpp"
 #include "tessera/nn/batch_norm_folding.hpp"
+#include "tessera/nn/cross_layer_equalization.hpp"
 #include "tessera/nn/errors.hpp"
 
 namespace tessera::experiments {
@@ -10,9 +12,15 @@ nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& har
   nn::Model model = hardware.quantization && hardware.quantization->fold_batch_norms
                         ? nn::fold_batch_norms(float_model)
                         : float_model.copy();
+  if (hardware.quantization && hardware.quantization->cross_layer_equalization) {
+    model = nn::cross_layer_equalization(model);
+  }
   if (hardware.quantization) {
     try {
       model = nn::convert_to_quantized(std::move(model), hardware.quantization->map);
+      if (hardware.quantization->fuse_activations) {
+        model = nn::fuse_activations(std::move(model), hardware.quantization->map);
+      }
     } catch (const nn::ModelError& error) {
       throw nn::ModelError("hardware '" + hardware.name + "' quantization: " + error.what());
     }

@@ -152,7 +152,14 @@ QuantizationHardware parse_quantization(const YAML::Node& node, const Location& 
   if (const YAML::Node fold = node["fold_batch_norms"]) {
     yaml::decode(fold, quantization.fold_batch_norms, where.child("fold_batch_norms"));
   }
-  yaml::decode_fields(node, quantization.map, where, {"preset", "encodings", "fold_batch_norms"});
+  if (const YAML::Node fuse = node["fuse_activations"]) {
+    yaml::decode(fuse, quantization.fuse_activations, where.child("fuse_activations"));
+  }
+  if (const YAML::Node cle = node["cross_layer_equalization"]) {
+    yaml::decode(cle, quantization.cross_layer_equalization, where.child("cross_layer_equalization"));
+  }
+  yaml::decode_fields(node, quantization.map, where,
+                      {"preset", "encodings", "fold_batch_norms", "fuse_activations", "cross_layer_equalization"});
   return quantization;
 }
 

@@ -35,6 +35,22 @@ void apply_analog(AnalogHardware& analog, const std::string& path, const SweepSp
   set_at(analog.rpu_config, path, spec, value);
 }
 
+// quantization.fold_batch_norms / cross_layer_equalization / fuse_activations switch a graph
+// pass; any other path is a QuantizationMap field.
+void set_quantization(QuantizationHardware& quantization, const std::string& path, const SweepSpec& spec,
+                      const SweepValue& value) {
+  bool* pass = path == "fold_batch_norms"           ? &quantization.fold_batch_norms
+               : path == "fuse_activations"         ? &quantization.fuse_activations
+               : path == "cross_layer_equalization" ? &quantization.cross_layer_equalization
+                                                    : nullptr;
+  if (pass == nullptr) return set_at(quantization.map, path, spec, value);
+  if (value.text == "true" || value.text == "false") {
+    *pass = value.text == "true";
+    return;
+  }
+  fail_at(spec, value, value.path + ": expected true or false, found '" + value.text + "'");
+}
+
 }  // namespace
 
 ResolvedPoint resolve_point(const SweepSpec& spec, const SweepPoint& point) {
@@ -65,7 +81,7 @@ ResolvedPoint resolve_point(const SweepSpec& spec, const SweepPoint& point) {
       if (!h.quantization) {
         fail_at(spec, value, "hardware '" + h.name + "' has no quantization section for " + value.path);
       }
-      set_at(h.quantization->map, value.path.substr(13), spec, value);
+      set_quantization(*h.quantization, value.path.substr(13), spec, value);
     }
   }
   return resolved;

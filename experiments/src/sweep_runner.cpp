@@ -58,6 +58,8 @@ std::string describe(const Hardware& hardware) {
   if (hardware.quantization) {
     text += "quantization:\n" + save_config(hardware.quantization->map);
     if (!hardware.quantization->fold_batch_norms) text += "fold_batch_norms false\n";
+    if (hardware.quantization->fuse_activations) text += "fuse_activations true\n";
+    if (hardware.quantization->cross_layer_equalization) text += "cross_layer_equalization true\n";
     if (!hardware.quantization->encodings.empty()) {
       text += "encodings " + file_digest(hardware.quantization->encodings) + "\n";
     }

@@ -3,26 +3,11 @@
 #include <cmath>
 #include <map>
 
+#include "graph_queries.hpp"
 #include "tessera/nn/errors.hpp"
 
 namespace tessera::nn {
 namespace {
-
-const Tensor* constant(const Graph& graph, const Node& node, std::size_t input) {
-  if (input >= node.inputs.size()) return nullptr;
-  const auto found = graph.initializers.find(node.inputs[input]);
-  return found == graph.initializers.end() ? nullptr : &found->second.tensor;
-}
-
-// How often each value is read (by nodes and as a graph output).
-std::map<std::string, int> reads(const Graph& graph) {
-  std::map<std::string, int> count;
-  for (const Node& node : graph.nodes) {
-    for (const std::string& input : node.inputs) ++count[input];
-  }
-  for (const std::string& output : graph.outputs) ++count[output];
-  return count;
-}
 
 // Per output channel of a layer's weight: {element index -> channel}. Conv: axis 0; Gemm: the
 // axis of B that indexes outputs.
@@ -44,9 +29,9 @@ bool fold_pair(Graph& graph, Node& layer, const Node& norm, const std::map<std::
   if (layer.op_type != "Conv" && layer.op_type != "Gemm") return false;
   if (layer.outputs.size() != 1 || read_count.at(layer.outputs[0]) != 1) return false;
   if (norm.attributes.get_int("training_mode", 0) != 0 || norm.outputs.empty()) return false;
-  const Tensor* weight = constant(graph, layer, 1);
-  const Tensor *scale = constant(graph, norm, 1), *shift = constant(graph, norm, 2);
-  const Tensor *mean = constant(graph, norm, 3), *var = constant(graph, norm, 4);
+  const Tensor* weight = constant_input(graph, layer, 1);
+  const Tensor *scale = constant_input(graph, norm, 1), *shift = constant_input(graph, norm, 2);
+  const Tensor *mean = constant_input(graph, norm, 3), *var = constant_input(graph, norm, 4);
   if (weight == nullptr || scale == nullptr || shift == nullptr || mean == nullptr || var == nullptr) return false;
   if (read_count.at(layer.inputs[1]) != 1) return false;  // a weight other layers read too stays as it is
   if (layer.op_type == "Gemm" && (layer.attributes.get_float("alpha", 1.0f) != 1.0f ||
@@ -59,7 +44,7 @@ bool fold_pair(Graph& graph, Node& layer, const Node& norm, const std::map<std::
   if (scale->size() != channels || shift->size() != channels || mean->size() != channels || var->size() != channels) {
     return false;
   }
-  const Tensor* bias = constant(graph, layer, 2);
+  const Tensor* bias = constant_input(graph, layer, 2);
   if (layer.inputs.size() > 2 && !layer.inputs[2].empty() && (bias == nullptr || bias->size() != channels ||
                                                               read_count.at(layer.inputs[2]) != 1)) {
     return false;
@@ -101,11 +86,8 @@ Model fold_batch_norms(const Model& model, std::vector<FoldedBatchNorm>* folded)
     }
   }
   Graph graph = model.graph();
-  const std::map<std::string, int> read_count = reads(graph);
-  std::map<std::string, std::size_t> producer;
-  for (std::size_t n = 0; n < graph.nodes.size(); ++n) {
-    for (const std::string& output : graph.nodes[n].outputs) producer[output] = n;
-  }
+  const std::map<std::string, int> read_count = read_counts(graph);
+  const std::map<std::string, std::size_t> producer = producers(graph);
   std::vector<bool> removed(graph.nodes.size(), false);
   std::vector<FoldedBatchNorm> pairs;
   for (std::size_t n = 0; n < graph.nodes.size(); ++n) {

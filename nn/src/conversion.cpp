@@ -116,6 +116,8 @@ Model apply_plan(Model&& model, const ConversionPlan& plan) {
     build_module(model, module, entry, plan.analog_seed);
   }
   model.plan_ = plan;
+  // Integer kernels may read the encodings of operators just replaced: propagate them again.
+  if (model.integer_kernels_) model.use_integer_kernels();
   return std::move(model);
 }
 

@@ -78,9 +78,9 @@ void refuse_digital_weights(const ConversionPlan& plan, const std::string& conve
   for (const PlannedModule& m : plan.modules) {
     if (m.digital_without_exclusion) listing += "\n  " + m.module + " (" + m.type + "): " + m.rule;
   }
-  throw ModelError(conversion + " (strict): " + std::to_string(left.size()) +
-                   " module(s) with weights would stay digital without being excluded; convert or exclude them:" +
-                   listing);
+  throw ModelError(
+      conversion + " (strict): " + std::to_string(left.size()) +
+      " module(s) with weights would stay digital without being excluded; convert or exclude them:" + listing);
 }
 
 // The rules that converted a module, quantization first.
@@ -117,11 +117,11 @@ void check_module_names(const std::string& key, const std::vector<std::string>& 
     }
     if (exact || (containers_allowed && container)) continue;
     if (container) {
-      throw ModelError(key + ": '" + parameters::excerpt(name) + "' is a container; name its layers instead (modules: " +
-                       listing + ")");
+      throw ModelError(key + ": '" + parameters::excerpt(name) +
+                       "' is a container; name its layers instead (modules: " + listing + ")");
     }
-    throw ModelError(key + ": '" + parameters::excerpt(name) + "' is not a module of " + source + " (modules: " +
-                     listing + ")");
+    throw ModelError(key + ": '" + parameters::excerpt(name) + "' is not a module of " + source +
+                     " (modules: " + listing + ")");
   }
 }
 
@@ -134,7 +134,8 @@ const PlannedModule* ConversionPlan::find(const std::string& module) const {
 
 std::string ConversionPlan::to_string() const {
   std::ostringstream out;
-  for (const PlannedModule& m : modules) out << m.module << "  " << m.type << " -> " << m.became << "  (" << m.rule << ")\n";
+  for (const PlannedModule& m : modules)
+    out << m.module << "  " << m.type << " -> " << m.became << "  (" << m.rule << ")\n";
   return out.str();
 }
 
@@ -191,7 +192,8 @@ ConversionPlan plan_analog(const ConversionPlan& current, const AnalogConversion
   check_module_types("module_types", types);
   for (const std::string& type : types) {
     if (!module_type_traits(type).analog) {
-      throw ModelError("module_types: " + type + " has no analog implementation (types that do: Linear, Conv1d, "
+      throw ModelError("module_types: " + type +
+                       " has no analog implementation (types that do: Linear, Conv1d, "
                        "Conv2d, Conv3d, LSTM, GRU, RNN, MultiheadAttention)");
     }
   }
@@ -279,6 +281,55 @@ ConversionPlan plan_quantized(const ConversionPlan& current, const parameters::Q
     }
   }
   if (strict) refuse_digital_weights(plan, "convert_to_quantized");
+  return plan;
+}
+
+bool is_fusable_activation(const std::string& type) {
+  return type == "ReLU" || type == "ReLU6" || type == "Hardtanh" || type == "Hardswish";
+}
+
+ConversionPlan plan_fused(const ConversionPlan& current, const std::vector<ActivationPair>& pairs,
+                          const parameters::QuantizationMap& map, std::vector<ActivationPair>* fused) {
+  ConversionPlan plan = current;
+  for (const ActivationPair& pair : pairs) {
+    PlannedModule* layer = nullptr;
+    PlannedModule* activation = nullptr;
+    for (PlannedModule& m : plan.modules) {
+      if (m.module == pair.layer) layer = &m;
+      if (m.module == pair.activation) activation = &m;
+    }
+    if (layer == nullptr || activation == nullptr) {
+      throw ModelError("activation fusion: '" + (layer == nullptr ? pair.layer : pair.activation) +
+                       "' is not a module of " + plan.source);
+    }
+    if (!is_fusable_activation(activation->type)) {
+      throw ModelError("activation fusion: '" + pair.activation + "' is a " + activation->type +
+                       ", not an activation a quantizer can move behind (ReLU, ReLU6, Hardtanh, Hardswish)");
+    }
+    if (!layer->quantizes_outputs()) continue;
+    const parameters::ActivationQuantConfig& output = layer->quantization->module_qconfig.activation_quant;
+    if (resolve_quantization(map, activation->module, activation->type).excluded) {
+      layer->rule += "; not fused with " + pair.activation + " (excluded from quantization)";
+      continue;
+    }
+    if (activation->quantizes_outputs() && !(activation->quantization->module_qconfig.activation_quant == output)) {
+      layer->rule += "; not fused with " + pair.activation + " (it quantizes its output with another config)";
+      continue;
+    }
+    if (!activation->quantizes_outputs()) {
+      parameters::QuantizedModuleConfig moved;
+      moved.module_qconfig.weight_quant.n_bits = 0;
+      moved.module_qconfig.activation_quant = output;
+      activation->quantization = moved;
+      activation->quantization_rule = "fused: the output quantizer of " + pair.layer;
+      activation->rule = combined_rule(*activation);
+      activation->became = describe(*activation);
+    }
+    layer->quantization->module_qconfig.activation_quant.n_bits = 0;
+    layer->rule += "; fused: output quantized after " + pair.activation;
+    layer->became = describe(*layer);
+    if (fused != nullptr) fused->push_back(pair);
+  }
   return plan;
 }
 

@@ -1,5 +1,6 @@
 #include "tessera/nn/model.hpp"
 
+#include <map>
 #include <set>
 
 #include "layers.hpp"
@@ -10,6 +11,47 @@
 
 namespace tessera::nn {
 namespace {
+
+// Encoding propagation: the quantizer whose grid a value lies on, i.e. the output quantizer of
+// the node that produced it, seen through nodes that only move or select values (Flatten,
+// Reshape, MaxPool, Relu, ...) and quantize nothing themselves.
+class InputEncodings {
+ public:
+  InputEncodings(const Graph& graph, const std::vector<std::unique_ptr<Operator>>& operators) : graph_(graph) {
+    for (std::size_t n = 0; n < operators.size(); ++n) {
+      for (const std::string& output : graph.nodes[n].outputs) producer_[output] = n;
+      std::vector<TensorEncoding> listed;
+      operators[n]->list_encodings(listed);
+      quantizes_.push_back(!listed.empty());
+      for (const TensorEncoding& e : listed) {
+        if (e.role == EncodingRole::output) output_encoding_[e.tensor] = e.quantizer;
+      }
+    }
+  }
+
+  const simulator::AffineQuantizer* of(const std::string& value) const {
+    for (std::string current = value;;) {
+      if (const auto found = output_encoding_.find(current); found != output_encoding_.end()) return found->second;
+      const auto producer = producer_.find(current);
+      if (producer == producer_.end() || quantizes_[producer->second]) return nullptr;
+      const Node& node = graph_.nodes[producer->second];
+      if (!keeps_the_grid(node.op_type) || node.inputs.empty()) return nullptr;
+      current = node.inputs[0];
+    }
+  }
+
+ private:
+  // Ops whose outputs are some of their input's values (or 0, which every affine grid holds).
+  static bool keeps_the_grid(const std::string& op) {
+    return op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze" || op == "Identity" ||
+           op == "Transpose" || op == "MaxPool" || op == "GlobalMaxPool" || op == "Relu";
+  }
+
+  const Graph& graph_;
+  std::map<std::string, std::size_t> producer_;
+  std::vector<bool> quantizes_;
+  std::map<std::string, simulator::AffineQuantizer*> output_encoding_;
+};
 
 }  // namespace
 
@@ -188,9 +230,13 @@ void Model::compute_encodings(const std::function<void(Model&)>& feed) {
 
 std::vector<std::string> Model::use_integer_kernels() {
   const auto held = lock_.hold();
+  integer_kernels_ = true;
+  const InputEncodings encodings(graph_, operators_);
   std::vector<std::string> switched;
   for (std::size_t n = 0; n < operators_.size(); ++n) {
-    if (operators_[n]->use_integer_kernels()) switched.push_back(graph_.nodes[n].module);
+    const Node& node = graph_.nodes[n];
+    const simulator::AffineQuantizer* input = node.inputs.empty() ? nullptr : encodings.of(node.inputs[0]);
+    if (operators_[n]->use_integer_kernels(input)) switched.push_back(node.module);
   }
   return switched;
 }
@@ -203,6 +249,8 @@ Model Model::copy() const {
 }
 
 void Model::replace_operator(std::size_t node, std::unique_ptr<Operator> op) {
-  const auto held = lock_.hold(); operators_.at(node) = std::move(op); }
+  const auto held = lock_.hold();
+  operators_.at(node) = std::move(op);
+}
 
 }  // namespace tessera::nn

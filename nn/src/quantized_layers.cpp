@@ -20,7 +20,7 @@ int output_axis(const Node& node) {
   if (node.op_type == "MatMul") return 1;
   if (node.op_type == "LSTM" || node.op_type == "GRU" || node.op_type == "RNN") return 1;  // [dirs, gates*H, .]
   if (node.op_type == "Gather") return 0;  // one encoding per table row, as torch's quantized Embedding
-  return 0;  // Conv: [M, C/g, k...]
+  return 0;                                // Conv: [M, C/g, k...]
 }
 
 // One constant weight of the node, quantized from its own range.
@@ -63,7 +63,7 @@ class QuantizedLayer final : public Operator {
   }
 
   std::vector<Value> run(std::span<const Value* const> inputs) override {
-    if (integer_) {
+    if (integer_ && !calibrating_) {  // calibration observes the fake-quant twin
       std::vector<Value> outputs{Value::floats(integer_->run(ops::input(inputs, 0, node_).tensor))};
       if (output_quantizer_) outputs[0].tensor = (*output_quantizer_)(outputs[0].tensor);
       return outputs;
@@ -79,17 +79,21 @@ class QuantizedLayer final : public Operator {
     if (output_quantizer_) outputs[0].tensor = (*output_quantizer_)(outputs[0].tensor);
     return outputs;
   }
-  bool use_integer_kernels() override {
-    const bool eligible = weights_.size() == 1 && weights_[0].input == 1 && input_quantizer_ &&
+  bool use_integer_kernels(const simulator::AffineQuantizer* input_encoding) override {
+    // Its own input quantizer is what the fake-quant twin applies; without one, an input already
+    // on its producer's grid is quantized to the same levels by that grid.
+    const simulator::AffineQuantizer* input = input_quantizer_ ? input_quantizer_.get() : input_encoding;
+    const bool eligible = weights_.size() == 1 && weights_[0].input == 1 && input != nullptr &&
                           (node_.op_type == "Gemm" || node_.op_type == "MatMul" || node_.op_type == "Conv");
-    integer_ = eligible ? IntegerKernel::make(node_, weights_[0].quantized.tensor, *weights_[0].quantizer,
-                                              *input_quantizer_, bias_)
-                        : nullptr;
+    integer_ = eligible
+                   ? IntegerKernel::make(node_, weights_[0].quantized.tensor, *weights_[0].quantizer, *input, bias_)
+                   : nullptr;
+    integer_input_ = integer_ ? input : nullptr;
     return integer_ != nullptr;
   }
   void encodings_changed() override {
     for (QuantizedWeight& w : weights_) w.quantize();
-    if (integer_) use_integer_kernels();  // rebuild with the new scales
+    if (integer_) use_integer_kernels(integer_input_);  // rebuild with the new scales
   }
   void program() override { inner_->program(); }
   void set_backend(simulator::Backend backend) override {
@@ -107,11 +111,13 @@ class QuantizedLayer final : public Operator {
     if (output_quantizer_) out.push_back({node_.outputs[0], EncodingRole::output, output_quantizer_.get()});
   }
   void begin_calibration() override {
+    calibrating_ = true;
     for (auto* q : {input_quantizer_.get(), output_quantizer_.get()}) {
       if (q != nullptr) q->begin_calibration();
     }
   }
   void end_calibration() override {
+    calibrating_ = false;
     for (auto* q : {input_quantizer_.get(), output_quantizer_.get()}) {
       if (q != nullptr && q->is_calibrating()) q->end_calibration();
     }
@@ -125,6 +131,8 @@ class QuantizedLayer final : public Operator {
   std::vector<QuantizedWeight> weights_;
   const Tensor* bias_ = nullptr;
   std::unique_ptr<IntegerKernel> integer_;
+  const simulator::AffineQuantizer* integer_input_ = nullptr;  ///< the input encoding integer_ uses
+  bool calibrating_ = false;
 };
 
 }  // namespace

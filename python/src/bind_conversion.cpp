@@ -5,8 +5,10 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
+#include "tessera/nn/activation_fusion.hpp"
 #include "tessera/nn/batch_norm_folding.hpp"
 #include "tessera/nn/conversion.hpp"
+#include "tessera/nn/cross_layer_equalization.hpp"
 #include "tessera/nn/module_types.hpp"
 #include "tessera/parameters/config_io.hpp"
 
@@ -113,12 +115,13 @@ void bind_plan(py::module_& m) {
       });
   py::class_<ConversionPlan>(m, "ConversionPlan",
                              "For every module: float, quantized (config) or analog (config), and the rule.")
-      .def(py::init([](const std::vector<std::tuple<std::string, std::string, bool>>& modules,
-                       const std::string& source) {
-             std::vector<nn::ModuleDescription> descriptions;
-             for (const auto& [name, type, holds_weights] : modules) descriptions.push_back({name, type, holds_weights});
-             return nn::float_plan(descriptions, source);
-           }),
+      .def(py::init(
+               [](const std::vector<std::tuple<std::string, std::string, bool>>& modules, const std::string& source) {
+                 std::vector<nn::ModuleDescription> descriptions;
+                 for (const auto& [name, type, holds_weights] : modules)
+                   descriptions.push_back({name, type, holds_weights});
+                 return nn::float_plan(descriptions, source);
+               }),
            py::arg("modules"), py::arg("source") = "the model",
            "The plan of an unconverted model from (name, type, holds_weights) per module.")
       .def_readonly("modules", &ConversionPlan::modules)
@@ -139,8 +142,8 @@ void bind_plan(py::module_& m) {
          const std::vector<std::string>& exclude,
          const std::map<std::string, parameters::InferenceRPUConfig>& instance_rpu_configs,
          const std::optional<std::set<std::string>>& module_types, std::uint64_t seed, bool strict) {
-        return nn::plan_analog(plan, analog_conversion(rpu_config, exclude, instance_rpu_configs, module_types, seed,
-                                                       strict));
+        return nn::plan_analog(
+            plan, analog_conversion(rpu_config, exclude, instance_rpu_configs, module_types, seed, strict));
       },
       py::arg("plan"), py::arg("rpu_config"), py::arg("exclude") = std::vector<std::string>{},
       py::arg("instance_rpu_configs") = std::map<std::string, parameters::InferenceRPUConfig>{},
@@ -148,6 +151,17 @@ void bind_plan(py::module_& m) {
       "The plan with analog conversion added (the rules of convert_to_analog).");
   m.def("plan_quantized", &nn::plan_quantized, py::arg("plan"), py::arg("quantization_map"), py::arg("strict") = false,
         "The plan with quantization by a QuantizationMap added (exclusion > instance > type).");
+  m.def(
+      "plan_fused",
+      [](const ConversionPlan& plan, const std::vector<std::pair<std::string, std::string>>& pairs,
+         const parameters::QuantizationMap& map) {
+        std::vector<nn::ActivationPair> activation_pairs;
+        for (const auto& [layer, activation] : pairs) activation_pairs.push_back({layer, activation});
+        return nn::plan_fused(plan, activation_pairs, map);
+      },
+      py::arg("plan"), py::arg("pairs"), py::arg("quantization_map"),
+      "The plan with activation fusion: for each (layer, activation) pair whose layer quantizes its output, that "
+      "quantizer moves behind the activation (torch.ao's ConvReLU2d, AIMET's supergroups).");
   m.def("torch_module_types", &nn::torch_module_types, "The module types tessera knows (torch class names).");
   m.def(
       "module_type_traits",
@@ -193,6 +207,12 @@ void bind_onnx_conversion(py::module_& m) {
       "what each module became: model.plan.rows().");
 }
 
+py::list as_tuples(const std::vector<nn::ActivationPair>& pairs) {
+  py::list tuples;
+  for (const nn::ActivationPair& p : pairs) tuples.append(py::make_tuple(p.layer, p.activation));
+  return tuples;
+}
+
 }  // namespace
 
 void bind_conversion(py::module_& m) {
@@ -210,6 +230,44 @@ void bind_conversion(py::module_& m) {
       py::arg("model"),
       "AIMET's fold_all_batch_norms on an ONNX model: (folded model, [(batch norm, layer)]) with every "
       "BatchNormalization that directly follows a Conv or Gemm folded into it.");
+  m.def(
+      "cross_layer_equalization",
+      [](const Model& model) {
+        nn::EqualizationReport report;
+        Model result = [&] {
+          py::gil_scoped_release release;
+          return nn::cross_layer_equalization(model, &report);
+        }();
+        py::list pairs;
+        for (const nn::EqualizedPair& p : report.pairs) {
+          pairs.append(py::dict(py::arg("first") = p.first, py::arg("second") = p.second,
+                                py::arg("spread_before") = p.spread_before));
+        }
+        return py::make_tuple(std::move(result),
+                              py::dict(py::arg("pairs") = pairs, py::arg("relu6_replaced") = report.relu6_replaced,
+                                       py::arg("iterations") = report.iterations));
+      },
+      py::arg("model"),
+      "Cross-layer equalization (AIMET's equalize_model) on an unconverted ONNX model: (equalized model, report) "
+      "with report {'pairs': [{'first', 'second', 'spread_before'}], 'relu6_replaced': [...], 'iterations': n}. "
+      "Fold BatchNorms first.");
+  m.def(
+      "activation_pairs", [](const Model& model) { return as_tuples(nn::activation_pairs(model)); }, py::arg("model"),
+      "[(layer, activation)]: every Linear/Conv module of an ONNX model whose output only a ReLU, ReLU6, Hardtanh "
+      "or Hardswish module reads.");
+  m.def(
+      "fuse_activations",
+      [](const Model& model, const parameters::QuantizationMap& map) {
+        std::vector<nn::ActivationPair> fused;
+        Model result = [&] {
+          py::gil_scoped_release release;
+          return nn::fuse_activations(model.copy(), map, &fused);
+        }();
+        return py::make_tuple(std::move(result), as_tuples(fused));
+      },
+      py::arg("model"), py::arg("quantization_map"),
+      "Activation fusion on a quantized ONNX model: (fused model, [(layer, activation)]) with each layer's output "
+      "quantizer moved behind the activation that alone reads it, as deployed int8 kernels quantize.");
 }
 
 }  // namespace tessera::python

@@ -223,3 +223,63 @@ def test_torch_takes_per_layer_configs_and_a_conversion_map():
         convert_to_analog(model, conversion_map={nn.Embedding: MyAnalogLinear})
     with pytest.raises(tessera.ModelError, match="instance_rpu_configs: '1' is a ReLU, which has no analog"):
         convert_to_analog(model, instance_rpu_configs={"1": perfect})
+
+
+def test_activation_fusion_finds_the_same_pairs_on_both_paths_and_moves_the_quantizer(tmp_path):
+    # ResNet: conv1 of each block and the stem feed their ReLU; conv2 and the downsample feed an
+    # add. MobileNet: every conv of a _conv_bn ends in ReLU6 or Hardswish; the projection does not.
+    expected = {
+        "resnet": {("conv1", "relu"), ("layer1.0.conv1", "layer1.0.relu"), ("layer1.1.conv1", "layer1.1.relu"),
+                   ("layer2.0.conv1", "layer2.0.relu"), ("layer2.1.conv1", "layer2.1.relu")},
+        "mobilenet": {("features.0.0", "features.0.2"), ("features.1.conv.0.0", "features.1.conv.0.2"),
+                      ("features.1.conv.1.0", "features.1.conv.1.2"), ("features.2.conv.0.0", "features.2.conv.0.2"),
+                      ("features.2.conv.1.0", "features.2.conv.1.2"), ("features.3.0", "features.3.2")},
+    }
+    int8 = tessera.load_preset("digital_int8")
+    for name, pairs in expected.items():
+        model, x = model_zoo.build(name)
+        folded, _ = fold_batch_norms(model)
+        assert set(tessera.torch.activation_pairs(folded)) == pairs, name
+        core, _ = tessera.fold_batch_norms(export(model, x, tmp_path / f"{name}.onnx"))
+        assert set(tessera.activation_pairs(core)) == pairs, name
+        fused = convert_to_quantized(model, int8, fuse_activations=True)
+        rows = {row["module"]: row for row in fused.tessera_conversion_report}
+        for layer, activation in pairs:
+            assert f"fused: output quantized after {activation}" in rows[layer]["rule"], rows[layer]
+            assert not fused.tessera_plan.find(layer).quantizes_outputs
+            assert fused.tessera_plan.find(activation).quantizes_outputs
+        # The same plan decisions on the ONNX path.
+        onnx_fused, onnx_pairs = tessera.fuse_activations(tessera.convert_onnx_to_quantized(core, int8), int8)
+        assert set(onnx_pairs) == pairs
+        for layer, _ in pairs:
+            assert onnx_fused.plan.find(layer).rule == fused.tessera_plan.find(layer).rule
+
+
+def test_fused_torch_and_onnx_models_compute_the_same(tmp_path):
+    model, x = model_zoo.build("mobilenet", batch=16)
+    int8 = tessera.load_preset("digital_int8")
+    fused = convert_to_quantized(model, int8, fuse_activations=True)
+    with compute_encodings(fused):
+        fused(x)
+    core, _ = tessera.fold_batch_norms(export(model, x, tmp_path / "mobilenet.onnx"))
+    onnx_fused, _ = tessera.fuse_activations(tessera.convert_onnx_to_quantized(core, int8), int8)
+    onnx_fused.compute_encodings(lambda m: m.forward(x.numpy()))
+    with torch.no_grad():
+        expected = fused(x).numpy()
+    np.testing.assert_allclose(onnx_fused.forward(x.numpy()), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_cross_layer_equalization_of_an_onnx_model(tmp_path):
+    # The model zoo's MobileNet: expand -> ReLU6 -> depthwise -> ReLU6 -> project in each block.
+    model, x = model_zoo.build("mobilenet", batch=8)
+    core, _ = tessera.fold_batch_norms(export(model, x, tmp_path / "mobilenet.onnx"))
+    equalized, report = tessera.cross_layer_equalization(core)
+    pairs = [(p["first"], p["second"]) for p in report["pairs"]]
+    assert ("features.1.conv.0.0", "features.1.conv.1.0") in pairs  # pointwise -> depthwise
+    assert ("features.1.conv.1.0", "features.1.conv.2") in pairs    # depthwise -> pointwise
+    assert len(report["relu6_replaced"]) == len(pairs)
+    assert all(p["spread_before"] >= 1.0 for p in report["pairs"])
+    # AIMET's ReLU6 -> ReLU changes the function only where activations pass 6.
+    assert np.abs(equalized.forward(x.numpy()) - core.forward(x.numpy())).max() < 0.5
+    with pytest.raises(tessera.ModelError, match="equalize before converting"):
+        tessera.cross_layer_equalization(tessera.convert_onnx_to_quantized(core, tessera.load_preset("digital_int8")))

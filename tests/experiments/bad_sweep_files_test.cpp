@@ -36,11 +36,16 @@ TEST(BadSweepFiles, EachIsRefusedWithItsMessageAndExitStatusOne) {
 }
 
 TEST(BadSweepFiles, TheBundledSweepsValidate) {
-  const auto result = run_cli("validate examples/fashion_mnist/sweep.yaml examples/fashion_mnist_resnet/sweep.yaml");
+  const auto result = run_cli(
+      "validate examples/fashion_mnist/sweep.yaml examples/fashion_mnist_resnet/sweep.yaml "
+      "examples/fashion_mnist_resnet/quantization.yaml");
   EXPECT_EQ(result.exit_code, 0) << result.output;
   EXPECT_NE(result.output.find("ok (17 points x 3 seeds = 51 runs; hardware: pcm int8 int4)"), std::string::npos)
       << result.output;
   EXPECT_NE(result.output.find("ok (15 points x 5 seeds = 75 runs; hardware: pcm pcm_correlation pcm_columnwise)"),
+            std::string::npos)
+      << result.output;
+  EXPECT_NE(result.output.find("ok (13 points x 1 seed = 13 runs; hardware: float w8a8_per_tensor w8a8 w4a8)"),
             std::string::npos)
       << result.output;
 }

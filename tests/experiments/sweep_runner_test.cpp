@@ -233,15 +233,15 @@ std::map<std::string, ResultRow> run_in_folder(const std::string& text, const st
 TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
   const std::string source = TESSERA_SOURCE_DIR;
   const std::string data = test_images_section(64);
-  const auto rows = run_in_folder(
-      "model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data + "calibration:\n" + data +
-          "hardware:\n"
-          "  pcm: {analog: {preset: pcm_inference, rpu_config: {forward: {out_res: 62}}}}\n"
-          "  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
-          "sweep: {grids: [{product: {hardware: [pcm, int4]}}]}\n"
-          "t_inference: 1d\n"
-          "metrics: [top1, snr, layer_snr]\n",
-      "sweep_layer_snr");
+  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data +
+                                      "calibration:\n" + data +
+                                      "hardware:\n"
+                                      "  pcm: {analog: {preset: pcm_inference, rpu_config: {forward: {out_res: 62}}}}\n"
+                                      "  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+                                      "sweep: {grids: [{product: {hardware: [pcm, int4]}}]}\n"
+                                      "t_inference: 1d\n"
+                                      "metrics: [top1, snr, layer_snr]\n",
+                                  "sweep_layer_snr");
   ASSERT_EQ(rows.size(), 2u);
   for (const auto& [id, row] : rows) {
     const std::string hardware = row["hardware"].get<std::string>();
@@ -258,12 +258,31 @@ TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
   }
 }
 
+TEST(SweepRunner, FusionIsASweepableSwitchThatChangesTheRunAndItsResult) {
+  const std::string source = TESSERA_SOURCE_DIR;
+  const std::string data = test_images_section(64);
+  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data +
+                                      "calibration:\n" + data +
+                                      "hardware:\n"
+                                      "  int8: {quantization: {preset: digital_int8}}\n"
+                                      "sweep: {product: {quantization.fuse_activations: [false, true]}}\n"
+                                      "metrics: [top1, snr]\n",
+                                  "sweep_fusion");
+  ASSERT_EQ(rows.size(), 2u);  // two run ids
+  std::map<bool, double> snr;
+  for (const auto& [id, row] : rows)
+    snr[row["quantization.fuse_activations"].get<std::string>() == "true"] = row["snr_db.features.0"].get<double>();
+  // Fused, the first conv's output quantizer moves behind its ReLU: that output carries only
+  // the weight quantization error.
+  EXPECT_GT(snr[true], snr[false] + 3.0);
+}
+
 TEST(SweepRunner, TheIdealPresetReproducesTorchsAccuracy) {
   const std::string source = TESSERA_SOURCE_DIR;
-  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" +
-                                      test_images_section(500) +
-                                      "hardware: {ideal: {analog: {preset: ideal}}}\nmetrics: [top1]\n",
-                                  "sweep_ideal");
+  const auto rows =
+      run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + test_images_section(500) +
+                        "hardware: {ideal: {analog: {preset: ideal}}}\nmetrics: [top1]\n",
+                    "sweep_ideal");
   ASSERT_EQ(rows.size(), 1u);
 
   // torch_predictions.txt: a comment line, "accuracy <a>", then torch's class per test image.

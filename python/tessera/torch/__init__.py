@@ -9,6 +9,7 @@ from .analog import (AnalogConv1d, AnalogConv2d, AnalogConv3d, AnalogGRU, Analog
                      AnalogRNN)
 from .attention import MultiheadAttention
 from .batch_norm import fold_batch_norms
+from .fusion import activation_pairs
 from .conversion import (convert_to_analog, convert_to_quantized, drift_analog_weights, module_type,
                          program_analog_weights)
 from .export import export_onnx
@@ -21,5 +22,5 @@ __all__ = [
     "AnalogRNN", "MultiheadAttention", "convert_to_analog", "program_analog_weights", "drift_analog_weights",
     "QuantLinear", "QuantConv1d", "QuantConv2d", "QuantConv3d", "QuantEmbedding", "QuantLSTM", "QuantGRU",
     "QuantRNN", "QuantizedInputModule", "QuantizedOutputModule", "convert_to_quantized", "compute_encodings",
-    "fold_batch_norms", "float_layer", "module_type", "export_onnx",
+    "fold_batch_norms", "activation_pairs", "float_layer", "module_type", "export_onnx",
 ]

@@ -22,6 +22,7 @@ from .analog import ANALOG_TYPES, AnalogLayer, AnalogLinear
 from .analog_model import with_analog_methods
 from .attention import MultiheadAttention
 from .batch_norm import fold_batch_norms
+from .fusion import activation_pairs
 from .layers import float_layer
 from .quantized import (QUANT_TYPES, QuantizedInputModule, QuantizedModule, QuantizedOutputModule,
                         quantized_attention, reset_calls)
@@ -303,7 +304,8 @@ def convert_to_analog(module: nn.Module, rpu_config: Optional[_core.InferenceRPU
 
 
 def convert_to_quantized(module: nn.Module, quantization_map: _core.QuantizationMap, inplace: bool = False,
-                         strict: bool = False, fold_batch_norms: bool = True) -> nn.Module:
+                         strict: bool = False, fold_batch_norms: bool = True,
+                         fuse_activations: bool = False) -> nn.Module:
     """Fake-quantizes a torch model by a QuantizationMap (exclusion > instance > type).
 
     Linear, Conv1d/2d/3d (grouped too), Embedding, LSTM, GRU and RNN become their Quant twins
@@ -312,7 +314,9 @@ def convert_to_quantized(module: nn.Module, quantization_map: _core.Quantization
     input_activation_qconfig_map also quantizes its input. fold_batch_norms (default) first folds
     every BatchNorm that follows a Conv or Linear into it (AIMET's fold_all_batch_norms), so the
     weight encodings are those of the weights an ONNX export holds. strict: refuse when a module
-    with a weight matrix keeps float weights without being excluded.
+    with a weight matrix keeps float weights without being excluded. fuse_activations: a Linear/Conv
+    whose output only a ReLU, ReLU6, Hardtanh or Hardswish module reads quantizes once, after the
+    activation (torch.ao's ConvReLU2d, AIMET's supergroups); the report's rules say which pairs.
     The map is kept on the model as `tessera_quantization_map`, the plan as `tessera_plan`.
     Then calibrate: ``with compute_encodings(model): model(batch)``.
     """
@@ -325,6 +329,8 @@ def convert_to_quantized(module: nn.Module, quantization_map: _core.Quantization
         _fold(model)
     previous = _plan_of(model)
     plan = _core.plan_quantized(previous, quantization_map, bool(strict))
+    if fuse_activations:
+        plan = _core.plan_fused(plan, activation_pairs(model), quantization_map)
     model = _execute(model, plan, previous)
     model.tessera_quantization_map = quantization_map.copy()
     model.tessera_conversion_report = _report(model, plan)

@@ -37,6 +37,8 @@ struct QuantizationHardware {
   std::filesystem::path encodings;    ///< fixed encodings (JSON, e.g. from tessera.torch.export_onnx)
                                       ///< instead of calibrating; "" = calibrate
   bool fold_batch_norms = true;       ///< fold BatchNorms into the Conv/Gemm before them first
+  bool cross_layer_equalization = false;  ///< equalize weight ranges of layer pairs (after folding)
+  bool fuse_activations = false;      ///< quantize a Conv/Gemm + ReLU pair once, after the ReLU
 };
 
 /// One named hardware description of a sweep file's `hardware` section.

@@ -99,6 +99,29 @@ QuantizationRule resolve_quantization(const parameters::QuantizationMap& map, co
 ConversionPlan plan_quantized(const ConversionPlan& current, const parameters::QuantizationMap& map,
                               bool strict = false);
 
+/// A weight layer whose output only an activation module reads, as a front end finds it in its
+/// graph (activation_pairs() for ONNX models, torch.fx in tessera.torch): every call of the
+/// layer feeds only the activation, nothing between them.
+struct ActivationPair {
+  std::string layer;       ///< a Conv/Linear module
+  std::string activation;  ///< the ReLU, ReLU6, Hardtanh or Hardswish module reading its output
+  bool operator==(const ActivationPair&) const = default;
+};
+
+/// Activation types an output quantizer can move behind (ReLU, ReLU6, Hardtanh, Hardswish).
+bool is_fusable_activation(const std::string& type);
+
+/// Activation fusion (torch.ao's ConvReLU2d, AIMET's supergroups) on a quantized plan: for each
+/// pair whose layer quantizes its output, that quantizer moves behind the activation, so the
+/// pair quantizes once where deployed int8 kernels do. The activation quantizes its output with
+/// the layer's config, or keeps its own when it has one with the same config. A pair is left
+/// as it is (and its rows say why) when the map excludes the activation or the activation
+/// already quantizes with another config. A reused activation module (a ResNet block's ReLU)
+/// quantizes the output of every call, as torch.ao's fused add_relu does. `fused` receives the
+/// pairs applied.
+ConversionPlan plan_fused(const ConversionPlan& current, const std::vector<ActivationPair>& pairs,
+                          const parameters::QuantizationMap& map, std::vector<ActivationPair>* fused = nullptr);
+
 /// True when `name` is `root` or lies in its subtree ("features" covers "features.0").
 bool in_subtree(const std::string& name, const std::string& root);
 

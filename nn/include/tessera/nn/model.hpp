@@ -82,9 +82,13 @@ class Model {
   /// `feed` runs the calibration batches through the model.
   void compute_encodings(const std::function<void(Model&)>& feed);
 
-  /// After compute_encodings: quantized Gemm/MatMul layers with 8-bit weights and an 8-bit
-  /// input quantizer switch from fake quantization to the int8 kernel (uint8 x int8 -> int32,
-  /// requantized), as torch.ao's convert() follows calibration. Returns the modules switched.
+  /// After compute_encodings: quantized Gemm/MatMul/Conv layers with 8-bit weights and an 8-bit
+  /// input encoding switch from fake quantization to the int8 kernel (uint8 x int8 -> int32,
+  /// requantized), as torch.ao's convert() follows calibration. The input encoding is the
+  /// layer's own input quantizer or, without one, the output quantizer of the layer that
+  /// produced its input (through Flatten, Reshape, MaxPool, Relu, ...): a W8A8 model runs
+  /// integer end to end from its first quantized input on. Later conversions keep the switch.
+  /// Returns the modules switched.
   std::vector<std::string> use_integer_kernels();
 
   /// Swaps in another implementation of a node (conversion).
@@ -101,7 +105,8 @@ class Model {
   std::vector<std::unique_ptr<Operator>> operators_;
   std::vector<ModuleInfo> modules_;
   std::vector<std::vector<std::string>> released_after_;  ///< values no later node reads
-  simulator::CallLock lock_;  ///< serialises runs and lifecycle calls from several threads
+  bool integer_kernels_ = false;  ///< use_integer_kernels was called: apply_plan re-propagates encodings
+  simulator::CallLock lock_;      ///< serialises runs and lifecycle calls from several threads
 };
 
 }  // namespace tessera::nn

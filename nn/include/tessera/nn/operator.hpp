@@ -46,8 +46,10 @@ class Operator {
   /// Quantized layers: the encodings listed were set from outside; refresh what derives from them.
   virtual void encodings_changed() {}
   /// Quantized layers: run on integer kernels from now on when they can (8-bit weights, an
-  /// 8-bit input quantizer of their own, calibrated); true if this one does.
-  virtual bool use_integer_kernels() { return false; }
+  /// 8-bit per-tensor input encoding, calibrated); true if this one does. The input encoding is
+  /// the layer's own input quantizer, else `input_encoding`: the quantizer whose grid the input
+  /// value already lies on (its producer's output quantizer), or null.
+  virtual bool use_integer_kernels(const simulator::AffineQuantizer* /*input_encoding*/) { return false; }
 };
 
 /// Builds the float operator for a node of the given opset. Throws UnsupportedError for an op
