@@ -52,7 +52,8 @@ DataSource parse_data(const YAML::Node& node, const Location& where, const fs::p
   data.format = npy_names ? DataFormat::npy : DataFormat::idx;
   if (const YAML::Node format = node["format"]) {
     const std::string name = scalar(format, where.child("format"), "idx or npy");
-    if (name != "idx" && name != "npy") where.child("format").fail(format, "expected idx or npy, found '" + parameters::excerpt(name) + "'");
+    if (name != "idx" && name != "npy")
+      where.child("format").fail(format, "expected idx or npy, found '" + parameters::excerpt(name) + "'");
     data.format = name == "npy" ? DataFormat::npy : DataFormat::idx;
   }
   if (const YAML::Node normalization = node["normalization"]) {
@@ -149,17 +150,17 @@ QuantizationHardware parse_quantization(const YAML::Node& node, const Location& 
   if (const YAML::Node encodings = node["encodings"]) {
     quantization.encodings = existing_file(encodings, where.child("encodings"), base);
   }
-  if (const YAML::Node fold = node["fold_batch_norms"]) {
-    yaml::decode(fold, quantization.fold_batch_norms, where.child("fold_batch_norms"));
+  const std::vector<std::pair<std::string, bool*>> passes{
+      {"fold_batch_norms", &quantization.fold_batch_norms},
+      {"cross_layer_equalization", &quantization.cross_layer_equalization},
+      {"fuse_activations", &quantization.fuse_activations},
+      {"bias_correction", &quantization.bias_correction}};
+  std::vector<std::string> own_keys{"preset", "encodings"};
+  for (const auto& [key, flag] : passes) {
+    if (const YAML::Node value = node[key]) yaml::decode(value, *flag, where.child(key));
+    own_keys.push_back(key);
   }
-  if (const YAML::Node fuse = node["fuse_activations"]) {
-    yaml::decode(fuse, quantization.fuse_activations, where.child("fuse_activations"));
-  }
-  if (const YAML::Node cle = node["cross_layer_equalization"]) {
-    yaml::decode(cle, quantization.cross_layer_equalization, where.child("cross_layer_equalization"));
-  }
-  yaml::decode_fields(node, quantization.map, where,
-                      {"preset", "encodings", "fold_batch_norms", "fuse_activations", "cross_layer_equalization"});
+  yaml::decode_fields(node, quantization.map, where, own_keys);
   return quantization;
 }
 
@@ -185,7 +186,8 @@ SweepValue swept_value(const std::string& path, const YAML::Node& node, const Lo
   if (path == "t_inference") {
     double seconds = 0.0;
     if (!parse_duration(text, seconds) || seconds < 0.0) {
-      where.fail(node, "expected a time >= 0 in seconds, or with a unit (s, min, h, d, w, y), found '" + parameters::excerpt(text) + "'");
+      where.fail(node, "expected a time >= 0 in seconds, or with a unit (s, min, h, d, w, y), found '" +
+                           parameters::excerpt(text) + "'");
     }
     char buffer[32];
     value.text.assign(buffer, std::to_chars(buffer, buffer + sizeof buffer, seconds).ptr);
@@ -280,8 +282,8 @@ void expand_grid(const Grid& grid, std::size_t grid_index, const SweepSpec& spec
   const double runs = (count + static_cast<double>(points.size())) * static_cast<double>(spec.seeds.size());
   if (runs > kMaxSweepRuns) {
     where.fail(node, "the grids so far describe " + std::to_string(static_cast<long long>(count) + points.size()) +
-                         " points x " + std::to_string(spec.seeds.size()) + " seeds = " +
-                         std::to_string(static_cast<long long>(runs)) + " runs; at most " +
+                         " points x " + std::to_string(spec.seeds.size()) +
+                         " seeds = " + std::to_string(static_cast<long long>(runs)) + " runs; at most " +
                          std::to_string(kMaxSweepRuns) + " are allowed");
   }
   for (const auto& axis : axes) add_column(columns, axis[0].path);
@@ -514,6 +516,14 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
     spec.hardware.push_back(parse_hardware(name, entry.second, hardware_at.child(name), base));
     remember("hardware." + name, entry.second);
   }
+  for (const Hardware& h : spec.hardware) {
+    if (h.quantization && h.quantization->bias_correction && !spec.calibration) {
+      where.fail(root,
+                 "hardware '" + h.name +
+                     "' uses bias_correction, which measures layer outputs on calibration "
+                     "data: add a 'calibration' section (same keys as 'data', e.g. the training set with limit: 512)");
+    }
+  }
   const bool calibrates = std::any_of(spec.hardware.begin(), spec.hardware.end(), [](const Hardware& h) {
     return h.quantization.has_value() && h.quantization->encodings.empty();
   });
@@ -532,7 +542,8 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
     for (std::size_t i = 0; i < spec.metrics.size(); ++i) {
       if (!valid_metric(spec.metrics[i])) {
         where.child("metrics").element(i).fail(
-            metrics[i], "unknown metric '" + spec.metrics[i] + "' (expected top1, top5, top<k>, loss, snr or layer_snr)");
+            metrics[i],
+            "unknown metric '" + spec.metrics[i] + "' (expected top1, top5, top<k>, loss, snr or layer_snr)");
       }
     }
   }

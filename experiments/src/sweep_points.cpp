@@ -35,13 +35,14 @@ void apply_analog(AnalogHardware& analog, const std::string& path, const SweepSp
   set_at(analog.rpu_config, path, spec, value);
 }
 
-// quantization.fold_batch_norms / cross_layer_equalization / fuse_activations switch a graph
-// pass; any other path is a QuantizationMap field.
+// quantization.fold_batch_norms / cross_layer_equalization / fuse_activations /
+// bias_correction switch a pass; any other path is a QuantizationMap field.
 void set_quantization(QuantizationHardware& quantization, const std::string& path, const SweepSpec& spec,
                       const SweepValue& value) {
   bool* pass = path == "fold_batch_norms"           ? &quantization.fold_batch_norms
                : path == "fuse_activations"         ? &quantization.fuse_activations
                : path == "cross_layer_equalization" ? &quantization.cross_layer_equalization
+               : path == "bias_correction"          ? &quantization.bias_correction
                                                     : nullptr;
   if (pass == nullptr) return set_at(quantization.map, path, spec, value);
   if (value.text == "true" || value.text == "false") {

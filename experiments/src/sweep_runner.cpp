@@ -15,6 +15,7 @@
 #include "tessera/experiments/evaluation.hpp"
 #include "tessera/experiments/hardware_model.hpp"
 #include "tessera/experiments/sweep_report.hpp"
+#include "tessera/nn/bias_correction.hpp"
 #include "tessera/nn/encodings.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/nn/onnx_import.hpp"
@@ -60,6 +61,7 @@ std::string describe(const Hardware& hardware) {
     if (!hardware.quantization->fold_batch_norms) text += "fold_batch_norms false\n";
     if (hardware.quantization->fuse_activations) text += "fuse_activations true\n";
     if (hardware.quantization->cross_layer_equalization) text += "cross_layer_equalization true\n";
+    if (hardware.quantization->bias_correction) text += "bias_correction true\n";
     if (!hardware.quantization->encodings.empty()) {
       text += "encodings " + file_digest(hardware.quantization->encodings) + "\n";
     }
@@ -121,8 +123,8 @@ std::string run_id(const SweepSpec& spec, const ResolvedPoint& point, std::uint6
   std::ostringstream key;
   key << "model " << model_digest << "\ndata " << describe(spec.data) << "\ncalibration "
       << (spec.calibration ? describe(*spec.calibration) : "-") << "\n"
-      << point_settings(point) << "\nseed "
-      << seed << (spec.device == simulator::Backend::cpu ? "" : "\ndevice cuda") << "\nmetrics";
+      << point_settings(point) << "\nseed " << seed << (spec.device == simulator::Backend::cpu ? "" : "\ndevice cuda")
+      << "\nmetrics";
   for (const auto& metric : spec.metrics) key << " " << metric;
   return hex(fnv1a(key.str()));
 }
@@ -196,6 +198,12 @@ namespace {
 nn::Model prepared_model(const SweepSpec& spec, const nn::Model& float_model, const Dataset* calibration_data,
                          const Hardware& hardware, double t_inference, std::uint64_t seed, nn::ConversionPlan* plan) {
   nn::Model model = convert_for_hardware(float_model, hardware, seed, plan);
+  if (hardware.quantization && hardware.quantization->bias_correction) {
+    if (calibration_data == nullptr) {
+      throw nn::ModelError("hardware '" + hardware.name + "': bias_correction needs the sweep's calibration data");
+    }
+    model = nn::correct_biases(model, calibration_data->images, spec.batch_size);
+  }
   if (hardware.quantization && !hardware.quantization->encodings.empty()) {
     nn::load_encodings_json(model, hardware.quantization->encodings.string());
   } else if (hardware.quantization) {

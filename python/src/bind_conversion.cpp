@@ -5,8 +5,10 @@
 #include <pybind11/stl.h>
 
 #include "bindings.hpp"
+#include "numpy_tensor.hpp"
 #include "tessera/nn/activation_fusion.hpp"
 #include "tessera/nn/batch_norm_folding.hpp"
+#include "tessera/nn/bias_correction.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/cross_layer_equalization.hpp"
 #include "tessera/nn/module_types.hpp"
@@ -251,6 +253,25 @@ void bind_conversion(py::module_& m) {
       "Cross-layer equalization (AIMET's equalize_model) on an unconverted ONNX model: (equalized model, report) "
       "with report {'pairs': [{'first', 'second', 'spread_before'}], 'relu6_replaced': [...], 'iterations': n}. "
       "Fold BatchNorms first.");
+  m.def(
+      "correct_biases",
+      [](const Model& model, const py::handle& data, std::int64_t batch_size) {
+        const simulator::Tensor samples = to_tensor(data, "data");
+        std::vector<nn::CorrectedBias> report;
+        Model result = [&] {
+          py::gil_scoped_release release;
+          return nn::correct_biases(model, samples, batch_size, &report);
+        }();
+        py::list rows;
+        for (const nn::CorrectedBias& r : report) {
+          rows.append(py::dict(py::arg("module") = r.module, py::arg("mean_abs_shift") = r.mean_abs_shift,
+                               py::arg("largest_shift") = r.largest_shift));
+        }
+        return py::make_tuple(std::move(result), rows);
+      },
+      py::arg("model"), py::arg("data"), py::arg("batch_size") = 256,
+      "Empirical bias correction (AIMET's correct_bias) of a quantized ONNX model on calibration data: (corrected "
+      "model, [{'module', 'mean_abs_shift', 'largest_shift'}]). Calibrate the result's activation quantizers after.");
   m.def(
       "activation_pairs", [](const Model& model) { return as_tuples(nn::activation_pairs(model)); }, py::arg("model"),
       "[(layer, activation)]: every Linear/Conv module of an ONNX model whose output only a ReLU, ReLU6, Hardtanh "

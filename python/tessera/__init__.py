@@ -26,6 +26,7 @@ from ._core import (
     QuantizeDequantize,
     UnsupportedError,
     WeightQuantConfig,
+    correct_biases,
     cross_layer_equalization,
     cuda_availability,
     activation_pairs,

@@ -277,9 +277,29 @@ def test_cross_layer_equalization_of_an_onnx_model(tmp_path):
     pairs = [(p["first"], p["second"]) for p in report["pairs"]]
     assert ("features.1.conv.0.0", "features.1.conv.1.0") in pairs  # pointwise -> depthwise
     assert ("features.1.conv.1.0", "features.1.conv.2") in pairs    # depthwise -> pointwise
-    assert len(report["relu6_replaced"]) == len(pairs)
+    assert ("features.2.conv.2", "features.3.0") in pairs         # projection -> conv, nothing between
+    assert len(pairs) == 5 and len(report["relu6_replaced"]) == 4
     assert all(p["spread_before"] >= 1.0 for p in report["pairs"])
-    # AIMET's ReLU6 -> ReLU changes the function only where activations pass 6.
-    assert np.abs(equalized.forward(x.numpy()) - core.forward(x.numpy())).max() < 0.5
+    # AIMET's ReLU6 -> ReLU changes the function only where activations pass 6, which none of
+    # this model's do: the outputs agree to float rounding (measured 9e-8 of 0.39).
+    expected = core.forward(x.numpy())
+    assert np.abs(equalized.forward(x.numpy()) - expected).max() < 1e-5 * np.abs(expected).max()
     with pytest.raises(tessera.ModelError, match="equalize before converting"):
         tessera.cross_layer_equalization(tessera.convert_onnx_to_quantized(core, tessera.load_preset("digital_int8")))
+
+
+def test_bias_correction_of_an_onnx_model(tmp_path):
+    model, x = model_zoo.build("resnet", batch=32)
+    core, _ = tessera.fold_batch_norms(export(model, x, tmp_path / "resnet.onnx"))
+    w4 = tessera.QuantizationMap.from_yaml("module_qconfig_map: {Conv2d: {module_qconfig: {weight_quant: {n_bits: 4}}},"
+                                           " Linear: {module_qconfig: {weight_quant: {n_bits: 4}}}}")
+    quantized = tessera.convert_onnx_to_quantized(core, w4)
+    corrected, report = tessera.correct_biases(quantized, x.numpy(), batch_size=16)
+    assert [row["module"] for row in report][:2] == ["conv1", "layer1.0.conv1"]
+    assert all(row["largest_shift"] >= row["mean_abs_shift"] > 0 for row in report)
+    # Corrected on these samples, the mean logit per class moves to the float model's.
+    float_mean = core.forward(x.numpy()).mean(0)
+    assert np.abs(corrected.forward(x.numpy()).mean(0) - float_mean).max() < 1e-4
+    assert np.abs(quantized.forward(x.numpy()).mean(0) - float_mean).max() > 1e-3
+    with pytest.raises(tessera.ModelError, match="quantizes no Conv or Gemm weights"):
+        tessera.correct_biases(core, x.numpy())

@@ -94,6 +94,30 @@ TEST(SweepFile, ResolvingAPointAppliesItsValuesToItsHardware) {
   EXPECT_DOUBLE_EQ(digital.t_inference, 0.0);
 }
 
+TEST(SweepFile, QuantizationPassesAreSweepableSwitches) {
+  const SweepSpec spec = load_inline(
+      "calibration:\n"
+      "  images: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\n"
+      "  labels: /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz\n"
+      "hardware:\n  int8: {quantization: {preset: digital_int8, fuse_activations: true}}\n"
+      "sweep:\n  product:\n"
+      "    quantization.fold_batch_norms: [false]\n"
+      "    quantization.cross_layer_equalization: [true]\n"
+      "    quantization.bias_correction: [false, true]\n");
+  ASSERT_EQ(spec.points.size(), 2u);
+  const QuantizationHardware& file = *spec.hardware_named("int8").quantization;
+  EXPECT_TRUE(file.fold_batch_norms && file.fuse_activations);
+  EXPECT_FALSE(file.cross_layer_equalization || file.bias_correction);
+  for (std::size_t p = 0; p < 2; ++p) {
+    const ResolvedPoint point = resolve_point(spec, spec.points[p]);
+    const QuantizationHardware& q = *point.hardware.quantization;
+    EXPECT_FALSE(q.fold_batch_norms);
+    EXPECT_TRUE(q.cross_layer_equalization);
+    EXPECT_TRUE(q.fuse_activations);
+    EXPECT_EQ(q.bias_correction, p == 1);
+  }
+}
+
 TEST(SweepFile, ZippedAxesAdvanceTogetherInsideTheProduct) {
   const SweepSpec spec = load_inline(
       "hardware:\n"
@@ -176,8 +200,9 @@ TEST(SweepFile, ASweepOfAbsurdSizeIsRefusedBeforeExpanding) {
     load_inline(body);
     FAIL() << "a 10^9-run sweep was accepted";
   } catch (const parameters::ConfigError& error) {
-    EXPECT_NE(std::string(error.what()).find("the grids so far describe 1000000000 points x 1 seeds = 1000000000 runs; "
-                                             "at most 1000000 are allowed"),
+    EXPECT_NE(std::string(error.what())
+                  .find("the grids so far describe 1000000000 points x 1 seeds = 1000000000 runs; "
+                        "at most 1000000 are allowed"),
               std::string::npos)
         << error.what();
   }

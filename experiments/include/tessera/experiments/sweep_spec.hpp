@@ -39,6 +39,7 @@ struct QuantizationHardware {
   bool fold_batch_norms = true;       ///< fold BatchNorms into the Conv/Gemm before them first
   bool cross_layer_equalization = false;  ///< equalize weight ranges of layer pairs (after folding)
   bool fuse_activations = false;      ///< quantize a Conv/Gemm + ReLU pair once, after the ReLU
+  bool bias_correction = false;       ///< empirical bias correction on the calibration data
 };
 
 /// One named hardware description of a sweep file's `hardware` section.
