@@ -150,15 +150,19 @@ QuantizationHardware parse_quantization(const YAML::Node& node, const Location& 
   if (const YAML::Node encodings = node["encodings"]) {
     quantization.encodings = existing_file(encodings, where.child("encodings"), base);
   }
-  const std::vector<std::pair<std::string, bool*>> passes{
-      {"fold_batch_norms", &quantization.fold_batch_norms},
-      {"cross_layer_equalization", &quantization.cross_layer_equalization},
-      {"fuse_activations", &quantization.fuse_activations},
-      {"bias_correction", &quantization.bias_correction}};
-  std::vector<std::string> own_keys{"preset", "encodings"};
-  for (const auto& [key, flag] : passes) {
-    if (const YAML::Node value = node[key]) yaml::decode(value, *flag, where.child(key));
-    own_keys.push_back(key);
+  std::vector<std::string> own_keys{"preset", "encodings", "adaround_iterations"};
+  for (const std::string_view key : QuantizationHardware::kPasses) {
+    own_keys.emplace_back(key);
+    if (const YAML::Node value = node[own_keys.back()]) {
+      yaml::decode(value, *quantization.pass(key), where.child(own_keys.back()));
+    }
+  }
+  if (const YAML::Node iterations = node["adaround_iterations"]) {
+    yaml::decode(iterations, quantization.adaround_iterations, where.child("adaround_iterations"));
+    if (quantization.adaround_iterations < 1) {
+      where.child("adaround_iterations")
+          .fail(iterations, "expected a number of steps >= 1, found " + iterations.Scalar());
+    }
   }
   yaml::decode_fields(node, quantization.map, where, own_keys);
   return quantization;
@@ -517,11 +521,10 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
     remember("hardware." + name, entry.second);
   }
   for (const Hardware& h : spec.hardware) {
-    if (h.quantization && h.quantization->bias_correction && !spec.calibration) {
-      where.fail(root,
-                 "hardware '" + h.name +
-                     "' uses bias_correction, which measures layer outputs on calibration "
-                     "data: add a 'calibration' section (same keys as 'data', e.g. the training set with limit: 512)");
+    if (h.quantization && (h.quantization->bias_correction || h.quantization->adaround) && !spec.calibration) {
+      where.fail(root, "hardware '" + h.name + "' uses " + (h.quantization->adaround ? "adaround" : "bias_correction") +
+                           ", which measures layer outputs on calibration data: add a 'calibration' section (same "
+                           "keys as 'data', e.g. the training set with limit: 512)");
     }
   }
   const bool calibrates = std::any_of(spec.hardware.begin(), spec.hardware.end(), [](const Hardware& h) {

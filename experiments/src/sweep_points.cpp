@@ -35,15 +35,24 @@ void apply_analog(AnalogHardware& analog, const std::string& path, const SweepSp
   set_at(analog.rpu_config, path, spec, value);
 }
 
-// quantization.fold_batch_norms / cross_layer_equalization / fuse_activations /
-// bias_correction switch a pass; any other path is a QuantizationMap field.
+// quantization.fold_batch_norms / cross_layer_equalization / fuse_activations / adaround /
+// bias_correction switch a pass (adaround_iterations sets AdaRound's steps); any other path is a
+// QuantizationMap field.
 void set_quantization(QuantizationHardware& quantization, const std::string& path, const SweepSpec& spec,
                       const SweepValue& value) {
-  bool* pass = path == "fold_batch_norms"           ? &quantization.fold_batch_norms
-               : path == "fuse_activations"         ? &quantization.fuse_activations
-               : path == "cross_layer_equalization" ? &quantization.cross_layer_equalization
-               : path == "bias_correction"          ? &quantization.bias_correction
-                                                    : nullptr;
+  bool* pass = quantization.pass(path);
+  if (path == "adaround_iterations") {
+    try {
+      std::size_t used = 0;
+      const int steps = std::stoi(value.text, &used);
+      if (used == value.text.size() && steps >= 1) {
+        quantization.adaround_iterations = steps;
+        return;
+      }
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): reported below
+    }
+    fail_at(spec, value, value.path + ": expected a number of steps >= 1, found '" + value.text + "'");
+  }
   if (pass == nullptr) return set_at(quantization.map, path, spec, value);
   if (value.text == "true" || value.text == "false") {
     *pass = value.text == "true";

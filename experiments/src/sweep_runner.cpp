@@ -15,6 +15,7 @@
 #include "tessera/experiments/evaluation.hpp"
 #include "tessera/experiments/hardware_model.hpp"
 #include "tessera/experiments/sweep_report.hpp"
+#include "tessera/nn/adaround.hpp"
 #include "tessera/nn/bias_correction.hpp"
 #include "tessera/nn/encodings.hpp"
 #include "tessera/nn/errors.hpp"
@@ -61,6 +62,9 @@ std::string describe(const Hardware& hardware) {
     if (!hardware.quantization->fold_batch_norms) text += "fold_batch_norms false\n";
     if (hardware.quantization->fuse_activations) text += "fuse_activations true\n";
     if (hardware.quantization->cross_layer_equalization) text += "cross_layer_equalization true\n";
+    if (hardware.quantization->adaround) {
+      text += "adaround " + std::to_string(hardware.quantization->adaround_iterations) + "\n";
+    }
     if (hardware.quantization->bias_correction) text += "bias_correction true\n";
     if (!hardware.quantization->encodings.empty()) {
       text += "encodings " + file_digest(hardware.quantization->encodings) + "\n";
@@ -198,10 +202,18 @@ namespace {
 nn::Model prepared_model(const SweepSpec& spec, const nn::Model& float_model, const Dataset* calibration_data,
                          const Hardware& hardware, double t_inference, std::uint64_t seed, nn::ConversionPlan* plan) {
   nn::Model model = convert_for_hardware(float_model, hardware, seed, plan);
-  if (hardware.quantization && hardware.quantization->bias_correction) {
-    if (calibration_data == nullptr) {
-      throw nn::ModelError("hardware '" + hardware.name + "': bias_correction needs the sweep's calibration data");
-    }
+  const QuantizationHardware* quantization = hardware.quantization ? &*hardware.quantization : nullptr;
+  if (quantization && (quantization->adaround || quantization->bias_correction) && calibration_data == nullptr) {
+    throw nn::ModelError("hardware '" + hardware.name +
+                         "': adaround and bias_correction need the sweep's "
+                         "calibration data");
+  }
+  if (quantization && quantization->adaround) {
+    nn::AdaRoundParameters parameters;
+    parameters.num_iterations = quantization->adaround_iterations;
+    model = nn::adaround(model, calibration_data->images, spec.batch_size, parameters);
+  }
+  if (quantization && quantization->bias_correction) {
     model = nn::correct_biases(model, calibration_data->images, spec.batch_size);
   }
   if (hardware.quantization && !hardware.quantization->encodings.empty()) {

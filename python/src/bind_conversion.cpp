@@ -7,6 +7,7 @@
 #include "bindings.hpp"
 #include "numpy_tensor.hpp"
 #include "tessera/nn/activation_fusion.hpp"
+#include "tessera/nn/adaround.hpp"
 #include "tessera/nn/batch_norm_folding.hpp"
 #include "tessera/nn/bias_correction.hpp"
 #include "tessera/nn/conversion.hpp"
@@ -272,6 +273,38 @@ void bind_conversion(py::module_& m) {
       py::arg("model"), py::arg("data"), py::arg("batch_size") = 256,
       "Empirical bias correction (AIMET's correct_bias) of a quantized ONNX model on calibration data: (corrected "
       "model, [{'module', 'mean_abs_shift', 'largest_shift'}]). Calibrate the result's activation quantizers after.");
+  m.def(
+      "adaround",
+      [](const Model& model, const py::handle& data, std::int64_t batch_size, int num_iterations, double reg_param,
+         std::pair<double, double> beta_range, double warm_start, double learning_rate, std::uint64_t seed) {
+        const simulator::Tensor samples = to_tensor(data, "data");
+        nn::AdaRoundParameters parameters;
+        parameters.num_iterations = num_iterations;
+        parameters.reg_param = reg_param;
+        parameters.beta_start = beta_range.first;
+        parameters.beta_end = beta_range.second;
+        parameters.warm_start = warm_start;
+        parameters.learning_rate = learning_rate;
+        parameters.seed = seed;
+        std::vector<nn::AdaRoundedLayer> report;
+        Model result = [&] {
+          py::gil_scoped_release release;
+          return nn::adaround(model, samples, batch_size, parameters, &report);
+        }();
+        py::list rows;
+        for (const nn::AdaRoundedLayer& r : report) {
+          rows.append(py::dict(py::arg("module") = r.module, py::arg("nearest_error") = r.nearest_error,
+                               py::arg("adaround_error") = r.adaround_error, py::arg("undecided") = r.undecided,
+                               py::arg("flipped") = r.flipped));
+        }
+        return py::make_tuple(std::move(result), rows);
+      },
+      py::arg("model"), py::arg("data"), py::arg("batch_size") = 256, py::arg("num_iterations") = 10000,
+      py::arg("reg_param") = 0.01, py::arg("beta_range") = std::pair<double, double>{20.0, 2.0},
+      py::arg("warm_start") = 0.2, py::arg("learning_rate") = 1e-3, py::arg("seed") = 0,
+      "AdaRound (AIMET's apply_adaround, its default hyperparameters) of a quantized ONNX model's Conv/Gemm weights on "
+      "calibration data: (rounded model, [{'module', 'nearest_error', 'adaround_error', 'undecided', 'flipped'}]). "
+      "The weight encodings stay those of `model`; calibrate the result's activation quantizers after.");
   m.def(
       "activation_pairs", [](const Model& model) { return as_tuples(nn::activation_pairs(model)); }, py::arg("model"),
       "[(layer, activation)]: every Linear/Conv module of an ONNX model whose output only a ReLU, ReLU6, Hardtanh "

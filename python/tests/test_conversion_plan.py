@@ -303,3 +303,21 @@ def test_bias_correction_of_an_onnx_model(tmp_path):
     assert np.abs(quantized.forward(x.numpy()).mean(0) - float_mean).max() > 1e-3
     with pytest.raises(tessera.ModelError, match="quantizes no Conv or Gemm weights"):
         tessera.correct_biases(core, x.numpy())
+
+
+def test_adaround_of_an_onnx_model(tmp_path):
+    model, x = model_zoo.build("cnn1d", batch=32)
+    core = export(model, x, tmp_path / "cnn1d.onnx")
+    core, _ = tessera.fold_batch_norms(core)
+    w4 = tessera.QuantizationMap.from_yaml("module_qconfig_map: {Conv1d: {module_qconfig: {weight_quant: {n_bits: 4}}},"
+                                           " Linear: {module_qconfig: {weight_quant: {n_bits: 4}}}}")
+    quantized = tessera.convert_onnx_to_quantized(core, w4)
+    rounded, report = tessera.adaround(quantized, x.numpy(), batch_size=16)
+    assert [row["module"] for row in report] == [m["name"] for m in core.modules if m["type"] in ("Conv1d", "Linear")]
+    for row in report:  # measured: 0.041 -> 0.040, 0.078 -> 0.034, 0.0025 -> 0.0021
+        assert row["adaround_error"] < row["nearest_error"], row
+    # Mean |output - float| on these samples: measured 0.031 -> 0.013.
+    assert np.abs(rounded.forward(x.numpy()) - core.forward(x.numpy())).mean() < \
+        0.7 * np.abs(quantized.forward(x.numpy()) - core.forward(x.numpy())).mean()
+    with pytest.raises(tessera.ModelError, match="parameters out of range"):
+        tessera.adaround(quantized, x.numpy(), warm_start=1.5)

@@ -103,17 +103,22 @@ TEST(SweepFile, QuantizationPassesAreSweepableSwitches) {
       "sweep:\n  product:\n"
       "    quantization.fold_batch_norms: [false]\n"
       "    quantization.cross_layer_equalization: [true]\n"
+      "    quantization.adaround: [true]\n"
+      "    quantization.adaround_iterations: [500]\n"
       "    quantization.bias_correction: [false, true]\n");
   ASSERT_EQ(spec.points.size(), 2u);
   const QuantizationHardware& file = *spec.hardware_named("int8").quantization;
   EXPECT_TRUE(file.fold_batch_norms && file.fuse_activations);
-  EXPECT_FALSE(file.cross_layer_equalization || file.bias_correction);
+  EXPECT_FALSE(file.cross_layer_equalization || file.bias_correction || file.adaround);
+  EXPECT_EQ(file.adaround_iterations, 10000);
   for (std::size_t p = 0; p < 2; ++p) {
     const ResolvedPoint point = resolve_point(spec, spec.points[p]);
     const QuantizationHardware& q = *point.hardware.quantization;
     EXPECT_FALSE(q.fold_batch_norms);
     EXPECT_TRUE(q.cross_layer_equalization);
     EXPECT_TRUE(q.fuse_activations);
+    EXPECT_TRUE(q.adaround);
+    EXPECT_EQ(q.adaround_iterations, 500);
     EXPECT_EQ(q.bias_correction, p == 1);
   }
 }

@@ -6,12 +6,14 @@
 // Every error is a parameters::ConfigError naming the file, line:column and key path.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tessera/experiments/dataset.hpp"
@@ -36,10 +38,25 @@ struct QuantizationHardware {
   parameters::QuantizationMap map{};  ///< the preset plus overrides
   std::filesystem::path encodings;    ///< fixed encodings (JSON, e.g. from tessera.torch.export_onnx)
                                       ///< instead of calibrating; "" = calibrate
-  bool fold_batch_norms = true;       ///< fold BatchNorms into the Conv/Gemm before them first
+  // The passes, in the order they run (each a key of the section, sweepable as quantization.<key>).
+  bool fold_batch_norms = true;           ///< fold BatchNorms into the Conv/Gemm before them first
   bool cross_layer_equalization = false;  ///< equalize weight ranges of layer pairs (after folding)
-  bool fuse_activations = false;      ///< quantize a Conv/Gemm + ReLU pair once, after the ReLU
-  bool bias_correction = false;       ///< empirical bias correction on the calibration data
+  bool fuse_activations = false;          ///< quantize a Conv/Gemm + ReLU pair once, after the ReLU
+  bool adaround = false;                  ///< AdaRound the quantized weights on the calibration data
+  int adaround_iterations = 10000;        ///< Adam steps per layer (AIMET's default)
+  bool bias_correction = false;           ///< empirical bias correction on the calibration data
+
+  static constexpr std::array<std::string_view, 5> kPasses{"fold_batch_norms", "cross_layer_equalization",
+                                                           "fuse_activations", "adaround", "bias_correction"};
+  /// The switch of the pass named `key`, or null when `key` names none.
+  bool* pass(std::string_view key) {
+    if (key == "fold_batch_norms") return &fold_batch_norms;
+    if (key == "cross_layer_equalization") return &cross_layer_equalization;
+    if (key == "fuse_activations") return &fuse_activations;
+    if (key == "adaround") return &adaround;
+    if (key == "bias_correction") return &bias_correction;
+    return nullptr;
+  }
 };
 
 /// One named hardware description of a sweep file's `hardware` section.
@@ -87,13 +104,13 @@ struct SweepSpec {
   std::filesystem::path model;                ///< resolved against the sweep file's folder
   DataSource data;
   std::int64_t batch_size = 256;
-  std::optional<DataSource> calibration;  ///< required when some hardware quantizes
-  std::vector<Hardware> hardware;         ///< in file order
-  double t_inference = 0.0;               ///< seconds after programming, unless swept
+  std::optional<DataSource> calibration;                ///< required when some hardware quantizes
+  std::vector<Hardware> hardware;                       ///< in file order
+  double t_inference = 0.0;                             ///< seconds after programming, unless swept
   simulator::Backend device = simulator::Backend::cpu;  ///< where analog tiles compute (`device: cuda`)
-  std::vector<SweepPoint> points;         ///< the whole grid, each point once
-  std::size_t merged_points = 0;          ///< points that more than one grid gave (run once)
-  std::vector<std::string> columns;       ///< swept paths, in order of first appearance
+  std::vector<SweepPoint> points;                       ///< the whole grid, each point once
+  std::size_t merged_points = 0;                        ///< points that more than one grid gave (run once)
+  std::vector<std::string> columns;                     ///< swept paths, in order of first appearance
   std::vector<std::uint64_t> seeds{0};
   std::vector<std::string> metrics{"top1", "loss"};
   std::filesystem::path output_directory = "results";
