@@ -81,8 +81,8 @@ int run_sweep_command(const SweepCommand& command, const cli::MpiSession& sessio
   check_sweep_inputs(spec);
   const SweepSummary summary = run_sweep(spec, options);
   for (const std::string& repair : summary.repairs) std::cerr << "repaired: " << repair << "\n";
-  std::cout << summary.runs << " runs (" << spec.points.size() << " points x " << counted(spec.seeds.size(), "seed")
-            << ")";
+  std::cout << summary.runs << " runs (" << counted(spec.points.size(), "point") << " x "
+            << counted(spec.seeds.size(), "seed") << ")";
   if (options.shard_count > 1) std::cout << ", shard " << command.shard;
   if (ranks > 1) std::cout << ", " << ranks << " MPI ranks";
   std::cout << ": " << summary.computed << " computed, " << summary.already_done << " already done";
@@ -96,8 +96,8 @@ int validate_command(const std::vector<std::string>& files) {
   for (const std::string& file : files) {
     const SweepSpec spec = load_sweep_file(file);
     check_sweep_inputs(spec);
-    std::cout << file << ": ok (" << spec.points.size() << " points x " << counted(spec.seeds.size(), "seed") << " = "
-              << spec.points.size() * spec.seeds.size() << " runs; hardware:";
+    std::cout << file << ": ok (" << counted(spec.points.size(), "point") << " x " << counted(spec.seeds.size(), "seed")
+              << " = " << spec.points.size() * spec.seeds.size() << " runs; hardware:";
     for (const Hardware& h : spec.hardware) std::cout << " " << h.name;
     std::cout << ")\n";
     if (spec.merged_points > 0) {

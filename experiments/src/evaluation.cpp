@@ -13,13 +13,17 @@ namespace {
 
 int top_k_of(const std::string& metric) { return metric.starts_with("top") ? std::stoi(metric.substr(3)) : 0; }
 
-// The node whose first output is each module's output (its last node), by node index.
+// The value each module outputs (its last node's first output), by that node's index. The
+// reference model is matched by value name, not by node index: graph passes (BatchNorm folding)
+// remove nodes, and the folded layer outputs the value its BatchNorm did.
 std::map<std::size_t, std::string> module_outputs(const nn::Model& model, const std::vector<std::string>& modules) {
   std::map<std::size_t, std::string> outputs;
   for (const std::string& name : modules) {
     const nn::ModuleInfo* module = model.find_module(name);
     if (module == nullptr || module->nodes.empty()) throw std::invalid_argument("snr: no module named '" + name + "'");
-    outputs[module->nodes.back()] = name;
+    const nn::Node& last = model.graph().nodes[module->nodes.back()];
+    if (last.outputs.empty()) throw std::invalid_argument("snr: module '" + name + "' has no output");
+    outputs[module->nodes.back()] = last.outputs.front();
   }
   return outputs;
 }
@@ -47,7 +51,8 @@ nn::Value model_input(const nn::Model& model, Tensor batch) {
     if (batch[k] != std::floor(batch[k])) {
       throw std::invalid_argument(model.graph().source + ": input '" + model.graph().inputs[0] + "' takes " +
                                   std::string(nn::data_type_name(type)) + " values (indices), but the data holds " +
-                                  std::to_string(batch[k]) + " (store token ids as an integer .npy without "
+                                  std::to_string(batch[k]) +
+                                  " (store token ids as an integer .npy without "
                                   "normalization)");
     }
   }
@@ -61,9 +66,16 @@ MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationReq
                    request.reference != nullptr;
   const std::map<std::size_t, std::string> observed =
       snr ? module_outputs(model, request.snr_modules) : std::map<std::size_t, std::string>{};
-  std::map<std::string, SnrSums> sums;
-  std::map<std::size_t, Tensor> reference_outputs;
-  std::map<int, std::int64_t> hits;  // by k
+  std::vector<std::pair<std::string, std::string>> module_values;  // (module, its output value), in request order
+  std::map<std::string, std::string> module_of_value;
+  for (std::size_t k = 0; k < request.snr_modules.size() && snr; ++k) {
+    const std::string value = module_outputs(model, {request.snr_modules[k]}).begin()->second;
+    module_values.emplace_back(request.snr_modules[k], value);
+    module_of_value.emplace(value, request.snr_modules[k]);
+  }
+  std::map<std::string, SnrSums> sums;              // by value
+  std::map<std::string, Tensor> reference_outputs;  // by value
+  std::map<int, std::int64_t> hits;                 // by k
   for (const std::string& metric : request.metrics) {
     if (int k = top_k_of(metric)) hits[k] = 0;
   }
@@ -75,18 +87,30 @@ MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationReq
     const Tensor batch = batch_of(data.images, first, count);
     if (snr) {
       reference_outputs.clear();
-      request.reference->run({model_input(*request.reference, batch)}, [&](std::size_t node, const std::vector<nn::Value>& out) {
-        if (observed.contains(node) && !out.empty()) reference_outputs[node] = out.front().tensor;
-      });
+      const nn::Graph& graph = request.reference->graph();
+      request.reference->run({model_input(*request.reference, batch)},
+                             [&](std::size_t node, const std::vector<nn::Value>& out) {
+                               const auto& names = graph.nodes[node].outputs;
+                               for (std::size_t k = 0; k < names.size() && k < out.size(); ++k) {
+                                 if (module_of_value.contains(names[k])) reference_outputs[names[k]] = out[k].tensor;
+                               }
+                             });
     }
     const std::vector<nn::Value> outputs =
         model.run({model_input(model, batch)}, [&](std::size_t node, const std::vector<nn::Value>& out) {
-          const auto name = observed.find(node);
-          if (name == observed.end() || out.empty()) return;
+          const auto value = observed.find(node);
+          if (value == observed.end() || out.empty()) return;
           const Tensor& y = out.front().tensor;
-          const Tensor& y_float = reference_outputs.at(node);
-          SnrSums& s = sums[name->second];
-          for (std::int64_t i = 0; i < y.size() && i < y_float.size(); ++i) {
+          const auto reference = reference_outputs.find(value->second);
+          if (reference == reference_outputs.end() || reference->second.shape() != y.shape()) {
+            throw std::invalid_argument("snr: the float reference has no value '" + value->second +
+                                        "' of the shape module '" + module_of_value.at(value->second) + "' outputs (" +
+                                        simulator::shape_to_string(y.shape()) +
+                                        "); the reference must be the float model after the same graph passes");
+          }
+          const Tensor& y_float = reference->second;
+          SnrSums& s = sums[value->second];
+          for (std::int64_t i = 0; i < y.size(); ++i) {
             const double d = static_cast<double>(y[i]) - y_float[i];
             s.signal += static_cast<double>(y_float[i]) * y_float[i];
             s.noise += d * d;
@@ -125,8 +149,8 @@ MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationReq
     } else if (metric == "loss") {
       values.emplace_back(metric, loss_sum / static_cast<double>(n));
     } else if (metric == "snr" && snr) {
-      for (const std::string& module : request.snr_modules) {
-        const SnrSums& s = sums[module];
+      for (const auto& [module, value] : module_values) {
+        const SnrSums& s = sums[value];
         const double db =
             s.noise == 0.0 ? std::numeric_limits<double>::infinity() : 10.0 * std::log10(s.signal / s.noise);
         values.emplace_back("snr_db." + module, db);

@@ -7,14 +7,18 @@
 
 namespace tessera::experiments {
 
-nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& hardware, std::uint64_t seed,
-                               nn::ConversionPlan* plan) {
-  nn::Model model = hardware.quantization && hardware.quantization->fold_batch_norms
-                        ? nn::fold_batch_norms(float_model)
-                        : float_model.copy();
+nn::Model reference_for_hardware(const nn::Model& float_model, const Hardware& hardware) {
+  nn::Model model = hardware.quantization && hardware.quantization->fold_batch_norms ? nn::fold_batch_norms(float_model)
+                                                                                     : float_model.copy();
   if (hardware.quantization && hardware.quantization->cross_layer_equalization) {
     model = nn::cross_layer_equalization(model);
   }
+  return model;
+}
+
+nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& hardware, std::uint64_t seed,
+                               nn::ConversionPlan* plan) {
+  nn::Model model = reference_for_hardware(float_model, hardware);
   if (hardware.quantization) {
     try {
       model = nn::convert_to_quantized(std::move(model), hardware.quantization->map);

@@ -246,7 +246,8 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
   const Dataset* calibration = loaded_->calibration ? &*loaded_->calibration : nullptr;
   nn::Model model =
       prepared_model(spec_, loaded_->float_model, calibration, point.hardware, point.t_inference, run.seed, &plan);
-  EvaluationRequest request{spec_.metrics, spec_.batch_size, &loaded_->float_model, {}, should_stop_};
+  nn::Model reference = reference_for_hardware(loaded_->float_model, point.hardware);
+  EvaluationRequest request{spec_.metrics, spec_.batch_size, &reference, {}, should_stop_};
   for (const nn::PlannedModule& entry : plan.modules) {
     if (entry.is_converted()) request.snr_modules.push_back(entry.module);
   }
@@ -258,7 +259,7 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
       nn::Model alone = prepared_model(spec_, loaded_->float_model, calibration,
                                        only_module(point.hardware, module, request.snr_modules), point.t_inference,
                                        run.seed, nullptr);
-      const EvaluationRequest one{{"snr"}, spec_.batch_size, &loaded_->float_model, {module}, should_stop_};
+      const EvaluationRequest one{{"snr"}, spec_.batch_size, &reference, {module}, should_stop_};
       for (const auto& [name, value] : experiments::evaluate(alone, loaded_->data, one)) {
         metrics.emplace_back("layer_" + name, value);
       }

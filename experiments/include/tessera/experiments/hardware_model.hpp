@@ -11,6 +11,12 @@
 
 namespace tessera::experiments {
 
+/// The float model after the graph passes `hardware` asks for that keep its function (BatchNorm
+/// folding; cross-layer equalization, which keeps it up to AIMET's ReLU6 -> ReLU): the model
+/// convert_for_hardware converts, and the float reference a layer's SNR is measured against (the
+/// unfolded model's conv outputs are not the folded layer's).
+nn::Model reference_for_hardware(const nn::Model& float_model, const Hardware& hardware);
+
 /// Converts `float_model` for `hardware` with noise seed `seed`: the quantization section's plan,
 /// then the analog section's on top (activation quantizers stay around analog layers). Throws
 /// nn::ModelError naming the module when both sections claim its weights, or when a section
