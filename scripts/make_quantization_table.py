@@ -32,10 +32,12 @@ ROWS = [
     ("W8A8, per-channel, + fusion", "w8a8", "false", "true", "", ""),
     ("W4A8, per-tensor weights (naive)", "w4a8_per_tensor", "false", "false", "", ""),
     ("W4A8, per-tensor, + CLE", "w4a8_per_tensor", "true", "false", "", ""),
+    ("W4A8, per-tensor, + fusion + bias correction", "w4a8_per_tensor", "false", "true", "true", ""),
     ("W4A8, per-tensor, + CLE + fusion + bias correction", "w4a8_per_tensor", "true", "true", "true", ""),
     ("W4A8, per-tensor, + fusion + AdaRound", "w4a8_per_tensor", "", "true", "", "true"),
     ("W4A8, per-channel MSE (`digital_int4_w_int8_a`)", "w4a8", "false", "false", "", ""),
     ("W4A8, per-channel MSE, + CLE", "w4a8", "true", "false", "", ""),
+    ("W4A8, per-channel MSE, + fusion + bias correction", "w4a8", "false", "true", "true", ""),
     ("W4A8, per-channel MSE, + CLE + fusion + bias correction", "w4a8", "true", "true", "true", ""),
     ("W4A8, per-channel MSE, + fusion + AdaRound", "w4a8", "", "true", "", "true"),
 ]

@@ -118,20 +118,12 @@ std::optional<Pair> pair_from(const Graph& graph, std::size_t first, const std::
   }
 }
 
-// Ranges (max |w|) per output channel of `first` and per input channel of `second`.
-std::vector<double> output_ranges(const Tensor& weight, const WeightLayout& layout) {
-  std::vector<double> range(static_cast<std::size_t>(layout.outputs), 0.0);
+// max |w| per channel, channel_of(k) the channel of element k.
+template <class ChannelOf>
+std::vector<double> channel_ranges(const Tensor& weight, std::int64_t channels, ChannelOf channel_of) {
+  std::vector<double> range(static_cast<std::size_t>(channels), 0.0);
   for (std::int64_t k = 0; k < weight.size(); ++k) {
-    double& r = range[static_cast<std::size_t>(layout.output_channel(k))];
-    r = std::max(r, static_cast<double>(std::abs(weight[k])));
-  }
-  return range;
-}
-
-std::vector<double> input_ranges(const Tensor& weight, const WeightLayout& layout) {
-  std::vector<double> range(static_cast<std::size_t>(layout.inputs), 0.0);
-  for (std::int64_t k = 0; k < weight.size(); ++k) {
-    double& r = range[static_cast<std::size_t>(layout.input_channel(k))];
+    double& r = range[static_cast<std::size_t>(channel_of(k))];
     r = std::max(r, static_cast<double>(std::abs(weight[k])));
   }
   return range;
@@ -144,7 +136,8 @@ double equalize(Graph& graph, const Pair& pair, double* spread) {
   Tensor& w1 = graph.initializers.at(first.inputs[1]).tensor;
   Tensor& w2 = graph.initializers.at(second.inputs[1]).tensor;
   const WeightLayout l1 = *WeightLayout::of(first, w1), l2 = *WeightLayout::of(second, w2);
-  const std::vector<double> r1 = output_ranges(w1, l1), r2 = input_ranges(w2, l2);
+  const std::vector<double> r1 = channel_ranges(w1, l1.outputs, [&](std::int64_t k) { return l1.output_channel(k); });
+  const std::vector<double> r2 = channel_ranges(w2, l2.inputs, [&](std::int64_t k) { return l2.input_channel(k); });
   std::vector<double> scale(r1.size(), 1.0);
   double largest_change = 0.0, low = std::numeric_limits<double>::infinity(), high = 0.0;
   for (std::size_t c = 0; c < r1.size(); ++c) {

@@ -129,16 +129,23 @@ Tensor IntegerKernel::run_conv(const Tensor& x) const {
   const simulator::QuantGrid& grid = input_quantizer_.grid();
   const auto zero = static_cast<std::int32_t>(input_quantizer_.zero_point()[0] - grid.qmin);
   const std::int64_t per_group = shape.out_per_group();
-  for (std::int64_t g = 0; g < shape.groups; ++g) {
-    const Tensor patches = ops::conv_patches(x, shape, g);  // padding taps are 0.0: level zero_point
-    Tensor rows({patches.dim(0), per_group});
-    const std::span<const float> scales(weight_scales_.data() + g * per_group, static_cast<std::size_t>(per_group));
-    std::vector<std::int64_t> nan_rows;
-    const std::vector<std::uint8_t> levels = input_levels(patches, patches.dim(1), nan_rows);
-    simulator::int8_linear(levels, patches.dim(0), groups_[static_cast<std::size_t>(g)], input_quantizer_.scale()[0],
-                           zero, scales, {}, rows.values());
-    fill_rows_with_nan(nan_rows, per_group, rows.values());
-    ops::scatter_conv_rows(rows, shape, g, output);
+  // In chunks of samples, as the float convolution: the patch matrix of a whole batch is
+  // hundreds of MB, page-faulted afresh on every call.
+  const std::int64_t chunk = ops::conv_chunk_samples(shape);
+  for (std::int64_t first = 0; first < shape.batch; first += chunk) {
+    const std::int64_t samples = std::min(chunk, shape.batch - first);
+    for (std::int64_t g = 0; g < shape.groups; ++g) {
+      // Padding taps are 0.0: level zero_point.
+      const Tensor patches = ops::conv_patches(x, shape, g, first, samples);
+      Tensor rows({patches.dim(0), per_group});
+      const std::span<const float> scales(weight_scales_.data() + g * per_group, static_cast<std::size_t>(per_group));
+      std::vector<std::int64_t> nan_rows;
+      const std::vector<std::uint8_t> levels = input_levels(patches, patches.dim(1), nan_rows);
+      simulator::int8_linear(levels, patches.dim(0), groups_[static_cast<std::size_t>(g)],
+                             input_quantizer_.scale()[0], zero, scales, {}, rows.values());
+      fill_rows_with_nan(nan_rows, per_group, rows.values());
+      ops::scatter_conv_rows(rows, shape, g, output, first, samples);
+    }
   }
   if (!bias_.empty()) ops::add_channel_bias(output, Tensor({static_cast<std::int64_t>(bias_.size())}, bias_));
   return output;

@@ -9,7 +9,7 @@
 #include <iostream>
 
 #include "expect_error.hpp"
-#include "tessera/experiments/idx_dataset.hpp"
+#include "nn/fashion_mnist_data.hpp"
 #include "tessera/nn/batch_norm_folding.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/errors.hpp"
@@ -19,9 +19,10 @@ namespace tessera::nn {
 namespace {
 
 using tessera::testing::expect_error;
+using tessera::testing::fashion_images;
+using tessera::testing::relative_error;
 const std::string kCnn = TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx";
 const std::string kResNet = TESSERA_SOURCE_DIR "/examples/fashion_mnist_resnet/fmnist_resnet.onnx";
-const std::string kData = "/usr/share/datasets/fashion-mnist/";
 
 parameters::QuantizedModuleConfig bits(int weight_bits, int activation_bits) {
   parameters::QuantizedModuleConfig config;
@@ -37,23 +38,8 @@ parameters::QuantizationMap w8a8() {
   return map;
 }
 
-Tensor test_images(std::int64_t count) {
-  return experiments::load_idx_dataset(kData + "t10k-images-idx3-ubyte.gz", kData + "t10k-labels-idx1-ubyte.gz",
-                                       {0.2860f, 0.3530f}, count)
-      .images;
-}
-
 void calibrate(Model& model, const Tensor& images) {
   model.compute_encodings([&](Model& m) { m.forward(images); });
-}
-
-double relative_error(const Tensor& output, const Tensor& reference) {
-  double error = 0.0, norm = 0.0;
-  for (std::int64_t k = 0; k < output.size(); ++k) {
-    error += std::pow(double(output[k]) - reference[k], 2);
-    norm += std::pow(double(reference[k]), 2);
-  }
-  return std::sqrt(error / norm);
 }
 
 TEST(ActivationPairs, EveryLayerThatOnlyAnActivationReads) {
@@ -97,7 +83,7 @@ TEST(PlanFused, IsTheModelQuantizedAfterItsActivations) {
   by_hand.module_qconfig_map["ReLU"] = bits(0, 8);
   by_hand.instance_qconfig_map["classifier.3"] = bits(8, 8);
   Model reference = convert_to_quantized(load_onnx(kCnn), by_hand);
-  const Tensor images = test_images(64);
+  const Tensor images = fashion_images("t10k", 64);
   calibrate(fused, images);
   calibrate(reference, images);
   const Tensor a = fused.forward(images), b = reference.forward(images);
@@ -108,7 +94,7 @@ TEST(PlanFused, IsTheModelQuantizedAfterItsActivations) {
 TEST(PlanFused, LowersTheQuantizationErrorOfTheResNet) {
   // Quantizing a conv output before its ReLU spends half the grid on values the ReLU drops.
   const Model folded = fold_batch_norms(load_onnx(kResNet));
-  const Tensor calibration = test_images(256);
+  const Tensor calibration = fashion_images("t10k", 256);
   Model plain = convert_to_quantized(folded, w8a8());
   Model fused = fuse_activations(convert_to_quantized(folded, w8a8()), w8a8());
   calibrate(plain, calibration);

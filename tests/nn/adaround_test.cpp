@@ -10,7 +10,7 @@
 #include <iostream>
 
 #include "expect_error.hpp"
-#include "tessera/experiments/idx_dataset.hpp"
+#include "nn/fashion_mnist_data.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/nn/onnx_import.hpp"
@@ -18,14 +18,10 @@
 namespace tessera::nn {
 namespace {
 
-const std::string kCnn = TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx";
-const std::string kData = "/usr/share/datasets/fashion-mnist/";
+using testing::errors_before_and_after;
+using testing::fashion_images;
 
-Tensor images(const std::string& set, std::int64_t count) {
-  return experiments::load_idx_dataset(kData + set + "-images-idx3-ubyte.gz", kData + set + "-labels-idx1-ubyte.gz",
-                                       {0.2860f, 0.3530f}, count)
-      .images;
-}
+const std::string kCnn = TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx";
 
 // features.3 (a 3x3 conv, 16 -> 32 channels) with 4-bit per-tensor weights, nothing else.
 Model w4_features_3() {
@@ -53,19 +49,10 @@ const simulator::AffineQuantizer& weight_quantizer_of(const Model& model, const 
   throw std::runtime_error("no weight quantizer for " + weight);
 }
 
-double relative_error(const Tensor& output, const Tensor& reference) {
-  double error = 0.0, norm = 0.0;
-  for (std::int64_t k = 0; k < output.size(); ++k) {
-    error += std::pow(double(output[k]) - reference[k], 2);
-    norm += std::pow(double(reference[k]), 2);
-  }
-  return std::sqrt(error / norm);
-}
-
 TEST(AdaRound, DecisionsSettleAndTheLayerReconstructsBetterThanNearestRounding) {
   const Model quantized = w4_features_3();
   std::vector<AdaRoundedLayer> report;
-  const Model rounded = adaround(quantized, images("train", 256), 128, defaults(), &report);
+  const Model rounded = adaround(quantized, fashion_images("train", 256), 128, defaults(), &report);
   ASSERT_EQ(report.size(), 1u);
   const AdaRoundedLayer& layer = report[0];
   std::cout << layer.module << ": reconstruction error " << layer.nearest_error << " (nearest) -> "
@@ -91,14 +78,11 @@ TEST(AdaRound, DecisionsSettleAndTheLayerReconstructsBetterThanNearestRounding) 
 
 TEST(AdaRound, BringsTheModelCloserToFloatOnHeldOutImages) {
   const Model quantized = w4_features_3();
-  Model rounded = adaround(quantized, images("train", 256), 128, defaults());
-  const Tensor test = images("t10k", 500);
+  Model rounded = adaround(quantized, fashion_images("train", 256), 128, defaults());
   Model float_model = load_onnx(kCnn);
   Model nearest = quantized.copy();
-  const Tensor reference = float_model.forward(test);
-  const double before = relative_error(nearest.forward(test), reference);
-  const double after = relative_error(rounded.forward(test), reference);
-  std::cout << "W4 features.3: relative logit error on 500 test images " << before << " -> " << after << "\n";
+  const auto [before, after] =
+      errors_before_and_after(float_model, nearest, rounded, fashion_images("t10k", 500), "W4 features.3, AdaRound");
   EXPECT_LT(after, before);
 }
 
@@ -106,7 +90,7 @@ TEST(AdaRound, SameSeedSameRounding) {
   const Model quantized = w4_features_3();
   AdaRoundParameters p = defaults();
   p.num_iterations = 200;  // the rows and batches are what the split could change
-  const Tensor data = images("train", 64);
+  const Tensor data = fashion_images("train", 64);
   const Model a = adaround(quantized, data, 32, p);
   const Model b = adaround(quantized, data, 64, p);  // another batch split of the same data
   EXPECT_EQ(a.graph().initializers.at("features.3.weight").tensor.values()[0],
@@ -119,9 +103,9 @@ TEST(AdaRound, SameSeedSameRounding) {
 TEST(AdaRound, RefusesBadParametersAndModelsWithoutQuantizedWeights) {
   AdaRoundParameters bad;
   bad.warm_start = 1.0;
-  tessera::testing::expect_error<ModelError>([&] { adaround(w4_features_3(), images("train", 4), 4, bad); },
+  tessera::testing::expect_error<ModelError>([&] { adaround(w4_features_3(), fashion_images("train", 4), 4, bad); },
                                              "adaround: parameters out of range");
-  tessera::testing::expect_error<ModelError>([] { adaround(load_onnx(kCnn), images("train", 4), 4); },
+  tessera::testing::expect_error<ModelError>([] { adaround(load_onnx(kCnn), fashion_images("train", 4), 4); },
                                              "the plan quantizes no Conv or Gemm weights");
 }
 

@@ -10,7 +10,7 @@
 #include <map>
 
 #include "expect_error.hpp"
-#include "tessera/experiments/idx_dataset.hpp"
+#include "nn/fashion_mnist_data.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/nn/onnx_import.hpp"
@@ -18,15 +18,11 @@
 namespace tessera::nn {
 namespace {
 
-const std::string kCnn = TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx";
-const std::string kData = "/usr/share/datasets/fashion-mnist/";
-const std::vector<std::string> kLayers{"features.0", "features.3", "classifier.1", "classifier.3"};
+using testing::errors_before_and_after;
+using testing::fashion_images;
 
-Tensor images(const std::string& set, std::int64_t count) {
-  return experiments::load_idx_dataset(kData + set + "-images-idx3-ubyte.gz", kData + set + "-labels-idx1-ubyte.gz",
-                                       {0.2860f, 0.3530f}, count)
-      .images;
-}
+const std::string kCnn = TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx";
+const std::vector<std::string> kLayers{"features.0", "features.3", "classifier.1", "classifier.3"};
 
 // 4-bit per-tensor weights, no activation quantizers: a large, plain weight quantization bias.
 Model w4_weights_only() {
@@ -53,17 +49,8 @@ std::map<std::string, std::vector<double>> layer_means(Model& model, const Tenso
   return sums;
 }
 
-double relative_error(const Tensor& output, const Tensor& reference) {
-  double error = 0.0, norm = 0.0;
-  for (std::int64_t k = 0; k < output.size(); ++k) {
-    error += std::pow(double(output[k]) - reference[k], 2);
-    norm += std::pow(double(reference[k]), 2);
-  }
-  return std::sqrt(error / norm);
-}
-
 TEST(BiasCorrection, EachLayersMeanOutputPerChannelMatchesFloatOnTheCalibrationData) {
-  const Tensor calibration = images("train", 512);
+  const Tensor calibration = fashion_images("train", 512);
   const Model quantized = w4_weights_only();
   std::vector<CorrectedBias> report;
   Model corrected = correct_biases(quantized, calibration, 128, &report);
@@ -86,14 +73,11 @@ TEST(BiasCorrection, EachLayersMeanOutputPerChannelMatchesFloatOnTheCalibrationD
 
 TEST(BiasCorrection, BringsTheModelCloserToFloatOnHeldOutImages) {
   const Model quantized = w4_weights_only();
-  Model corrected = correct_biases(quantized, images("train", 512), 256);
-  const Tensor test = images("t10k", 1000);
+  Model corrected = correct_biases(quantized, fashion_images("train", 512), 256);
   Model float_model = load_onnx(kCnn);
   Model plain = quantized.copy();
-  const Tensor reference = float_model.forward(test);
-  const double before = relative_error(plain.forward(test), reference);
-  const double after = relative_error(corrected.forward(test), reference);
-  std::cout << "W4 per-tensor CNN relative logit error on 1,000 test images: " << before << " -> " << after << "\n";
+  const auto [before, after] = errors_before_and_after(float_model, plain, corrected, fashion_images("t10k", 1000),
+                                                       "W4 per-tensor CNN, bias correction");
   EXPECT_LT(after, before);
 }
 
@@ -103,7 +87,7 @@ TEST(BiasCorrection, RefusesNoDataAndModelsWithoutQuantizedWeights) {
         correct_biases(w4_weights_only(), Tensor({0, 1, 28, 28}), 64);
       },
       "bias correction needs calibration data");
-  tessera::testing::expect_error<ModelError>([] { correct_biases(load_onnx(kCnn), images("train", 4), 64); },
+  tessera::testing::expect_error<ModelError>([] { correct_biases(load_onnx(kCnn), fashion_images("train", 4), 64); },
                                              "the plan quantizes no Conv or Gemm weights");
 }
 
