@@ -44,6 +44,13 @@ nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& har
   return model;
 }
 
+Hardware all_but_module(const Hardware& hardware, const std::string& left_out) {
+  Hardware without = hardware;
+  if (without.analog) without.analog->exclude.push_back(left_out);
+  if (without.quantization) without.quantization->map.excluded_modules.push_back(left_out);
+  return without;
+}
+
 Hardware only_module(const Hardware& hardware, const std::string& keep, const std::vector<std::string>& converted) {
   Hardware isolated = hardware;
   for (const std::string& other : converted) {

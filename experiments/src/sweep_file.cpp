@@ -385,7 +385,7 @@ std::vector<std::uint64_t> parse_seeds(const YAML::Node& sweep, const Location& 
   return result;
 }
 
-const std::vector<std::string> kMetrics{"top1", "top5", "loss", "snr", "layer_snr"};
+const std::vector<std::string> kMetrics{"top1", "top5", "loss", "snr", "layer_snr", "layer_top1"};
 
 bool valid_metric(const std::string& name) {
   if (std::find(kMetrics.begin(), kMetrics.end(), name) != kMetrics.end()) return true;
@@ -545,8 +545,8 @@ SweepSpec load_sweep_string(const std::string& text, const fs::path& file) {
     for (std::size_t i = 0; i < spec.metrics.size(); ++i) {
       if (!valid_metric(spec.metrics[i])) {
         where.child("metrics").element(i).fail(
-            metrics[i],
-            "unknown metric '" + spec.metrics[i] + "' (expected top1, top5, top<k>, loss, snr or layer_snr)");
+            metrics[i], "unknown metric '" + spec.metrics[i] +
+                            "' (expected top1, top5, top<k>, loss, snr, layer_snr or layer_top1)");
       }
     }
   }

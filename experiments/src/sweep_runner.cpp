@@ -252,17 +252,30 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
     if (entry.is_converted()) request.snr_modules.push_back(entry.module);
   }
   MetricValues metrics = experiments::evaluate(model, loaded_->data, request);
-  if (std::find(spec_.metrics.begin(), spec_.metrics.end(), "layer_snr") != spec_.metrics.end()) {
-    // Each converted module alone on its hardware (same seed, so the same noise draws), its own
-    // output against float: what that layer costs, without the errors of the layers before it.
+  const auto wanted = [&](const char* metric) {
+    return std::find(spec_.metrics.begin(), spec_.metrics.end(), metric) != spec_.metrics.end();
+  };
+  if (wanted("layer_snr") || wanted("layer_top1")) {
+    // Each converted module alone on its hardware (same seed, so the same noise draws): its own
+    // output against float and the accuracy it leaves, what that layer costs without the errors
+    // of the layers before it; and (layer_top1) the accuracy of every converted module but it.
+    std::vector<std::string> alone_metrics;
+    if (wanted("layer_snr")) alone_metrics.emplace_back("snr");
+    if (wanted("layer_top1")) alone_metrics.emplace_back("top1");
     for (const std::string& module : request.snr_modules) {
       nn::Model alone = prepared_model(spec_, loaded_->float_model, calibration,
                                        only_module(point.hardware, module, request.snr_modules), point.t_inference,
                                        run.seed, nullptr);
-      const EvaluationRequest one{{"snr"}, spec_.batch_size, &reference, {module}, should_stop_};
+      const EvaluationRequest one{alone_metrics, spec_.batch_size, &reference, {module}, should_stop_};
       for (const auto& [name, value] : experiments::evaluate(alone, loaded_->data, one)) {
-        metrics.emplace_back("layer_" + name, value);
+        metrics.emplace_back(name == "top1" ? "layer_top1." + module : "layer_" + name, value);
       }
+      if (!wanted("layer_top1")) continue;
+      nn::Model all_but = prepared_model(spec_, loaded_->float_model, calibration,
+                                         all_but_module(point.hardware, module), point.t_inference, run.seed, nullptr);
+      const EvaluationRequest rest{{"top1"}, spec_.batch_size, nullptr, {}, should_stop_};
+      metrics.emplace_back("all_but_top1." + module,
+                           experiments::evaluate(all_but, loaded_->data, rest).front().second);
     }
   }
 

@@ -258,6 +258,33 @@ TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
   }
 }
 
+TEST(SweepRunner, LayerTop1QuantizesOneLayerAloneAndAllButOne) {
+  // one: only classifier.1 has 2-bit weights, so "it alone" is the whole hardware and "all but
+  // it" is the float model. int4: every layer, each column present.
+  const std::string source = TESSERA_SOURCE_DIR;
+  const std::string data = test_images_section(64);
+  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data +
+                                      "calibration:\n" + data +
+                                      "hardware:\n"
+                                      "  one: {quantization: {instance_qconfig_map: {classifier.1: {module_qconfig: "
+                                      "{weight_quant: {n_bits: 2}}}}}}\n"
+                                      "  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+                                      "  float: {analog: {preset: ideal}}\n"
+                                      "sweep: {product: {hardware: [one, int4, float]}}\n"
+                                      "metrics: [top1, layer_top1]\n",
+                                  "sweep_layer_top1");
+  ASSERT_EQ(rows.size(), 3u);
+  std::map<std::string, ResultRow> by_hardware;
+  for (const auto& [id, row] : rows) by_hardware[row["hardware"].get<std::string>()] = row;
+  const ResultRow& one = by_hardware.at("one");
+  EXPECT_EQ(one["layer_top1.classifier.1"].get<double>(), one["top1"].get<double>());
+  EXPECT_EQ(one["all_but_top1.classifier.1"].get<double>(), by_hardware.at("float")["top1"].get<double>());
+  for (const std::string layer : {"features.0", "features.3", "classifier.1", "classifier.3"}) {
+    EXPECT_TRUE(by_hardware.at("int4").contains("layer_top1." + layer)) << layer;
+    EXPECT_TRUE(by_hardware.at("int4").contains("all_but_top1." + layer)) << layer;
+  }
+}
+
 TEST(SweepRunner, FusionIsASweepableSwitchThatChangesTheRunAndItsResult) {
   const std::string source = TESSERA_SOURCE_DIR;
   const std::string data = test_images_section(64);

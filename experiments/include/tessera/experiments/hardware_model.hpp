@@ -30,4 +30,7 @@ nn::Model convert_for_hardware(const nn::Model& float_model, const Hardware& har
 /// after the module). Ancestors of `keep` are not excluded.
 Hardware only_module(const Hardware& hardware, const std::string& keep, const std::vector<std::string>& converted);
 
+/// `hardware` with `left_out` (and its subtree) left digital: "everything but this layer".
+Hardware all_but_module(const Hardware& hardware, const std::string& left_out);
+
 }  // namespace tessera::experiments
