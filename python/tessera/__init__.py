@@ -46,8 +46,9 @@ from . import _core
 from ._onnx_conversion import (convert_onnx_to_analog, convert_onnx_to_quantized, convert_to_analog,
                                convert_to_quantized)
 from ._core import load_preset as _load_preset
-from .mixed_precision import choose_mixed_precision, mixed_precision_map, sensitivity_from_results
+from .mixed_precision import choose_mixed_precision, mixed_precision_map
 from .noise_budget import noise_budget, write_noise_budget
+from .sensitivity import sensitivity_from_results, write_sensitivity
 
 # An installed package carries its presets next to it (the build tree uses the source folder).
 # Only tessera's own lookup is told: the process environment is left as it is.

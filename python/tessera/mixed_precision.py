@@ -1,7 +1,7 @@
 """Mixed precision from per-layer sensitivity (AIMET's choose_mixed_precision, its greedy phase).
 
 Given, for each layer, the metric with only that layer quantized at each candidate bit width (a
-sweep's `layer_top1` columns, one hardware per width: `sensitivity_from_results`), and each
+sweep's `layer_top1` columns, one hardware per width: tessera.sensitivity_from_results), and each
 layer's parameter count, `choose_mixed_precision` starts every layer at its widest candidate and
 narrows, one step at a time, the layer whose next narrower width costs the least metric per
 parameter bit saved, until the parameter-weighted mean width meets the budget.
@@ -16,34 +16,9 @@ conversion can run it:
                                        {name: m["type"] for name, m in modules.items()})
     open("mixed.yaml", "w").write(qmap.to_yaml())
 """
-import csv
 from typing import Dict, Mapping
 
 from . import _core
-
-_PREFIX = "layer_top1."
-
-
-def sensitivity_from_results(results_csv: str, bits_of_hardware: Mapping[str, int],
-                             metric: str = "layer_top1") -> Dict[str, Dict[int, float]]:
-    """{layer: {bits: metric}} from a sweep's results.csv whose rows ran `metrics: [layer_top1]`
-    on one hardware per bit width (bits_of_hardware: hardware name -> weight bits); the mean over
-    the rows (seeds) of each hardware."""
-    prefix = metric + "."
-    sums: Dict[str, Dict[int, list]] = {}
-    with open(results_csv, newline="") as f:
-        for row in csv.DictReader(f):
-            bits = bits_of_hardware.get(row.get("hardware", ""))
-            if bits is None:
-                continue
-            for column, value in row.items():
-                if column.startswith(prefix) and value not in ("", None):
-                    sums.setdefault(column[len(prefix):], {}).setdefault(bits, []).append(float(value))
-    if not sums:
-        raise ValueError(f"{results_csv}: no {prefix}<module> columns for hardware {sorted(bits_of_hardware)} "
-                         f"(run the sweep with metrics: [{metric}])")
-    return {layer: {bits: sum(v) / len(v) for bits, v in by_bits.items()} for layer, by_bits in sums.items()}
-
 
 def mean_bits(widths: Mapping[str, int], parameters: Mapping[str, int]) -> float:
     """Parameter-weighted mean weight width."""

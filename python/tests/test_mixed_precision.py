@@ -1,6 +1,7 @@
-"""Mixed precision from per-layer sensitivity: the greedy search respects the budget and narrows
-the layers that cost least per bit saved; end to end from a sweep's layer_top1 columns to a
-QuantizationMap that converts the bundled CNN with the chosen widths."""
+"""Per-layer sensitivity and mixed precision from it: the greedy search respects the budget and
+narrows the layers that cost least per bit saved; end to end from a sweep's layer_top1 columns
+to a CSV + PNG and to a QuantizationMap that converts the bundled CNN with the chosen widths."""
+import csv
 import os
 
 import pytest
@@ -54,3 +55,9 @@ def test_from_a_sweeps_sensitivity_to_a_map_that_converts_the_model(tmp_path):
         assert converted.plan.find(layer).qconfig.weight_quant.n_bits == bits, layer
     with pytest.raises(ValueError, match="no layer_top1.<module> columns"):
         tessera.sensitivity_from_results(str(tmp_path / "out" / "results.csv"), {"int8": 8})
+    written = tessera.write_sensitivity(str(tmp_path / "out" / "results.csv"), tmp_path / "plots", {"w8": 8, "w4": 4})
+    with open(written["csv"]) as f:
+        table = list(csv.DictReader(f))
+    assert {(r["module"], r["bits"]) for r in table} >= {("classifier.1", "4"), ("classifier.1", "8")}
+    assert all(0.0 <= float(r["all_but_top1"]) <= 1.0 for r in table)
+    assert os.path.getsize(written["png"]) > 10000
