@@ -226,22 +226,28 @@ std::map<std::string, ResultRow> run_in_folder(const std::string& text, const st
   return result_set(folder);
 }
 
+// A sweep of a bundled model (path under the source tree) on the first `images` test images,
+// calibrated on them, with `body` (hardware, sweep, metrics) after: its rows by point id.
+std::map<std::string, ResultRow> run_bundled(const std::string& model, const std::string& body,
+                                             const std::string& folder, int images = 64) {
+  const std::string data = test_images_section(images);
+  return run_in_folder("model: " TESSERA_SOURCE_DIR "/" + model + "\ndata:\n" + data + "calibration:\n" + data + body,
+                       folder);
+}
+
 // layer_snr: each converted layer alone on its hardware, its own output against float. The first
 // layer sees float inputs in the whole model too, so its value equals its cumulative snr; every
 // later layer alone does at least as well as with the errors of the layers before it (here
 // strictly, at 6-bit ADC). Quantized hardware gets the same per-layer columns.
 TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
-  const std::string source = TESSERA_SOURCE_DIR;
-  const std::string data = test_images_section(64);
-  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data +
-                                      "calibration:\n" + data +
-                                      "hardware:\n"
-                                      "  pcm: {analog: {preset: pcm_inference, rpu_config: {forward: {out_res: 62}}}}\n"
-                                      "  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
-                                      "sweep: {grids: [{product: {hardware: [pcm, int4]}}]}\n"
-                                      "t_inference: 1d\n"
-                                      "metrics: [top1, snr, layer_snr]\n",
-                                  "sweep_layer_snr");
+  const auto rows = run_bundled("examples/fashion_mnist/fmnist_cnn.onnx",
+                                "hardware:\n"
+                                "  pcm: {analog: {preset: pcm_inference, rpu_config: {forward: {out_res: 62}}}}\n"
+                                "  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+                                "sweep: {grids: [{product: {hardware: [pcm, int4]}}]}\n"
+                                "t_inference: 1d\n"
+                                "metrics: [top1, snr, layer_snr]\n",
+                                "sweep_layer_snr");
   ASSERT_EQ(rows.size(), 2u);
   for (const auto& [id, row] : rows) {
     const std::string hardware = row["hardware"].get<std::string>();
@@ -261,18 +267,15 @@ TEST(SweepRunner, LayerSnrIsolatesEachConvertedLayerWithTheSameNoiseDraws) {
 TEST(SweepRunner, LayerTop1QuantizesOneLayerAloneAndAllButOne) {
   // one: only classifier.1 has 2-bit weights, so "it alone" is the whole hardware and "all but
   // it" is the float model. int4: every layer, each column present.
-  const std::string source = TESSERA_SOURCE_DIR;
-  const std::string data = test_images_section(64);
-  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data +
-                                      "calibration:\n" + data +
-                                      "hardware:\n"
-                                      "  one: {quantization: {instance_qconfig_map: {classifier.1: {module_qconfig: "
-                                      "{weight_quant: {n_bits: 2}}}}}}\n"
-                                      "  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
-                                      "  float: {analog: {preset: ideal}}\n"
-                                      "sweep: {product: {hardware: [one, int4, float]}}\n"
-                                      "metrics: [top1, layer_top1]\n",
-                                  "sweep_layer_top1");
+  const auto rows = run_bundled("examples/fashion_mnist/fmnist_cnn.onnx",
+                                "hardware:\n"
+                                "  one: {quantization: {instance_qconfig_map: {classifier.1: {module_qconfig: "
+                                "{weight_quant: {n_bits: 2}}}}}}\n"
+                                "  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+                                "  float: {analog: {preset: ideal}}\n"
+                                "sweep: {product: {hardware: [one, int4, float]}}\n"
+                                "metrics: [top1, layer_top1]\n",
+                                "sweep_layer_top1");
   ASSERT_EQ(rows.size(), 3u);
   std::map<std::string, ResultRow> by_hardware;
   for (const auto& [id, row] : rows) by_hardware[row["hardware"].get<std::string>()] = row;
@@ -286,15 +289,12 @@ TEST(SweepRunner, LayerTop1QuantizesOneLayerAloneAndAllButOne) {
 }
 
 TEST(SweepRunner, FusionIsASweepableSwitchThatChangesTheRunAndItsResult) {
-  const std::string source = TESSERA_SOURCE_DIR;
-  const std::string data = test_images_section(64);
-  const auto rows = run_in_folder("model: " + source + "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n" + data +
-                                      "calibration:\n" + data +
-                                      "hardware:\n"
-                                      "  int8: {quantization: {preset: digital_int8}}\n"
-                                      "sweep: {product: {quantization.fuse_activations: [false, true]}}\n"
-                                      "metrics: [top1, snr]\n",
-                                  "sweep_fusion");
+  const auto rows = run_bundled("examples/fashion_mnist/fmnist_cnn.onnx",
+                                "hardware:\n"
+                                "  int8: {quantization: {preset: digital_int8}}\n"
+                                "sweep: {product: {quantization.fuse_activations: [false, true]}}\n"
+                                "metrics: [top1, snr]\n",
+                                "sweep_fusion");
   ASSERT_EQ(rows.size(), 2u);  // two run ids
   std::map<bool, double> snr;
   for (const auto& [id, row] : rows)
@@ -307,12 +307,9 @@ TEST(SweepRunner, FusionIsASweepableSwitchThatChangesTheRunAndItsResult) {
 TEST(SweepRunner, LayerSnrOfAFoldedModelIsMeasuredAgainstTheFoldedFloatModel) {
   // Folding removes the BatchNorm nodes: the float reference must be folded too, and matched by
   // value, not by node index (which compared unrelated tensors: -18 to +2 dB for W8A8).
-  const std::string source = TESSERA_SOURCE_DIR;
-  const std::string data = test_images_section(32);
-  const auto rows = run_in_folder(
-      "model: " + source + "/examples/fashion_mnist_resnet/fmnist_resnet.onnx\ndata:\n" + data + "calibration:\n" +
-          data + "hardware:\n  int8: {quantization: {preset: digital_int8}}\nmetrics: [top1, snr]\n",
-      "sweep_folded_snr");
+  const auto rows = run_bundled("examples/fashion_mnist_resnet/fmnist_resnet.onnx",
+                                "hardware:\n  int8: {quantization: {preset: digital_int8}}\nmetrics: [top1, snr]\n",
+                                "sweep_folded_snr", 32);
   ASSERT_EQ(rows.size(), 1u);
   const ResultRow& row = rows.begin()->second;
   int layers = 0;
