@@ -224,6 +224,7 @@ class Recurrent::Cell {
                      const std::vector<float>& wb, const std::vector<float>& rb, const float* peep,
                      const std::vector<std::int64_t>& lengths, Tensor& h, Tensor& c, Tensor& y) const {
     const std::int64_t batch = h.dim(0), hs = hidden_, g = spec_.gates * hs;
+    if (batch == 0) return;  // an empty batch has no steps to walk (and would divide by zero)
     const std::int64_t steps = projected.dim(0) / batch;
     const std::size_t first = static_cast<std::size_t>(d) * spec_.activations.size();
     const Activation& f = activations_[first];
