@@ -211,92 +211,61 @@ TEST(OperatorErrors, ExpandToANegativeExtent) {
 TEST(OperatorErrors, TransposePermMustBeAPermutation) {
   Attributes repeated;
   repeated.set("perm", std::vector<std::int64_t>{0, 0});
-  expect_error<ModelError>(
-      [&] {
-        run_node("Transpose", {floats({2, 3})}, repeated);
-      },
-      "node 'node_0' (Transpose): perm must be a permutation of 0..1, found [0, 0]");
+  expect_error<ModelError>([&] { run_node("Transpose", {floats({2, 3})}, repeated); },
+                           "node 'node_0' (Transpose): perm must be a permutation of 0..1, found [0, 0]");
   Attributes negative;
   negative.set("perm", std::vector<std::int64_t>{-1, 0});
-  expect_error<ModelError>(
-      [&] {
-        run_node("Transpose", {floats({2, 3})}, negative);
-      },
-      "perm must be a permutation of 0..1, found [-1, 0]");
+  expect_error<ModelError>([&] { run_node("Transpose", {floats({2, 3})}, negative); },
+                           "perm must be a permutation of 0..1, found [-1, 0]");
   Attributes short_perm;
   short_perm.set("perm", std::vector<std::int64_t>{1, 0});
-  expect_error<ModelError>(
-      [&] {
-        run_node("Transpose", {floats({2, 3, 4})}, short_perm);
-      },
-      "perm has 2 entries for an input of rank 3");
+  expect_error<ModelError>([&] { run_node("Transpose", {floats({2, 3, 4})}, short_perm); },
+                           "perm has 2 entries for an input of rank 3");
 }
 
 TEST(OperatorErrors, ShapeValuesBeyondAnyTensorAreRefused) {
+  expect_error<ModelError>([] { run_node("Reshape", {floats({2, 3}), Value::ints({-5, 6})}); },
+                           "shape entry -5 (only -1, 0 and sizes >= 1 are allowed)");
   expect_error<ModelError>(
-      [] {
-        run_node("Reshape", {floats({2, 3}), Value::ints({-5, 6})});
-      },
-      "shape entry -5 (only -1, 0 and sizes >= 1 are allowed)");
-  expect_error<ModelError>(
-      [] {
-        run_node("Reshape", {floats({2, 3}), Value::ints({std::int64_t{1} << 40, std::int64_t{1} << 40})});
-      },
+      [] { run_node("Reshape", {floats({2, 3}), Value::ints({std::int64_t{1} << 40, std::int64_t{1} << 40})}); },
       "the requested shape holds more than 2^32 elements");
   expect_error<ModelError>(
-      [] {
-        run_node("Pad", {floats({2, 3}), Value::ints({0, std::int64_t{1} << 60, 0, 0})});
-      },
+      [] { run_node("Pad", {floats({2, 3}), Value::ints({0, std::int64_t{1} << 60, 0, 0})}); },
       "is beyond any tensor's size");
-  expect_error<ModelError>(
-      [] {
-        run_node("Expand", {floats({1}), Value::ints({1 << 20, 1 << 20})});
-      },
-      "would have more than 2^32 elements");
+  expect_error<ModelError>([] { run_node("Expand", {floats({1}), Value::ints({1 << 20, 1 << 20})}); },
+                           "would have more than 2^32 elements");
   expect_error<ModelError>(  // empty, but its strides would overflow (found by fuzz_onnx_run)
-      [] {
-        run_node("Expand", {floats({3, 1}), Value::ints({0, 3, std::int64_t{1} << 62})});
-      },
+      [] { run_node("Expand", {floats({3, 1}), Value::ints({0, 3, std::int64_t{1} << 62})}); },
       "would have more than 2^32 elements");
 }
 
 TEST(OperatorErrors, AxesOutsideTheRankAreRefusedAlsoForScalars) {
   Attributes axes;
   axes.set("axes", std::vector<std::int64_t>{0});
-  expect_error<ModelError>([&] { run_node("ReduceMean", {floats({})}, axes); }, "axis 0 is out of range for rank 0");
+  expect_error<ModelError>([&] { run_node("ReduceMean", {floats({})}, axes); },
+                           "axis 0 is out of range for rank 0");
   Attributes axis;
   axis.set("axis", std::int64_t{0});
-  expect_error<ModelError>(
-      [&] {
-        run_node("Concat", {floats({3}), floats({})}, axis);
-      },
-      "input 1 has rank 0, input 0 rank 1");
+  expect_error<ModelError>([&] { run_node("Concat", {floats({3}), floats({})}, axis); },
+                           "input 1 has rank 0, input 0 rank 1");
 }
+
 
 // Module naming reads kernel_shape, axes, keepdims, min and max before the operators check them
 // (found by fuzz_onnx: a MaxPool whose kernel_shape was an integer ended the process).
 TEST(OperatorErrors, AttributesOfTheWrongTypeAreRefusedWithTheirNodeAlsoWhereNamingReadsThem) {
   Attributes kernel;
   kernel.set("kernel_shape", std::int64_t{3});
-  expect_error<ModelError>(
-      [&] {
-        run_node("MaxPool", {floats({1, 1, 4, 4})}, kernel);
-      },
-      "node 'node_0' (MaxPool): attribute 'kernel_shape' should be a list of integers");
+  expect_error<ModelError>([&] { run_node("MaxPool", {floats({1, 1, 4, 4})}, kernel); },
+                           "node 'node_0' (MaxPool): attribute 'kernel_shape' should be a list of integers");
   Attributes axes;
   axes.set("axes", std::string("0"));
-  expect_error<ModelError>(
-      [&] {
-        run_node("ReduceMean", {floats({2, 3})}, axes);
-      },
-      "node 'node_0' (ReduceMean): attribute 'axes' should be a list of integers");
+  expect_error<ModelError>([&] { run_node("ReduceMean", {floats({2, 3})}, axes); },
+                           "node 'node_0' (ReduceMean): attribute 'axes' should be a list of integers");
   Attributes keepdims;
   keepdims.set("keepdims", 1.5f);
-  expect_error<ModelError>(
-      [&] {
-        run_node("ReduceMax", {floats({2, 3})}, keepdims);
-      },
-      "node 'node_0' (ReduceMax): attribute 'keepdims' should be an integer");
+  expect_error<ModelError>([&] { run_node("ReduceMax", {floats({2, 3})}, keepdims); },
+                           "node 'node_0' (ReduceMax): attribute 'keepdims' should be an integer");
   Attributes bound;
   bound.set("min", std::string("zero"));
   expect_error<ModelError>([&] { run_node("Clip", {floats({2})}, bound, 6); },
@@ -321,12 +290,12 @@ TEST(OperatorErrors, SliceStepsOfAnySizeTakeOneElementWithoutOverflow) {
   for (std::int64_t i = 0; i < 5; ++i) data[i] = static_cast<float>(i);
   const std::int64_t lowest = std::numeric_limits<std::int64_t>::min();
   const std::int64_t highest = std::numeric_limits<std::int64_t>::max();
-  const std::vector<Value> backwards = run_node("Slice", {Value::floats(data), Value::ints({-1}), Value::ints({lowest}),
-                                                          Value::ints({0}), Value::ints({lowest})});
+  const std::vector<Value> backwards = run_node(
+      "Slice", {Value::floats(data), Value::ints({-1}), Value::ints({lowest}), Value::ints({0}), Value::ints({lowest})});
   EXPECT_EQ(backwards[0].tensor.shape(), (Shape{1}));
   EXPECT_EQ(backwards[0].tensor[0], 4.0f);
-  const std::vector<Value> forwards = run_node("Slice", {Value::floats(data), Value::ints({1}), Value::ints({highest}),
-                                                         Value::ints({0}), Value::ints({highest})});
+  const std::vector<Value> forwards = run_node(
+      "Slice", {Value::floats(data), Value::ints({1}), Value::ints({highest}), Value::ints({0}), Value::ints({highest})});
   EXPECT_EQ(forwards[0].tensor.shape(), (Shape{1}));
   EXPECT_EQ(forwards[0].tensor[0], 1.0f);
 }
