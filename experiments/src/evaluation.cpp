@@ -13,19 +13,15 @@ namespace {
 
 int top_k_of(const std::string& metric) { return metric.starts_with("top") ? std::stoi(metric.substr(3)) : 0; }
 
-// The value each module outputs (its last node's first output), by that node's index. The
+// The node whose first output is a module's output (its last node) and that value's name. The
 // reference model is matched by value name, not by node index: graph passes (BatchNorm folding)
 // remove nodes, and the folded layer outputs the value its BatchNorm did.
-std::map<std::size_t, std::string> module_outputs(const nn::Model& model, const std::vector<std::string>& modules) {
-  std::map<std::size_t, std::string> outputs;
-  for (const std::string& name : modules) {
-    const nn::ModuleInfo* module = model.find_module(name);
-    if (module == nullptr || module->nodes.empty()) throw std::invalid_argument("snr: no module named '" + name + "'");
-    const nn::Node& last = model.graph().nodes[module->nodes.back()];
-    if (last.outputs.empty()) throw std::invalid_argument("snr: module '" + name + "' has no output");
-    outputs[module->nodes.back()] = last.outputs.front();
-  }
-  return outputs;
+std::pair<std::size_t, std::string> module_output(const nn::Model& model, const std::string& name) {
+  const nn::ModuleInfo* module = model.find_module(name);
+  if (module == nullptr || module->nodes.empty()) throw std::invalid_argument("snr: no module named '" + name + "'");
+  const nn::Node& last = model.graph().nodes[module->nodes.back()];
+  if (last.outputs.empty()) throw std::invalid_argument("snr: module '" + name + "' has no output");
+  return {module->nodes.back(), last.outputs.front()};
 }
 
 struct SnrSums {
@@ -64,12 +60,12 @@ MetricValues evaluate(nn::Model& model, const Dataset& data, const EvaluationReq
   if (n == 0) throw std::invalid_argument("the data set is empty");
   const bool snr = std::find(request.metrics.begin(), request.metrics.end(), "snr") != request.metrics.end() &&
                    request.reference != nullptr;
-  const std::map<std::size_t, std::string> observed =
-      snr ? module_outputs(model, request.snr_modules) : std::map<std::size_t, std::string>{};
+  std::map<std::size_t, std::string> observed;                     // output node -> its value
   std::vector<std::pair<std::string, std::string>> module_values;  // (module, its output value), in request order
   std::map<std::string, std::string> module_of_value;
   for (std::size_t k = 0; k < request.snr_modules.size() && snr; ++k) {
-    const std::string value = module_outputs(model, {request.snr_modules[k]}).begin()->second;
+    const auto [node, value] = module_output(model, request.snr_modules[k]);
+    observed[node] = value;
     module_values.emplace_back(request.snr_modules[k], value);
     module_of_value.emplace(value, request.snr_modules[k]);
   }

@@ -10,6 +10,7 @@
 #include "graph_queries.hpp"
 #include "layers.hpp"
 #include "ops/conv.hpp"
+#include "post_training.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/errors.hpp"
 #include "tessera/simulator/random_stream.hpp"
@@ -195,20 +196,14 @@ Model adaround(const Model& quantized, const Tensor& data, std::int64_t batch_si
                std::vector<AdaRoundedLayer>* report) {
   const std::string& source = quantized.graph().source;
   check(p, source);
-  if (data.rank() < 1 || data.dim(0) == 0) throw ModelError(source + ": adaround needs calibration data");
-  if (batch_size < 1) throw ModelError(source + ": adaround: batch_size must be >= 1");
+  check_calibration_data(quantized, data, batch_size, "adaround");
   Graph graph = quantized.graph();
   const ConversionPlan& plan = quantized.plan();
   std::vector<Layer> layers;
-  for (std::size_t n = 0; n < graph.nodes.size(); ++n) {
+  for (std::size_t n : quantized_weight_layers(quantized, "adaround")) {
     const Node& node = graph.nodes[n];
-    const PlannedModule* entry = plan.find(node.module);
-    if (entry == nullptr || !entry->quantizes_weights() || entry->analog) continue;
-    const Tensor* weight = constant_input(graph, node, 1);
-    const bool gemm = node.op_type == "Gemm" && node.attributes.get_int("transA", 0) == 0;
-    if (weight == nullptr || (node.op_type != "Conv" && !gemm) || weight->rank() < 2) continue;
     const simulator::AffineQuantizer* quantizer = weight_quantizer(quantized, n);
-    if (quantizer == nullptr) continue;
+    if (quantizer == nullptr || node.attributes.get_int("transA", 0) != 0) continue;
     Layer layer;
     layer.node = n;
     layer.quantizer = quantizer;
@@ -253,18 +248,12 @@ Model adaround(const Model& quantized, const Tensor& data, std::int64_t batch_si
       take_input(layer, outputs.at(index).tensor);
     }
   };
-  for (std::int64_t first = 0; first < data.dim(0); first += batch_size) {
-    const std::int64_t count = std::min(batch_size, data.dim(0) - first);
-    Shape shape = data.shape();
-    shape[0] = count;
-    const std::int64_t per_sample = data.size() / data.dim(0);
-    const Tensor batch(shape, std::vector<float>(data.values().begin() + first * per_sample,
-                                                 data.values().begin() + (first + count) * per_sample));
+  for_each_batch(data, batch_size, [&](const Tensor& batch) {
     for (Layer& layer : layers) {
       if (producer.count(graph.nodes[layer.node].inputs[0]) == 0) take_input(layer, batch);  // reads the graph input
     }
     float_model.run({Value::floats(batch)}, observe);
-  }
+  });
 
   std::vector<AdaRoundedLayer> rounded_layers;
   for (Layer& layer : layers) {

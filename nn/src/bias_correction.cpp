@@ -5,20 +5,12 @@
 #include <map>
 
 #include "graph_queries.hpp"
+#include "post_training.hpp"
 #include "tessera/nn/conversion.hpp"
 #include "tessera/nn/errors.hpp"
 
 namespace tessera::nn {
 namespace {
-
-// Samples [first, first + count) of a batch-first tensor.
-Tensor batch_of(const Tensor& data, std::int64_t first, std::int64_t count) {
-  Shape shape = data.shape();
-  shape[0] = count;
-  const std::int64_t per_sample = data.size() / data.dim(0);
-  const auto begin = data.values().begin() + first * per_sample;
-  return Tensor(shape, std::vector<float>(begin, begin + count * per_sample));
-}
 
 // Per-channel (axis 1) means of the outputs of `nodes` over all of `data`.
 std::map<std::size_t, std::vector<double>> channel_means(Model& model, const std::vector<std::size_t>& nodes,
@@ -35,9 +27,7 @@ std::map<std::size_t, std::vector<double>> channel_means(Model& model, const std
     for (std::int64_t k = 0; k < y.size(); ++k) sum[static_cast<std::size_t>((k / inner) % channels)] += y[k];
     counts[node] += static_cast<double>(y.size() / channels);
   };
-  for (std::int64_t first = 0; first < data.dim(0); first += batch_size) {
-    model.run({Value::floats(batch_of(data, first, std::min(batch_size, data.dim(0) - first)))}, observe);
-  }
+  for_each_batch(data, batch_size, [&](const Tensor& batch) { model.run({Value::floats(batch)}, observe); });
   for (auto& [node, sum] : sums) {
     for (double& s : sum) s /= counts[node];
   }
@@ -75,23 +65,20 @@ void subtract_from_bias(Graph& graph, Node& layer, const std::vector<double>& sh
 
 Model correct_biases(const Model& quantized, const Tensor& data, std::int64_t batch_size,
                      std::vector<CorrectedBias>* report) {
-  const std::string& source = quantized.graph().source;
-  if (data.rank() < 1 || data.dim(0) == 0) throw ModelError(source + ": bias correction needs calibration data");
-  if (batch_size < 1) throw ModelError(source + ": bias correction: batch_size must be >= 1");
+  check_calibration_data(quantized, data, batch_size, "bias correction");
   Graph graph = quantized.graph();
   const ConversionPlan& plan = quantized.plan();
   const std::map<std::string, int> reads = read_counts(graph);
-  std::vector<std::size_t> layers;  // quantized Conv/Gemm nodes with a bias of their own (or none)
-  for (std::size_t n = 0; n < graph.nodes.size(); ++n) {
+  std::vector<std::size_t> layers;  // those with a bias of their own (or none)
+  for (std::size_t n : quantized_weight_layers(quantized, "bias correction")) {
     const Node& node = graph.nodes[n];
-    const PlannedModule* entry = plan.find(node.module);
-    if (entry == nullptr || !entry->quantizes_weights() || entry->analog) continue;
-    if ((node.op_type != "Conv" && node.op_type != "Gemm") || constant_input(graph, node, 1) == nullptr) continue;
     const bool has_bias = node.inputs.size() > 2 && !node.inputs[2].empty();
     if (has_bias && (constant_input(graph, node, 2) == nullptr || reads.at(node.inputs[2]) != 1)) continue;
     layers.push_back(n);
   }
-  if (layers.empty()) throw ModelError(source + ": bias correction: the plan quantizes no Conv or Gemm weights");
+  if (layers.empty()) {
+    throw ModelError(graph.source + ": bias correction: the quantized layers' biases are shared; none to correct");
+  }
 
   Model float_model(graph);
   const auto float_means = channel_means(float_model, layers, data, batch_size);

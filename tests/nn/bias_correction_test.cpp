@@ -91,5 +91,29 @@ TEST(BiasCorrection, RefusesNoDataAndModelsWithoutQuantizedWeights) {
                                              "the plan quantizes no Conv or Gemm weights");
 }
 
+TEST(BiasCorrection, RefusesAModelWhoseQuantizedLayersShareTheirBias) {
+  // Two Linear layers reading one bias tensor: correcting it for one would shift the other.
+  Graph graph;
+  graph.source = "shared.onnx";
+  graph.inputs = {"x"};
+  graph.input_types = {DataType::kFloat};
+  graph.outputs = {"z"};
+  graph.initializers["fc1.weight"] = Value::floats(Tensor({2, 2}, 0.3f));
+  graph.initializers["fc2.weight"] = Value::floats(Tensor({2, 2}, 0.7f));
+  graph.initializers["shared.bias"] = Value::floats(Tensor({2}, 0.1f));
+  Attributes transposed;
+  transposed.set("transB", std::int64_t{1});
+  graph.nodes.push_back(Node{"fc1", "Gemm", {"x", "fc1.weight", "shared.bias"}, {"y"}, transposed, "fc1"});
+  graph.nodes.push_back(Node{"fc2", "Gemm", {"y", "fc2.weight", "shared.bias"}, {"z"}, transposed, "fc2"});
+  parameters::QuantizationMap map;
+  map.module_qconfig_map["Linear"].module_qconfig.weight_quant.n_bits = 4;
+  const Model quantized = convert_to_quantized(Model(std::move(graph)), map);
+  tessera::testing::expect_error<ModelError>(
+      [&] {
+        correct_biases(quantized, Tensor({4, 2}, 1.0f), 4);
+      },
+      "shared.onnx: bias correction: the quantized layers' biases are shared");
+}
+
 }  // namespace
 }  // namespace tessera::nn
