@@ -132,8 +132,19 @@ sweep:
   product: {{t_inference: [0, 1h, 1d]}}
 output: {{directory: {tmp_path / 'out'}, plot: false}}
 """)
+    points = tmp_path / "out" / "points.jsonl"
     sent = []
-    timer = threading.Timer(1.0, lambda: (sent.append(time.monotonic()), os.kill(os.getpid(), signal.SIGINT)))
+
+    def interrupt_after_the_first_point():
+        # Waits for a finished point rather than a fixed time: a loaded machine may need more
+        # than a second to load the model and data, and then nothing would be kept to resume.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (points.exists() and points.read_text().count("\n")):
+            time.sleep(0.01)
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Thread(target=interrupt_after_the_first_point)
     # Python raises KeyboardInterrupt only where SIGINT was not ignored when it started; a job
     # started in the background by a non-interactive shell inherits SIG_IGN (CI did).
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -146,7 +157,7 @@ output: {{directory: {tmp_path / 'out'}, plot: false}}
     finally:
         signal.signal(signal.SIGINT, previous)
     assert stopped - sent[0] < 1.0  # within a batch, not after 60 runs
-    kept = (tmp_path / "out" / "points.jsonl").read_text().count("\n")
+    kept = points.read_text().count("\n")
     assert 0 < kept < 60
     summary = tessera.run_sweep(str(sweep))  # resumes: nothing finished runs again
     assert summary["already_done"] == kept and summary["computed"] == 60 - kept
