@@ -140,6 +140,35 @@ AnalogHardware parse_analog(const YAML::Node& node, const Location& where, const
   return analog;
 }
 
+// A `techniques` value: a list of names, or one string of names joined by '+' or ',' (the
+// form a swept value takes); "none" and [] switch every pass off.
+std::vector<std::string> technique_names(const YAML::Node& node, const Location& where) {
+  std::vector<std::string> names;
+  if (node.IsSequence()) {
+    for (std::size_t i = 0; i < node.size(); ++i) names.push_back(scalar(node[i], where.element(i), "a technique name"));
+    return names;
+  }
+  return split_techniques(scalar(node, where, "a list of techniques, e.g. [fold_bn, fuse, adaround]"));
+}
+
+void parse_techniques(const YAML::Node& node, QuantizationHardware& quantization, const Location& where) {
+  for (const auto& entry : node) {
+    const std::string key = entry.first.Scalar();
+    if (QuantizationHardware{}.pass(key) != nullptr) {
+      where.child(key).fail(entry.first, "give either 'techniques' or the switch '" + key +
+                                             "', not both (a techniques list says which passes run)");
+    }
+  }
+  const YAML::Node list = node["techniques"];
+  const Location at = where.child("techniques");
+  for (std::size_t i = 0; list.IsSequence() && i < list.size(); ++i) {  // point at the name itself
+    const std::string error = QuantizationHardware{}.set_techniques({scalar(list[i], at.element(i), "a technique name")});
+    if (!error.empty()) at.element(i).fail(list[i], error);
+  }
+  const std::string error = quantization.set_techniques(technique_names(list, at));
+  if (!error.empty()) at.fail(list, error);
+}
+
 QuantizationHardware parse_quantization(const YAML::Node& node, const Location& where, const fs::path& base) {
   QuantizationHardware quantization;
   require_map(node, where, "a map with preset and QuantizationMap fields");
@@ -150,13 +179,14 @@ QuantizationHardware parse_quantization(const YAML::Node& node, const Location& 
   if (const YAML::Node encodings = node["encodings"]) {
     quantization.encodings = existing_file(encodings, where.child("encodings"), base);
   }
-  std::vector<std::string> own_keys{"preset", "encodings", "adaround_iterations"};
+  std::vector<std::string> own_keys{"preset", "encodings", "adaround_iterations", "techniques"};
   for (const std::string_view key : QuantizationHardware::kPasses) {
     own_keys.emplace_back(key);
     if (const YAML::Node value = node[own_keys.back()]) {
       yaml::decode(value, *quantization.pass(key), where.child(own_keys.back()));
     }
   }
+  if (node["techniques"]) parse_techniques(node, quantization, where);
   if (const YAML::Node iterations = node["adaround_iterations"]) {
     yaml::decode(iterations, quantization.adaround_iterations, where.child("adaround_iterations"));
     if (quantization.adaround_iterations < 1) {
@@ -185,6 +215,12 @@ Hardware parse_hardware(const std::string& name, const YAML::Node& node, const L
 }
 
 SweepValue swept_value(const std::string& path, const YAML::Node& node, const Location& where) {
+  if (path == "quantization.techniques") {  // a list per value: [[fold_bn, fuse], [fold_bn, fuse, adaround]]
+    std::string joined;
+    for (const std::string& name : technique_names(node, where)) joined += (joined.empty() ? "" : "+") + name;
+    if (joined.empty()) joined = "none";
+    return SweepValue{path, joined, joined, where.path(), node.Mark().line + 1, node.Mark().column + 1};
+  }
   const std::string text = scalar(node, where, "a single value (number, name or boolean)");
   SweepValue value{path, text, text, where.path(), node.Mark().line + 1, node.Mark().column + 1};
   if (path == "t_inference") {
@@ -424,6 +460,39 @@ void parse_output(const YAML::Node& node, const Location& where, SweepSpec& spec
 }
 
 }  // namespace
+
+std::vector<std::string> split_techniques(const std::string& text) {
+  std::vector<std::string> names;
+  std::string name;
+  for (const char c : text + "+") {
+    if (c != '+' && c != ',') {
+      if (c != ' ') name += c;
+      continue;
+    }
+    if (!name.empty() && name != "none") names.push_back(name);
+    name.clear();
+  }
+  return names;
+}
+
+std::string QuantizationHardware::set_techniques(const std::vector<std::string>& names) {
+  QuantizationHardware chosen;
+  for (const std::string_view key : kPasses) *chosen.pass(key) = false;
+  for (const std::string& name : names) {
+    bool* on = chosen.pass(name);
+    for (std::size_t i = 0; i < kTechniqueNames.size() && on == nullptr; ++i) {
+      if (name == kTechniqueNames[i]) on = chosen.pass(kPasses[i]);
+    }
+    if (on == nullptr) {
+      std::string known;
+      for (const std::string_view technique : kTechniqueNames) known += (known.empty() ? "" : ", ") + std::string(technique);
+      return "unknown technique '" + parameters::excerpt(name) + "' (expected some of " + known + ")";
+    }
+    *on = true;
+  }
+  for (const std::string_view key : kPasses) *pass(key) = *chosen.pass(key);
+  return "";
+}
 
 bool parse_duration(const std::string& text, double& seconds) {
   static const std::vector<std::pair<std::string, double>> kUnits{{"s", 1.0},     {"min", 60.0},   {"h", 3600.0},

@@ -36,11 +36,16 @@ void apply_analog(AnalogHardware& analog, const std::string& path, const SweepSp
 }
 
 // quantization.fold_batch_norms / cross_layer_equalization / fuse_activations / adaround /
-// bias_correction switch a pass (adaround_iterations sets AdaRound's steps); any other path is a
-// QuantizationMap field.
+// bias_correction switch a pass, quantization.techniques sets them all (adaround_iterations sets
+// AdaRound's steps); any other path is a QuantizationMap field.
 void set_quantization(QuantizationHardware& quantization, const std::string& path, const SweepSpec& spec,
                       const SweepValue& value) {
   bool* pass = quantization.pass(path);
+  if (path == "techniques") {
+    const std::string error = quantization.set_techniques(split_techniques(value.text));
+    if (error.empty()) return;
+    fail_at(spec, value, value.path + ": " + error);
+  }
   if (path == "adaround_iterations") {
     try {
       std::size_t used = 0;
@@ -80,6 +85,13 @@ ResolvedPoint resolve_point(const SweepSpec& spec, const SweepPoint& point) {
   }
   resolved.hardware = *hardware;
   Hardware& h = resolved.hardware;
+  if (!point.value_of("quantization.techniques").empty()) {  // a list and a switch would race
+    for (const SweepValue& value : point.values) {
+      if (value.path.starts_with("quantization.") && QuantizationHardware{}.pass(value.path.substr(13)) != nullptr) {
+        fail_at(spec, value, value.path + ": this point also sets quantization.techniques, which says which passes run");
+      }
+    }
+  }
   for (const SweepValue& value : point.values) {
     if (value.path == "hardware") continue;
     if (value.path == "t_inference") {

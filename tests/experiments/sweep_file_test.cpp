@@ -123,6 +123,44 @@ TEST(SweepFile, QuantizationPassesAreSweepableSwitches) {
   }
 }
 
+TEST(SweepFile, ATechniquesListSaysWhichPassesRun) {
+  const SweepSpec spec = load_inline(
+      "calibration:\n"
+      "  images: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\n"
+      "  labels: /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz\n"
+      "hardware:\n  int8: {quantization: {preset: digital_int8, techniques: [adaround, fuse]}}\n"
+      "sweep:\n  product:\n"
+      "    quantization.techniques: [[fold_bn, cle, bias_correction], [], fold_bn+fuse_activations]\n");
+  // In the file: exactly the listed passes, folding included (on by default) switched off.
+  const QuantizationHardware& file = *spec.hardware_named("int8").quantization;
+  EXPECT_TRUE(file.adaround && file.fuse_activations);
+  EXPECT_FALSE(file.fold_batch_norms || file.cross_layer_equalization || file.bias_correction);
+
+  ASSERT_EQ(spec.points.size(), 3u);
+  EXPECT_EQ(spec.points[0].value_of("quantization.techniques"), "fold_bn+cle+bias_correction");
+  EXPECT_EQ(spec.points[1].value_of("quantization.techniques"), "none");
+  const QuantizationHardware first = *resolve_point(spec, spec.points[0]).hardware.quantization;
+  EXPECT_TRUE(first.fold_batch_norms && first.cross_layer_equalization && first.bias_correction);
+  EXPECT_FALSE(first.fuse_activations || first.adaround);
+  const QuantizationHardware none = *resolve_point(spec, spec.points[1]).hardware.quantization;
+  EXPECT_FALSE(none.fold_batch_norms || none.cross_layer_equalization || none.fuse_activations || none.adaround ||
+               none.bias_correction);
+  const QuantizationHardware pass_keys = *resolve_point(spec, spec.points[2]).hardware.quantization;
+  EXPECT_TRUE(pass_keys.fold_batch_norms && pass_keys.fuse_activations);
+  EXPECT_FALSE(pass_keys.cross_layer_equalization || pass_keys.adaround || pass_keys.bias_correction);
+  // The passes decide the run id, not how they were written: a list and the same switches
+  // share their results.
+  const SweepSpec switches = load_inline(
+      "calibration:\n"
+      "  images: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\n"
+      "  labels: /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz\n"
+      "hardware:\n  int8: {quantization: {preset: digital_int8, fuse_activations: true}}\n");
+  EXPECT_EQ(run_id(spec, resolve_point(spec, spec.points[2]), 1, "m"),
+            run_id(switches, resolve_point(switches, switches.points[0]), 1, "m"));
+  EXPECT_NE(run_id(spec, resolve_point(spec, spec.points[0]), 1, "m"),
+            run_id(spec, resolve_point(spec, spec.points[1]), 1, "m"));
+}
+
 TEST(SweepFile, ZippedAxesAdvanceTogetherInsideTheProduct) {
   const SweepSpec spec = load_inline(
       "hardware:\n"

@@ -57,7 +57,18 @@ struct QuantizationHardware {
     if (key == "bias_correction") return &bias_correction;
     return nullptr;
   }
+  /// The short names of the passes in a `techniques` list, as the issue tracker and AIMET's
+  /// docs write them (fold_bn, fuse, cle, adaround, bias_correction); the pass keys also work.
+  static constexpr std::array<std::string_view, 5> kTechniqueNames{"fold_bn", "cle", "fuse", "adaround",
+                                                                   "bias_correction"};
+  /// `techniques: [fold_bn, fuse, adaround]`: the listed passes on, every other off (a list
+  /// says which passes run, whatever its order; they run in the order of kPasses). Returns ""
+  /// or, for a name that is no technique, a message naming it and the known ones.
+  std::string set_techniques(const std::vector<std::string>& names);
 };
+
+/// "fold_bn+fuse" or "fold_bn, fuse" -> {"fold_bn", "fuse"}; "none" and "" -> {}.
+std::vector<std::string> split_techniques(const std::string& text);
 
 /// One named hardware description of a sweep file's `hardware` section.
 struct Hardware {
