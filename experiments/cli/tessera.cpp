@@ -1,5 +1,6 @@
-// The `tessera` command line: run and check sweep files, list presets, inspect models.
+// The `tessera` command line: run and check sweep files, analyze layers, list presets, inspect models.
 //   tessera sweep examples/fashion_mnist/sweep.yaml
+//   tessera analyze my_quantization.yaml
 //   tessera validate my_sweep.yaml
 //   tessera presets list | tessera presets show pcm_inference
 //   tessera info model.onnx --hardware my_sweep.yaml
@@ -8,12 +9,17 @@
 #include <yaml-cpp/yaml.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "mpi_scheduler.hpp"
 #include "tessera/experiments/hardware_model.hpp"
 #include "tessera/experiments/presets.hpp"
+#include "tessera/experiments/sensitivity_report.hpp"
+#include "tessera/experiments/sweep_report.hpp"
 #include "tessera/experiments/sweep_runner.hpp"
 #include "tessera/experiments/sweep_spec.hpp"
 #include "tessera/nn/onnx_import.hpp"
@@ -58,7 +64,10 @@ void parse_shard(const std::string& text, SweepOptions& options) {
   options.shard_count = count;
 }
 
-int run_sweep_command(const SweepCommand& command, const cli::MpiSession& session) {
+// Runs `spec` as `tessera sweep` does (shards, MPI ranks, progress) and prints its summary;
+// on MPI ranks other than 0, serves runs and returns nullopt.
+std::optional<SweepSummary> run_and_report(const SweepSpec& spec, const SweepCommand& command,
+                                           const cli::MpiSession& session) {
   const int rank = session.rank(), ranks = session.size();
   SweepOptions options;
   if (!command.shard.empty()) parse_shard(command.shard, options);
@@ -69,12 +78,11 @@ int run_sweep_command(const SweepCommand& command, const cli::MpiSession& sessio
   if (command.threads > 0) omp_set_num_threads(command.threads);
   options.progress = rank == 0 && !command.quiet && isatty(STDERR_FILENO);
   if (command.verbose) options.log = &std::cout;
-  const SweepSpec spec = load_sweep_file(command.file);
   if (ranks > 1) {
     if (rank != 0) {
       RunEvaluator evaluator(spec);
       cli::mpi_worker(session, [&](const SweepRun& run) { return evaluator.evaluate(run); });
-      return 0;
+      return std::nullopt;
     }
     options.scheduler = cli::mpi_root_scheduler(session);
   }
@@ -89,6 +97,42 @@ int run_sweep_command(const SweepCommand& command, const cli::MpiSession& sessio
   if (summary.missing > 0) std::cout << ", " << summary.missing << " still missing (other shards)";
   std::cout << "\n";
   for (const std::string& path : summary.outputs) std::cout << "wrote " << path << "\n";
+  return summary;
+}
+
+int run_sweep_command(const SweepCommand& command, const cli::MpiSession& session) {
+  run_and_report(load_sweep_file(command.file), command, session);
+  return 0;
+}
+
+// `tessera analyze`: the sweep file's points with metrics [top1, layer_top1, layer_snr] into
+// <output>/analyze, then each point's layers ranked by the top-1 they leave when quantized alone.
+int analyze_command(SweepCommand command, const cli::MpiSession& session) {
+  SweepSpec spec = load_sweep_file(command.file);
+  spec.metrics = {"top1", "layer_top1", "layer_snr"};
+  if (command.output.empty()) command.output = (spec.output_directory / "analyze").string();
+  const std::optional<SweepSummary> summary = run_and_report(spec, command, session);
+  if (!summary) return 0;
+  std::vector<ResultRow> table = sensitivity_rows(spec, aggregate_sweep(spec, summary->rows));
+  if (table.empty()) {
+    throw std::invalid_argument(command.file + ": no hardware of this file converts a module, so there is no layer to analyze");
+  }
+  std::stable_sort(table.begin(), table.end(), [&](const ResultRow& a, const ResultRow& b) {
+    const std::string la = settings_label(a, spec.columns), lb = settings_label(b, spec.columns);
+    return la != lb ? la < lb : a["layer_top1"].get<double>() < b["layer_top1"].get<double>();
+  });
+  std::string shown;
+  for (const ResultRow& row : table) {
+    const std::string label = settings_label(row, spec.columns);
+    if (label != shown) {
+      shown = label;
+      std::printf("\n%s: top1 %.4f, float %.4f; layers most sensitive first\n", label.c_str(),
+                  row.value("top1", NAN), row.value("float_top1", NAN));
+      std::printf("  %-28s %12s %12s %14s\n", "module", "only it", "all but it", "own SNR (dB)");
+    }
+    std::printf("  %-28s %12.4f %12.4f %14.1f\n", row["module"].get<std::string>().c_str(),
+                row["layer_top1"].get<double>(), row.value("all_but_top1", NAN), row.value("layer_snr_db", NAN));
+  }
   return 0;
 }
 
@@ -203,6 +247,25 @@ int main(int argc, char** argv) {
       "Writes points.jsonl (the journal), results.csv, aggregate.csv and plot.png in the output folder.\n"
       "Interrupted? Run the same command again: finished runs are skipped.");
 
+  SweepCommand analyze;
+  CLI::App* analyze_app = app.add_subcommand(
+      "analyze", "Per-layer quantization sensitivity: each layer quantized alone and all but it (AIMET QuantAnalyzer)");
+  analyze_app->add_option("file", analyze.file, "sweep file (YAML): model, data, calibration, hardware, points")
+      ->required()
+      ->check(CLI::ExistingFile);
+  analyze_app->add_option("-o,--output", analyze.output, "output folder (default: <output.directory>/analyze)");
+  analyze_app->add_option("-j,--threads", analyze.threads, "OpenMP threads (default: all cores; at most 1024)")
+      ->check(CLI::Range(1, 1024));
+  analyze_app->add_flag("-q,--quiet", analyze.quiet, "no progress line on stderr");
+  analyze_app->footer(
+      "Examples:\n"
+      "  tessera analyze examples/fashion_mnist/sweep.yaml\n"
+      "  mpirun -n 4 tessera analyze quantization.yaml -j 1\n"
+      "Runs every point of the file with metrics [top1, layer_top1, layer_snr] (2 x layers + 2 passes per run;\n"
+      "finished runs are kept and skipped on rerun) and writes sensitivity.csv (one row per point and layer:\n"
+      "float_top1, top1, layer_top1, all_but_top1, drop, layer_snr_db) and sensitivity.png next to the\n"
+      "sweep's own files. Prints each point's layers, the most sensitive (lowest top-1 alone) first.");
+
   std::vector<std::string> validate_files;
   CLI::App* validate_app = app.add_subcommand("validate", "Check sweep files and the model and data they name");
   validate_app->add_option("files", validate_files, "sweep files")->required();
@@ -231,6 +294,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (*sweep_app) return run_sweep_command(sweep, session);
+    if (*analyze_app) return analyze_command(analyze, session);
     if (*validate_app) return validate_command(validate_files);
     if (*presets_app) return presets_command(preset_action, preset_name);
     if (*info_app) return info_command(info_model, info_hardware);

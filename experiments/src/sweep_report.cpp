@@ -4,6 +4,7 @@
 #include <map>
 
 #include "tessera/experiments/results_tables.hpp"
+#include "tessera/experiments/sensitivity_report.hpp"
 
 namespace tessera::experiments {
 namespace fs = std::filesystem;
@@ -52,6 +53,21 @@ std::string choose_x(const SweepSpec& spec, const std::vector<ResultRow>& rows) 
 
 }  // namespace
 
+std::string settings_label(const ResultRow& row, const std::vector<std::string>& columns) {
+  std::string label;
+  for (const std::string& column : columns) {
+    if (!row.contains(column)) continue;
+    const bool duration = column == "t_inference" && row[column].is_number();
+    const std::string value = duration ? duration_label(row[column].get<double>()) : text_of(row[column]);
+    label += (label.empty() ? "" : ", ") + (column == "hardware" ? value : short_name(column) + "=" + value);
+  }
+  return label;
+}
+
+std::vector<ResultRow> aggregate_sweep(const SweepSpec& spec, const std::vector<ResultRow>& rows) {
+  return aggregate_over_seeds(rows, spec.columns, kNotMetrics);
+}
+
 LinePlot sweep_plot(const SweepSpec& spec, const std::vector<ResultRow>& aggregated) {
   LinePlot plot;
   const std::string x = choose_x(spec, aggregated);
@@ -78,12 +94,7 @@ LinePlot sweep_plot(const SweepSpec& spec, const std::vector<ResultRow>& aggrega
   std::map<std::string, Series> series;
   for (const ResultRow& row : aggregated) {
     if (!row.contains(y + "_mean") || !row[y + "_mean"].is_number()) continue;
-    std::string label;
-    for (const std::string& column : line_columns) {
-      if (!row.contains(column)) continue;
-      const std::string value = text_of(row[column]);
-      label += (label.empty() ? "" : ", ") + (column == "hardware" ? value : short_name(column) + "=" + value);
-    }
+    std::string label = settings_label(row, line_columns);
     if (!row.contains(x)) label += label.empty() ? "(no " + short_name(x) + ")" : "";
     if (!series.contains(label)) labels.push_back(label);
     Series& s = series[label];
@@ -132,7 +143,7 @@ std::vector<std::string> write_sweep_report(const SweepSpec& spec, const std::ve
   write_file_atomically(results, to_csv(table, leading, trailing));
   written.push_back(results.string());
 
-  const std::vector<ResultRow> aggregated = aggregate_over_seeds(rows, spec.columns, kNotMetrics);
+  const std::vector<ResultRow> aggregated = aggregate_sweep(spec, rows);
   const fs::path aggregate = directory / "aggregate.csv";
   write_file_atomically(aggregate, to_csv(aggregated, spec.columns));
   written.push_back(aggregate.string());
@@ -144,6 +155,9 @@ std::vector<std::string> write_sweep_report(const SweepSpec& spec, const std::ve
       save_png(plot, png);
       written.push_back(png.string());
     }
+  }
+  if (std::find(spec.metrics.begin(), spec.metrics.end(), "layer_top1") != spec.metrics.end()) {
+    for (std::string& path : write_sensitivity_report(spec, aggregated, directory)) written.push_back(std::move(path));
   }
   return written;
 }

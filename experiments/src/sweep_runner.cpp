@@ -261,7 +261,12 @@ ResultRow RunEvaluator::evaluate(const SweepRun& run) {
     // of the layers before it; and (layer_top1) the accuracy of every converted module but it.
     std::vector<std::string> alone_metrics;
     if (wanted("layer_snr")) alone_metrics.emplace_back("snr");
-    if (wanted("layer_top1")) alone_metrics.emplace_back("top1");
+    if (wanted("layer_top1")) {
+      alone_metrics.emplace_back("top1");
+      // The float model's top-1 (after the same graph passes), what each layer's drop is from.
+      const EvaluationRequest float_top1{{"top1"}, spec_.batch_size, nullptr, {}, should_stop_};
+      metrics.emplace_back("float_top1", experiments::evaluate(reference, loaded_->data, float_top1).front().second);
+    }
     for (const std::string& module : request.snr_modules) {
       nn::Model alone = prepared_model(spec_, loaded_->float_model, calibration,
                                        only_module(point.hardware, module, request.snr_modules), point.t_inference,
@@ -395,16 +400,15 @@ SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options) {
     compute_in_turn(todo, compute, store);
   }
 
-  std::vector<ResultRow> rows;
   for (const SweepRun& run : runs) {
     const auto found = journal.rows().find(run.id);
     if (found == journal.rows().end()) {
       ++summary.missing;
     } else {
-      rows.push_back(found->second);
+      summary.rows.push_back(found->second);
     }
   }
-  summary.outputs = write_sweep_report(spec, rows, summary.directory);
+  summary.outputs = write_sweep_report(spec, summary.rows, summary.directory);
   return summary;
 }
 

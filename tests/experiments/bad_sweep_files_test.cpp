@@ -52,7 +52,7 @@ TEST(BadSweepFiles, TheBundledSweepsValidate) {
 }
 
 TEST(Cli, HelpOfEachCommandShowsExamples) {
-  for (const char* command : {"sweep", "validate", "presets", "info"}) {
+  for (const char* command : {"sweep", "analyze", "validate", "presets", "info"}) {
     const auto result = run_cli(std::string(command) + " --help");
     EXPECT_EQ(result.exit_code, 0) << command;
     EXPECT_NE(result.output.find("Example"), std::string::npos) << command << ":\n" << result.output;

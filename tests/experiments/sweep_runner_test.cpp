@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -282,10 +283,73 @@ TEST(SweepRunner, LayerTop1QuantizesOneLayerAloneAndAllButOne) {
   const ResultRow& one = by_hardware.at("one");
   EXPECT_EQ(one["layer_top1.classifier.1"].get<double>(), one["top1"].get<double>());
   EXPECT_EQ(one["all_but_top1.classifier.1"].get<double>(), by_hardware.at("float")["top1"].get<double>());
+  EXPECT_EQ(one["float_top1"].get<double>(), by_hardware.at("float")["top1"].get<double>());
   for (const std::string layer : {"features.0", "features.3", "classifier.1", "classifier.3"}) {
     EXPECT_TRUE(by_hardware.at("int4").contains("layer_top1." + layer)) << layer;
     EXPECT_TRUE(by_hardware.at("int4").contains("all_but_top1." + layer)) << layer;
   }
+}
+
+// `tessera analyze`: the file's points with layer_top1 and layer_snr; sensitivity.csv holds the
+// runs' own values (means over seeds) and the terminal lists layers most sensitive first.
+TEST(SweepRunner, AnalyzeWritesEachLayersSensitivityAndRanksTheLayers) {
+  const fs::path folder = fresh_folder("analyze");
+  fs::create_directories(folder);
+  const fs::path file = folder / "analyze.yaml";
+  std::ofstream(file) << "model: " TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n"
+                      << test_images_section(64) << "calibration:\n"
+                      << test_images_section(64)
+                      << "hardware:\n  int4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+                         "sweep: {repeats: 2}\n"
+                         "metrics: [top5]\n";  // replaced by analyze
+  const auto result = run_cli("analyze " + file.string() + " -q -o " + (folder / "out").string());
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_TRUE(fs::exists(folder / "out" / "sensitivity.png"));
+  const std::vector<std::string> csv = lines_of(read_text(folder / "out" / "sensitivity.csv"));
+  ASSERT_EQ(csv.front(),
+            "hardware,module,position,n_seeds,float_top1,top1,layer_top1,layer_top1_ci95,all_but_top1,"
+            "all_but_top1_ci95,drop,layer_snr_db");
+  const std::map<std::string, ResultRow> rows = result_set(folder / "out");
+  ASSERT_EQ(rows.size(), 2u);
+  const std::vector<std::string> layers{"features.0", "features.1", "features.2", "features.3", "features.4",
+                                        "features.5", "classifier.1", "classifier.2", "classifier.3"};
+  ASSERT_EQ(csv.size(), 1 + layers.size());
+  std::vector<std::pair<std::size_t, double>> printed;  // (where in the output, layer_top1)
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    double alone = 0.0, float_top1 = 0.0;
+    for (const auto& [id, row] : rows) {
+      alone += row["layer_top1." + layers[i]].get<double>() / 2;
+      float_top1 += row["float_top1"].get<double>() / 2;
+    }
+    std::istringstream cells(csv[i + 1]);
+    std::vector<std::string> cell;
+    for (std::string c; std::getline(cells, c, ',');) cell.push_back(c);
+    ASSERT_EQ(cell.size(), 12u) << csv[i + 1];
+    EXPECT_EQ(cell[1], layers[i]);
+    EXPECT_EQ(cell[2], std::to_string(i + 1));
+    EXPECT_NEAR(std::stod(cell[6]), alone, 1e-12) << layers[i];
+    EXPECT_NEAR(std::stod(cell[10]), float_top1 - alone, 1e-12) << layers[i];
+    EXPECT_TRUE(std::isfinite(std::stod(cell[11]))) << layers[i];
+    const std::size_t at = result.output.find("\n  " + layers[i] + " ");
+    ASSERT_NE(at, std::string::npos) << layers[i] << " not printed:\n" << result.output;
+    printed.emplace_back(at, alone);
+  }
+  // Printed most sensitive (lowest top-1 alone) first.
+  std::sort(printed.begin(), printed.end());
+  EXPECT_TRUE(std::is_sorted(printed.begin(), printed.end(), [](const auto& a, const auto& b) {
+    return a.second < b.second;
+  })) << result.output;
+
+  // A file whose hardware converts nothing has no layer to analyze: an error, not an empty table.
+  const fs::path nothing = folder / "nothing.yaml";
+  std::ofstream(nothing) << "model: " TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n"
+                         << test_images_section(8) << "calibration:\n"
+                         << test_images_section(8) << "hardware:\n  none: {quantization: {}}\n";
+  const auto refused = run_cli("analyze " + nothing.string() + " -q -o " + (folder / "none").string());
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.output.find("no hardware of this file converts a module, so there is no layer to analyze"),
+            std::string::npos)
+      << refused.output;
 }
 
 TEST(SweepRunner, FusionIsASweepableSwitchThatChangesTheRunAndItsResult) {

@@ -73,6 +73,7 @@ struct SweepSummary {
   std::filesystem::path directory;
   std::vector<std::string> repairs;  ///< partial rows that were cut off
   std::vector<std::string> outputs;  ///< files written
+  std::vector<ResultRow> rows;       ///< this sweep's rows found in the folder, in run order
 };
 
 SweepSummary run_sweep(const SweepSpec& spec, const SweepOptions& options = {});
