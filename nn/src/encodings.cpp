@@ -132,25 +132,41 @@ void load_encodings_json(Model& model, const std::string& path) {
   for (std::size_t n : touched) model.operator_of(n).encodings_changed();
 }
 
-void set_module_encodings(Model& model, const std::string& module, const std::string& role,
-                          std::span<const float> scale, std::span<const std::int64_t> zero_point, int call) {
-  const ModuleInfo* info = model.find_module(module);
-  if (info == nullptr) throw ModelError(model.graph().source + ": no module '" + module + "'");
-  for (const ListedEncoding& listed : list_all_encodings(model)) {
+namespace {
+// The quantizer of `role` of a converted module (activation roles: of the module's call `call`).
+ListedEncoding module_quantizer(const Model& model, const std::string& module, const std::string& role, int call) {
+  if (model.find_module(module) == nullptr) throw ModelError(model.graph().source + ": no module '" + module + "'");
+  for (ListedEncoding& listed : list_all_encodings(model)) {
     const Node& node = model.graph().nodes[listed.node];
     if (node.module != module || role_name(listed.encoding.role) != role) continue;
     if (listed.encoding.role != EncodingRole::weight && node.call != call) continue;
-    try {
-      listed.encoding.quantizer->set_encodings(scale, zero_point);
-    } catch (const std::invalid_argument& error) {
-      throw ModelError(model.graph().source + ": module '" + module + "', " + role + " quantizer: " + error.what());
-    }
-    model.operator_of(listed.node).encodings_changed();
-    return;
+    return listed;
   }
   throw ModelError(model.graph().source + ": module '" + module + "' has no " + role + " quantizer" +
                    (call > 0 ? " in call " + std::to_string(call) : std::string()) +
                    " (roles are input, weight, output; is the model converted?)");
+}
+}  // namespace
+
+void set_module_encodings(Model& model, const std::string& module, const std::string& role,
+                          std::span<const float> scale, std::span<const std::int64_t> zero_point, int call) {
+  const ListedEncoding listed = module_quantizer(model, module, role, call);
+  try {
+    listed.encoding.quantizer->set_encodings(scale, zero_point);
+  } catch (const std::invalid_argument& error) {
+    throw ModelError(model.graph().source + ": module '" + module + "', " + role + " quantizer: " + error.what());
+  }
+  model.operator_of(listed.node).encodings_changed();
+}
+
+std::pair<std::vector<float>, std::vector<std::int64_t>> module_encodings(const Model& model, const std::string& module,
+                                                                          const std::string& role, int call) {
+  const simulator::AffineQuantizer& q = *module_quantizer(model, module, role, call).encoding.quantizer;
+  if (!q.is_initialized()) {
+    throw ModelError(model.graph().source + ": module '" + module + "', " + role +
+                     " quantizer: no encodings yet; run compute_encodings with calibration data first");
+  }
+  return {q.scale(), q.zero_point()};
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include "bindings.hpp"
 #include "numpy_tensor.hpp"
 #include "tessera/nn/encodings.hpp"
+#include "tessera/nn/errors.hpp"
 #include "tessera/nn/onnx_import.hpp"
 
 namespace py = pybind11;
@@ -77,7 +78,31 @@ void bind_model(py::module_& m) {
           },
           py::arg("module"), py::arg("role"), py::arg("scale"), py::arg("zero_point"), py::arg("call") = 0,
           "Sets the encodings of a converted module's 'input', 'weight' or 'output' quantizer (activations: of "
-          "its call `call`, for a module used more than once).");
+          "its call `call`, for a module used more than once).")
+      .def(
+          "module_encodings",
+          [](const Model& model, const std::string& module, const std::string& role, int call) {
+            auto [scale, zero_point] = nn::module_encodings(model, module, role, call);
+            return py::make_tuple(to_numpy(scale), zero_point);
+          },
+          py::arg("module"), py::arg("role"), py::arg("call") = 0,
+          "(scale per channel as a numpy array, [zero point per channel]) of a converted module's quantizer, as "
+          "set_module_encodings takes them.")
+      .def(
+          "module_weights",
+          [](const Model& model, const std::string& module) {
+            const nn::ModuleInfo* info = model.find_module(module);
+            if (info == nullptr) throw nn::ModelError(model.graph().source + ": no module '" + module + "'");
+            py::dict weights;
+            for (const std::string& name : info->weights) {
+              simulator::Tensor tensor = model.graph().initializers.at(name).tensor;
+              weights[py::str(name)] = to_numpy(std::move(tensor));
+            }
+            return weights;
+          },
+          py::arg("module"),
+          "{initializer name: numpy array} of a module's learned parameters, weight first (a Gemm's weight as "
+          "the file holds it: [out, in] for torch's Linear).");
 }
 
 }  // namespace

@@ -14,6 +14,7 @@ from .conversion import (convert_to_analog, convert_to_quantized, drift_analog_w
                          program_analog_weights)
 from .export import export_onnx
 from .layers import float_layer
+from .post_training import adaround, correct_biases, cross_layer_equalization
 from .quantized import (QuantConv1d, QuantConv2d, QuantConv3d, QuantEmbedding, QuantGRU, QuantizedInputModule,
                         QuantizedOutputModule, QuantLinear, QuantLSTM, QuantRNN, compute_encodings)
 
@@ -23,4 +24,5 @@ __all__ = [
     "QuantLinear", "QuantConv1d", "QuantConv2d", "QuantConv3d", "QuantEmbedding", "QuantLSTM", "QuantGRU",
     "QuantRNN", "QuantizedInputModule", "QuantizedOutputModule", "convert_to_quantized", "compute_encodings",
     "fold_batch_norms", "activation_pairs", "float_layer", "module_type", "export_onnx",
+    "cross_layer_equalization", "correct_biases", "adaround",
 ]

@@ -332,6 +332,8 @@ def convert_to_quantized(module: nn.Module, quantization_map: _core.Quantization
     if fuse_activations:
         plan = _core.plan_fused(plan, activation_pairs(model), quantization_map)
     model = _execute(model, plan, previous)
+    # export_onnx fuses the C++ twin the same way (the map decides which pairs, as here).
+    model.tessera_fuse_activations = bool(fuse_activations) or getattr(model, "tessera_fuse_activations", False)
     model.tessera_quantization_map = quantization_map.copy()
     model.tessera_conversion_report = _report(model, plan)
     return model

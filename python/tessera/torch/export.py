@@ -39,7 +39,7 @@ def float_twin(model):
     for name in replaced:  # parents first: a float attention keeps its converted out_proj until then
         twin = _replace(twin, name, float_layer(_get(twin, name)))
     for attribute in ("tessera_plan", "tessera_conversion_report", "tessera_quantization_map",
-                      "tessera_folded_batch_norms"):
+                      "tessera_folded_batch_norms", "tessera_fuse_activations"):
         twin.__dict__.pop(attribute, None)
     return twin
 
@@ -67,6 +67,19 @@ def _copy_encodings(model, core_model):
             core_model.set_module_encodings(name, role, quantizer.scale.tolist(), quantizer.zero_point, call)
 
 
+def quantized_twin(model, onnx_path):
+    """The C++ model of a converted and calibrated torch model, from its ONNX export at
+    `onnx_path`: converted by the same QuantizationMap (and fused where the torch model is), with
+    the torch model's encodings."""
+    quantization_map = model.tessera_quantization_map
+    core_model = _core.convert_onnx_to_quantized(_core.Model.load_onnx(str(onnx_path)), quantization_map)
+    if getattr(model, "tessera_fuse_activations", False):
+        core_model, _ = _core.fuse_activations(core_model, quantization_map)
+    _copy_encodings(model, core_model)
+    core_model.check_weight_encodings()
+    return core_model
+
+
 def export_onnx(model: torch.nn.Module, example_input: torch.Tensor, path: Union[str, os.PathLike],
                 opset_version: int = 13) -> Dict[str, str]:
     """Writes `path` (ONNX) and the hardware files beside it; returns {kind: file name}.
@@ -82,9 +95,7 @@ def export_onnx(model: torch.nn.Module, example_input: torch.Tensor, path: Union
     written = {"onnx": path}
     quantization_map = getattr(model, "tessera_quantization_map", None)
     if quantization_map is not None:
-        core_model = _core.convert_onnx_to_quantized(_core.Model.load_onnx(path), quantization_map)
-        _copy_encodings(model, core_model)
-        core_model.check_weight_encodings()
+        core_model = quantized_twin(model, path)
         written["encodings"] = base + ".encodings.json"
         core_model.save_encodings(written["encodings"])
         written["quantization_map"] = base + ".quantization.yaml"

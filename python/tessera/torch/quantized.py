@@ -8,7 +8,7 @@ A module's output quantizer quantizes its output (the first element of a tuple o
 LSTM's sequence, an attention's result), as the C++ layers quantize a module's last output.
 """
 import contextlib
-from typing import Any, Callable, ContextManager, List, Optional
+from typing import Any, Callable, ContextManager, List, Optional, Sequence
 import threading
 
 import torch
@@ -153,7 +153,7 @@ class QuantizedModule:
     # state_dict carries the calibrated encodings (AIMET keeps them as buffers), so a model
     # loaded into a freshly converted twin needs no calibration: "<role>_encodings.<call>.scale"
     # and ".zero_point" for each calibrated input and output quantizer. Weight encodings follow
-    # from the weights and are recomputed.
+    # from the weights and are recomputed, unless frozen ("weight_encodings.scale", below).
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         super()._save_to_state_dict(destination, prefix, keep_vars)
         for role, quantizers in (("input", self.input_quantizers), ("output", self.output_quantizers)):
@@ -197,15 +197,46 @@ class _QuantWeightLayer(QuantizedModule):
     def _init_weight_quantizer(self, qconfig):
         self.weight_quantizer = _weight_quantizer(qconfig, self.weight.shape, self.weight_axis)
         self._weight_encoded = None
+        self.weight_encodings_frozen = False
+
+    def freeze_weight_encodings(self, scale: Sequence[float], zero_point: Sequence[int]) -> None:
+        """Fixes the weight's encodings (AIMET's set_and_freeze_param_encodings): later weight
+        changes are quantized on this grid instead of one computed from their range. AdaRound's
+        rounded weights keep the grid they were rounded on this way; state_dict carries it."""
+        if self.weight_quantizer is None:
+            raise ValueError(f"{type(self).__name__}: the weight is not quantized; there are no encodings to freeze")
+        self.weight_quantizer.set_encodings(list(map(float, scale)), list(map(int, zero_point)))
+        self.weight_encodings_frozen = True
 
     def quantized_weight(self) -> torch.Tensor:
         if self.weight_quantizer is None:
             return self.weight
         state = (self.weight._version, self.weight.data_ptr())
-        if self._weight_encoded != state:
+        if self._weight_encoded != state and not self.weight_encodings_frozen:
             _calibrated(self.weight_quantizer, self.weight)
             self._weight_encoded = state
         return fake_quantize(self.weight, self.weight_quantizer)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        if self.weight_encodings_frozen:
+            destination[f"{prefix}weight_encodings.scale"] = torch.from_numpy(self.weight_quantizer.scale.copy())
+            destination[f"{prefix}weight_encodings.zero_point"] = torch.tensor(self.weight_quantizer.zero_point,
+                                                                                dtype=torch.int64)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        scale = state_dict.pop(f"{prefix}weight_encodings.scale", None)
+        zero_point = state_dict.pop(f"{prefix}weight_encodings.zero_point", None)
+        if (scale is None) != (zero_point is None):
+            error_msgs.append(f"{prefix}weight_encodings: a scale and a zero_point are needed, found one")
+        elif scale is not None:
+            try:
+                self.freeze_weight_encodings(scale.tolist(), zero_point.tolist())
+            except ValueError as error:
+                error_msgs.append(f"{prefix}weight_encodings: {error}")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
+                                      error_msgs)
 
     def weight_quantizers(self) -> List[_core.QuantizeDequantize]:
         self.quantized_weight()  # encodings of the current weights

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tessera/nn/model.hpp"
 
@@ -38,6 +40,11 @@ void load_encodings_json(Model& model, const std::string& path);
 /// carry encodings calibrated elsewhere (the torch front end) onto a model loaded from ONNX.
 void set_module_encodings(Model& model, const std::string& module, const std::string& role,
                           std::span<const float> scale, std::span<const std::int64_t> zero_point, int call = 0);
+
+/// The (scale, zero point) per channel of one quantizer of a converted module, as
+/// set_module_encodings takes them; throws ModelError when it has none yet.
+std::pair<std::vector<float>, std::vector<std::int64_t>> module_encodings(const Model& model, const std::string& module,
+                                                                          const std::string& role, int call = 0);
 
 /// Throws ModelError naming every weight whose values reach beyond its encodings (by more than
 /// half a step): encodings computed on other weights than the model holds (a BatchNorm folded
