@@ -43,15 +43,6 @@ struct Layer {
   std::mt19937_64 rng;
 };
 
-const simulator::AffineQuantizer* weight_quantizer(const Model& model, std::size_t n) {
-  std::vector<TensorEncoding> encodings;
-  model.operator_of(n).list_encodings(encodings);
-  for (const TensorEncoding& e : encodings) {
-    if (e.role == EncodingRole::weight && e.tensor == model.graph().nodes[n].inputs[1]) return e.quantizer;
-  }
-  return nullptr;
-}
-
 // Weight rows [out, in] of a Gemm (transB = 1 stores them so, transB = 0 transposed).
 Matrix gemm_rows(const Node& node, const Tensor& w) {
   const bool out_in = node.attributes.get_int("transB", 0) != 0;

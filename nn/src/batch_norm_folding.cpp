@@ -73,6 +73,11 @@ bool fold_pair(Graph& graph, Node& layer, const Node& norm, const std::map<std::
     layer.inputs[2] = name;
   }
   layer.outputs[0] = norm.outputs[0];  // the layer now produces what the BatchNorm did
+  ChannelStatistics& statistics = graph.batch_norm_statistics[norm.outputs[0]];
+  for (std::int64_t c = 0; c < channels; ++c) {
+    statistics.mean.push_back((*shift)[c]);
+    statistics.std.push_back(std::abs((*scale)[c]));
+  }
   return true;
 }
 

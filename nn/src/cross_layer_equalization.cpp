@@ -71,21 +71,9 @@ bool is_weight_layer(const Graph& graph, const Node& node, const std::map<std::s
 
 // A Clip whose lower bound is 0 (ReLU6 and its kind): the upper bound, if it is one.
 std::optional<float> clip_from_zero(const Graph& graph, const Node& node) {
-  if (node.op_type != "Clip") return std::nullopt;
-  float low = -std::numeric_limits<float>::infinity(), high = std::numeric_limits<float>::infinity();
-  if (graph.opset < 11) {
-    low = node.attributes.get_float("min", low);
-    high = node.attributes.get_float("max", high);
-  } else {
-    const Tensor* min = constant_input(graph, node, 1);
-    const Tensor* max = constant_input(graph, node, 2);
-    if (node.inputs.size() > 1 && !node.inputs[1].empty() && (min == nullptr || min->size() != 1)) return std::nullopt;
-    if (node.inputs.size() > 2 && !node.inputs[2].empty() && (max == nullptr || max->size() != 1)) return std::nullopt;
-    if (min != nullptr) low = (*min)[0];
-    if (max != nullptr) high = (*max)[0];
-  }
-  if (low != 0.0f || !(high > 0.0f)) return std::nullopt;
-  return high;
+  const auto bounds = clip_bounds(graph, node);
+  if (!bounds || bounds->first != 0.0f || !(bounds->second > 0.0f)) return std::nullopt;
+  return bounds->second;
 }
 
 // Ops between a pair that commute with a positive per-channel scale.
@@ -158,6 +146,14 @@ double equalize(Graph& graph, const Pair& pair, double* spread) {
     Tensor& bias = graph.initializers.at(first.inputs[2]).tensor;
     for (std::int64_t c = 0; c < bias.size(); ++c)
       bias[c] = static_cast<float>(bias[c] / scale[static_cast<std::size_t>(c)]);
+  }
+  // The first layer's output channels shrank by 1 / s_c, and with them their distribution.
+  const auto statistics = graph.batch_norm_statistics.find(first.outputs[0]);
+  if (statistics != graph.batch_norm_statistics.end() && statistics->second.mean.size() == scale.size()) {
+    for (std::size_t c = 0; c < scale.size(); ++c) {
+      statistics->second.mean[c] /= scale[c];
+      statistics->second.std[c] /= scale[c];
+    }
   }
   return largest_change;
 }

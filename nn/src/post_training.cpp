@@ -40,4 +40,13 @@ std::vector<std::size_t> quantized_weight_layers(const Model& model, const std::
   return layers;
 }
 
+const simulator::AffineQuantizer* weight_quantizer(const Model& model, std::size_t n) {
+  std::vector<TensorEncoding> encodings;
+  model.operator_of(n).list_encodings(encodings);
+  for (const TensorEncoding& e : encodings) {
+    if (e.role == EncodingRole::weight && e.tensor == model.graph().nodes[n].inputs[1]) return e.quantizer;
+  }
+  return nullptr;
+}
+
 }  // namespace tessera::nn

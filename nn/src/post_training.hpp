@@ -23,4 +23,7 @@ void for_each_batch(const Tensor& data, std::int64_t batch_size, const std::func
 /// quantizes no Conv or Gemm weights" when there is none.
 std::vector<std::size_t> quantized_weight_layers(const Model& model, const std::string& pass);
 
+/// The quantizer of node `n`'s constant weight (its input 1), or null.
+const simulator::AffineQuantizer* weight_quantizer(const Model& model, std::size_t n);
+
 }  // namespace tessera::nn

@@ -256,23 +256,30 @@ void bind_conversion(py::module_& m) {
       "Fold BatchNorms first.");
   m.def(
       "correct_biases",
-      [](const Model& model, const py::handle& data, std::int64_t batch_size) {
+      [](const Model& model, const py::handle& data, std::int64_t batch_size, const std::string& method) {
         const simulator::Tensor samples = to_tensor(data, "data");
+        if (method != "empirical" && method != "analytical") {
+          throw py::value_error("correct_biases: method is 'empirical' or 'analytical', found '" + method + "'");
+        }
         std::vector<nn::CorrectedBias> report;
         Model result = [&] {
           py::gil_scoped_release release;
-          return nn::correct_biases(model, samples, batch_size, &report);
+          return nn::correct_biases(model, samples, batch_size, &report,
+                                    method == "analytical" ? nn::BiasCorrectionMethod::analytical
+                                                           : nn::BiasCorrectionMethod::empirical);
         }();
         py::list rows;
         for (const nn::CorrectedBias& r : report) {
           rows.append(py::dict(py::arg("module") = r.module, py::arg("mean_abs_shift") = r.mean_abs_shift,
-                               py::arg("largest_shift") = r.largest_shift));
+                               py::arg("largest_shift") = r.largest_shift, py::arg("method") = r.method));
         }
         return py::make_tuple(std::move(result), rows);
       },
-      py::arg("model"), py::arg("data"), py::arg("batch_size") = 256,
-      "Empirical bias correction (AIMET's correct_bias) of a quantized ONNX model on calibration data: (corrected "
-      "model, [{'module', 'mean_abs_shift', 'largest_shift'}]). Calibrate the result's activation quantizers after.");
+      py::arg("model"), py::arg("data"), py::arg("batch_size") = 256, py::arg("method") = "empirical",
+      "Bias correction (AIMET's correct_bias) of a quantized ONNX model on calibration data: (corrected model, "
+      "[{'module', 'mean_abs_shift', 'largest_shift', 'method'}]). method='analytical' computes the shift from the "
+      "statistics of a folded BatchNorm (through a ReLU or ReLU6) where a layer's input has them, and measures it "
+      "elsewhere. Calibrate the result's activation quantizers after.");
   m.def(
       "adaround",
       [](const Model& model, const py::handle& data, std::int64_t batch_size, int num_iterations, double reg_param,

@@ -3,6 +3,8 @@
 // into that layer's weight and bias and removed. The model computes the same function; the
 // quantizers of a later conversion then see the weights inference really multiplies by.
 //   W' = W * gamma / sqrt(var + eps) (per output channel), b' = (b - mean) * gamma / sqrt(var + eps) + beta
+// The graph remembers the distribution the BatchNorm gave its output, N(beta, gamma^2) per
+// channel (Graph::batch_norm_statistics), for analytical bias correction.
 #pragma once
 
 #include <string>

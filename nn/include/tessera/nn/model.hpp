@@ -19,6 +19,13 @@
 
 namespace tessera::nn {
 
+/// Per-channel mean and standard deviation of a value, as a BatchNorm's shift and |scale| say
+/// its output is distributed (N(beta, gamma^2), Nagel et al. 2019).
+struct ChannelStatistics {
+  std::vector<double> mean;
+  std::vector<double> std;
+};
+
 struct Graph {
   std::string source;                         ///< file name, for messages
   int opset = 13;                             ///< default-domain opset
@@ -29,6 +36,9 @@ struct Graph {
   std::vector<DataType> input_types;          ///< element type of each input (float when the file omits it)
   std::vector<std::string> outputs;           ///< graph outputs
   std::map<std::string, int> ranks;           ///< ranks of values where the file or shape inference knows them
+  /// Values a folded BatchNorm produced (now its layer's output), with the distribution the
+  /// BatchNorm gave them: what analytical bias correction takes as the next layer's input.
+  std::map<std::string, ChannelStatistics> batch_norm_statistics;
 };
 
 /// One named module: the nodes that belong to it and what it holds.
