@@ -179,7 +179,8 @@ QuantizationHardware parse_quantization(const YAML::Node& node, const Location& 
   if (const YAML::Node encodings = node["encodings"]) {
     quantization.encodings = existing_file(encodings, where.child("encodings"), base);
   }
-  std::vector<std::string> own_keys{"preset", "encodings", "adaround_iterations", "techniques"};
+  std::vector<std::string> own_keys{"preset", "encodings", "adaround_iterations", "techniques",
+                                    "bias_correction_method"};
   for (const std::string_view key : QuantizationHardware::kPasses) {
     own_keys.emplace_back(key);
     if (const YAML::Node value = node[own_keys.back()]) {
@@ -187,6 +188,11 @@ QuantizationHardware parse_quantization(const YAML::Node& node, const Location& 
     }
   }
   if (node["techniques"]) parse_techniques(node, quantization, where);
+  if (const YAML::Node method = node["bias_correction_method"]) {
+    quantization.bias_correction_method = scalar(method, where.child("bias_correction_method"), "empirical or analytical");
+    const std::string error = bias_correction_method_error(quantization.bias_correction_method);
+    if (!error.empty()) where.child("bias_correction_method").fail(method, error);
+  }
   if (const YAML::Node iterations = node["adaround_iterations"]) {
     yaml::decode(iterations, quantization.adaround_iterations, where.child("adaround_iterations"));
     if (quantization.adaround_iterations < 1) {
@@ -460,6 +466,11 @@ void parse_output(const YAML::Node& node, const Location& where, SweepSpec& spec
 }
 
 }  // namespace
+
+std::string bias_correction_method_error(const std::string& method) {
+  if (method == "empirical" || method == "analytical") return "";
+  return "expected empirical or analytical, found '" + parameters::excerpt(method) + "'";
+}
 
 std::vector<std::string> split_techniques(const std::string& text) {
   std::vector<std::string> names;

@@ -37,13 +37,22 @@ void apply_analog(AnalogHardware& analog, const std::string& path, const SweepSp
 
 // quantization.fold_batch_norms / cross_layer_equalization / fuse_activations / adaround /
 // bias_correction switch a pass, quantization.techniques sets them all (adaround_iterations sets
-// AdaRound's steps); any other path is a QuantizationMap field.
+// AdaRound's steps, bias_correction_method empirical or analytical); any other path is a
+// QuantizationMap field.
 void set_quantization(QuantizationHardware& quantization, const std::string& path, const SweepSpec& spec,
                       const SweepValue& value) {
   bool* pass = quantization.pass(path);
   if (path == "techniques") {
     const std::string error = quantization.set_techniques(split_techniques(value.text));
     if (error.empty()) return;
+    fail_at(spec, value, value.path + ": " + error);
+  }
+  if (path == "bias_correction_method") {
+    const std::string error = bias_correction_method_error(value.text);
+    if (error.empty()) {
+      quantization.bias_correction_method = value.text;
+      return;
+    }
     fail_at(spec, value, value.path + ": " + error);
   }
   if (path == "adaround_iterations") {

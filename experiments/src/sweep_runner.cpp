@@ -65,7 +65,11 @@ std::string describe(const Hardware& hardware) {
     if (hardware.quantization->adaround) {
       text += "adaround " + std::to_string(hardware.quantization->adaround_iterations) + "\n";
     }
-    if (hardware.quantization->bias_correction) text += "bias_correction true\n";
+    if (hardware.quantization->bias_correction) {
+      // Empirical correction keeps the line it always had, so earlier results keep their ids.
+      text += hardware.quantization->bias_correction_method == "empirical" ? std::string("bias_correction true\n")
+                                                                             : "bias_correction analytical\n";
+    }
     if (!hardware.quantization->encodings.empty()) {
       text += "encodings " + file_digest(hardware.quantization->encodings) + "\n";
     }
@@ -214,7 +218,10 @@ nn::Model prepared_model(const SweepSpec& spec, const nn::Model& float_model, co
     model = nn::adaround(model, calibration_data->images, spec.batch_size, parameters);
   }
   if (quantization && quantization->bias_correction) {
-    model = nn::correct_biases(model, calibration_data->images, spec.batch_size);
+    model = nn::correct_biases(model, calibration_data->images, spec.batch_size, nullptr,
+                               quantization->bias_correction_method == "analytical"
+                                   ? nn::BiasCorrectionMethod::analytical
+                                   : nn::BiasCorrectionMethod::empirical);
   }
   if (hardware.quantization && !hardware.quantization->encodings.empty()) {
     nn::load_encodings_json(model, hardware.quantization->encodings.string());

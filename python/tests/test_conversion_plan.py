@@ -303,6 +303,20 @@ def test_bias_correction_of_an_onnx_model(tmp_path):
     assert np.abs(quantized.forward(x.numpy()).mean(0) - float_mean).max() > 1e-3
     with pytest.raises(tessera.ModelError, match="quantizes no Conv or Gemm weights"):
         tessera.correct_biases(core, x.numpy())
+    # Analytical where a folded BatchNorm (through a ReLU) feeds the layer: a block's second conv.
+    # torch.onnx.export in eval mode folds BatchNorms itself, statistics lost: every layer measured.
+    _, analytical = tessera.correct_biases(quantized, x.numpy(), batch_size=16, method="analytical")
+    assert {row["method"] for row in analytical} == {"empirical"}
+    with torch.enable_grad():
+        torch.onnx.export(model, x, str(tmp_path / "kept.onnx"), opset_version=13, do_constant_folding=False,
+                          training=torch.onnx.TrainingMode.PRESERVE)
+    kept, _ = tessera.fold_batch_norms(tessera.Model.load_onnx(str(tmp_path / "kept.onnx")))
+    _, analytical = tessera.correct_biases(tessera.convert_onnx_to_quantized(kept, w4), x.numpy(), batch_size=16,
+                                           method="analytical")
+    methods = {row["module"]: row["method"] for row in analytical}
+    assert methods["conv1"] == "empirical" and methods["layer1.0.conv2"] == "analytical", methods
+    with pytest.raises(ValueError, match="method is 'empirical' or 'analytical', found 'exact'"):
+        tessera.correct_biases(quantized, x.numpy(), method="exact")
 
 
 def test_adaround_of_an_onnx_model(tmp_path):

@@ -128,13 +128,15 @@ TEST(SweepFile, ATechniquesListSaysWhichPassesRun) {
       "calibration:\n"
       "  images: /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz\n"
       "  labels: /usr/share/datasets/fashion-mnist/train-labels-idx1-ubyte.gz\n"
-      "hardware:\n  int8: {quantization: {preset: digital_int8, techniques: [adaround, fuse]}}\n"
+      "hardware:\n  int8: {quantization: {preset: digital_int8, techniques: [adaround, fuse],\n"
+      "                      bias_correction_method: analytical}}\n"
       "sweep:\n  product:\n"
       "    quantization.techniques: [[fold_bn, cle, bias_correction], [], fold_bn+fuse_activations]\n");
   // In the file: exactly the listed passes, folding included (on by default) switched off.
   const QuantizationHardware& file = *spec.hardware_named("int8").quantization;
   EXPECT_TRUE(file.adaround && file.fuse_activations);
   EXPECT_FALSE(file.fold_batch_norms || file.cross_layer_equalization || file.bias_correction);
+  EXPECT_EQ(file.bias_correction_method, "analytical");  // not a pass: the list leaves it
 
   ASSERT_EQ(spec.points.size(), 3u);
   EXPECT_EQ(spec.points[0].value_of("quantization.techniques"), "fold_bn+cle+bias_correction");

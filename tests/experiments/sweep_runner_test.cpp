@@ -368,6 +368,21 @@ TEST(SweepRunner, FusionIsASweepableSwitchThatChangesTheRunAndItsResult) {
   EXPECT_GT(snr[true], snr[false] + 3.0);
 }
 
+TEST(SweepRunner, TheBiasCorrectionMethodIsSweptAndChangesTheRunAndItsResult) {
+  // The bundled ResNet's BatchNorms give 4 of its 9 layers an analytical correction.
+  const auto rows = run_bundled("examples/fashion_mnist_resnet/fmnist_resnet.onnx",
+                                "hardware:\n"
+                                "  w4: {quantization: {preset: digital_int4_w_int8_a, bias_correction: true}}\n"
+                                "sweep: {product: {quantization.bias_correction_method: [empirical, analytical]}}\n"
+                                "metrics: [top1, snr]\n",
+                                "sweep_bias_correction_method");
+  ASSERT_EQ(rows.size(), 2u);  // two run ids
+  std::map<std::string, ResultRow> by_method;
+  for (const auto& [id, row] : rows) by_method[row["quantization.bias_correction_method"].get<std::string>()] = row;
+  // Measured and computed shifts differ (the BatchNorm statistics are not the calibration data's).
+  EXPECT_NE(by_method.at("empirical")["snr_db.fc"].get<double>(), by_method.at("analytical")["snr_db.fc"].get<double>());
+}
+
 TEST(SweepRunner, LayerSnrOfAFoldedModelIsMeasuredAgainstTheFoldedFloatModel) {
   // Folding removes the BatchNorm nodes: the float reference must be folded too, and matched by
   // value, not by node index (which compared unrelated tensors: -18 to +2 dB for W8A8).

@@ -44,7 +44,8 @@ struct QuantizationHardware {
   bool fuse_activations = false;          ///< quantize a Conv/Gemm + ReLU pair once, after the ReLU
   bool adaround = false;                  ///< AdaRound the quantized weights on the calibration data
   int adaround_iterations = 10000;        ///< Adam steps per layer (AIMET's default)
-  bool bias_correction = false;           ///< empirical bias correction on the calibration data
+  bool bias_correction = false;           ///< bias correction on the calibration data
+  std::string bias_correction_method = "empirical";  ///< or "analytical": from folded BatchNorms where they tell
 
   static constexpr std::array<std::string_view, 5> kPasses{"fold_batch_norms", "cross_layer_equalization",
                                                            "fuse_activations", "adaround", "bias_correction"};
@@ -66,6 +67,9 @@ struct QuantizationHardware {
   /// or, for a name that is no technique, a message naming it and the known ones.
   std::string set_techniques(const std::vector<std::string>& names);
 };
+
+/// "" for "empirical" and "analytical", else the message that names what was found.
+std::string bias_correction_method_error(const std::string& method);
 
 /// "fold_bn+fuse" or "fold_bn, fuse" -> {"fold_bn", "fuse"}; "none" and "" -> {}.
 std::vector<std::string> split_techniques(const std::string& text);
