@@ -16,7 +16,7 @@ conversion can run it:
                                        {name: m["type"] for name, m in modules.items()})
     open("mixed.yaml", "w").write(qmap.to_yaml())
 """
-from typing import Dict, Mapping
+from typing import Dict, Mapping, Optional
 
 from . import _core
 
@@ -26,12 +26,22 @@ def mean_bits(widths: Mapping[str, int], parameters: Mapping[str, int]) -> float
     return sum(widths[layer] * parameters[layer] for layer in widths) / total
 
 
+def weight_bytes(widths: Mapping[str, int], parameters: Mapping[str, int]) -> float:
+    """The quantized weights' size in bytes (bits x parameters / 8 over the layers)."""
+    return sum(widths[layer] * parameters[layer] for layer in widths) / 8
+
+
 def choose_mixed_precision(sensitivity: Mapping[str, Mapping[int, float]], parameters: Mapping[str, int],
-                           budget_bits: float) -> Dict[str, int]:
-    """{layer: bits} with mean_bits(result) <= budget_bits, chosen greedily: the metric lost per
-    parameter bit saved decides which layer narrows next (a higher metric is better); layers
-    with no parameters are left out. Raises ValueError when a layer has no parameter count or
-    even the narrowest widths exceed the budget."""
+                           budget_bits: Optional[float] = None, budget_bytes: Optional[float] = None
+                           ) -> Dict[str, int]:
+    """{layer: bits} within the budget, chosen greedily: the metric lost per parameter bit saved
+    decides which layer narrows next (a higher metric is better); layers with no parameters are
+    left out. The budget is an average width (budget_bits: mean_bits(result) <= budget_bits) or a
+    model size (budget_bytes: weight_bytes(result) <= budget_bytes); give one. Raises ValueError
+    when a layer has no parameter count or even the narrowest widths exceed the budget."""
+    if (budget_bits is None) == (budget_bytes is None):
+        raise ValueError("choose_mixed_precision: give budget_bits (mean width) or budget_bytes (model size), "
+                         "one of them")
     missing = [layer for layer in sensitivity if layer not in parameters]
     if missing:
         raise ValueError(f"no parameter count for {', '.join(sorted(missing))}")
@@ -39,6 +49,8 @@ def choose_mixed_precision(sensitivity: Mapping[str, Mapping[int, float]], param
     sensitivity = {layer: by_bits for layer, by_bits in sensitivity.items() if parameters[layer] > 0}
     if not sensitivity:
         raise ValueError("no layer with weights to choose widths for")
+    if budget_bytes is not None:  # a size is a mean width over these layers' parameters
+        budget_bits = 8 * budget_bytes / sum(parameters[layer] for layer in sensitivity)
     widths = {layer: max(by_bits) for layer, by_bits in sensitivity.items()}
     narrowest = {layer: min(by_bits) for layer, by_bits in sensitivity.items()}
     if mean_bits(narrowest, parameters) > budget_bits:

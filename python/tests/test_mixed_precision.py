@@ -27,6 +27,12 @@ def test_the_greedy_search_meets_the_budget_narrowing_the_cheapest_layers_first(
     assert tessera.choose_mixed_precision(sensitivity, parameters, budget_bits=8.0) == {"a": 8, "b": 8, "c": 8}
     with pytest.raises(ValueError, match="below the narrowest candidates' mean"):
         tessera.choose_mixed_precision(sensitivity, parameters, budget_bits=1.5)
+    # A model-size budget: 1,600 bytes of weights is a mean of 6.1 bits over 2,100 parameters.
+    by_size = tessera.choose_mixed_precision(sensitivity, parameters, budget_bytes=1600)
+    assert tessera.mixed_precision.weight_bytes(by_size, parameters) <= 1600 and by_size == widths
+    assert tessera.mixed_precision.weight_bytes({"a": 8, "b": 8, "c": 8}, parameters) == 2100
+    with pytest.raises(ValueError, match="give budget_bits .* or budget_bytes"):
+        tessera.choose_mixed_precision(sensitivity, parameters, budget_bits=6.0, budget_bytes=1600)
     with pytest.raises(ValueError, match="no parameter count for b"):
         tessera.choose_mixed_precision(sensitivity, {"a": 1, "c": 1, "relu": 0}, budget_bits=6.0)
 
