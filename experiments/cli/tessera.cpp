@@ -107,10 +107,8 @@ int run_sweep_command(const SweepCommand& command, const cli::MpiSession& sessio
 
 // `tessera analyze`: the sweep file's points with metrics [top1, layer_top1, layer_snr] into
 // <output>/analyze, then each point's layers ranked by the top-1 they leave when quantized alone.
-int analyze_command(SweepCommand command, const cli::MpiSession& session) {
-  SweepSpec spec = load_sweep_file(command.file);
-  spec.metrics = {"top1", "layer_top1", "layer_snr"};
-  if (command.output.empty()) command.output = (spec.output_directory / "analyze").string();
+int analyze_command(const SweepCommand& command, const cli::MpiSession& session) {
+  const SweepSpec spec = analysis_spec(load_sweep_file(command.file));
   const std::optional<SweepSummary> summary = run_and_report(spec, command, session);
   if (!summary) return 0;
   std::vector<ResultRow> table = sensitivity_rows(spec, aggregate_sweep(spec, summary->rows));

@@ -34,6 +34,12 @@ void copy_number(const ResultRow& row, const std::string& from, ResultRow& out, 
 
 }  // namespace
 
+SweepSpec analysis_spec(SweepSpec spec) {
+  spec.metrics = {"top1", "layer_top1", "layer_snr"};
+  spec.output_directory /= "analyze";
+  return spec;
+}
+
 std::vector<ResultRow> sensitivity_rows(const SweepSpec& spec, const std::vector<ResultRow>& aggregated) {
   std::vector<ResultRow> table;
   for (const ResultRow& point : aggregated) {

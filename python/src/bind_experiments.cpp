@@ -7,6 +7,8 @@
 #include "numpy_tensor.hpp"
 #include "tessera/experiments/idx_dataset.hpp"
 #include "tessera/experiments/presets.hpp"
+#include "tessera/experiments/sensitivity_report.hpp"
+#include "tessera/experiments/sweep_report.hpp"
 #include "tessera/experiments/sweep_runner.hpp"
 #include "tessera/experiments/sweep_spec.hpp"
 #include "tessera/simulator/backend.hpp"
@@ -14,6 +16,30 @@
 namespace py = pybind11;
 
 namespace tessera::python {
+namespace {
+
+// Runs a sweep for Python: Ctrl-C stops it within a batch (Python's handler only runs when
+// asked, and the sweep asks between batches), keeping the journal of finished runs.
+experiments::SweepSummary run_interruptibly(const experiments::SweepSpec& spec,
+                                            const std::optional<std::filesystem::path>& output_directory,
+                                            bool progress) {
+  experiments::SweepOptions options;
+  options.output_directory = output_directory;
+  options.progress = progress;
+  options.should_stop = [] {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+  };
+  try {
+    py::gil_scoped_release release;
+    return experiments::run_sweep(spec, options);
+  } catch (const experiments::SweepInterrupted&) {
+    if (PyErr_Occurred() != nullptr) throw py::error_already_set();  // the KeyboardInterrupt itself
+    throw;
+  }
+}
+
+}  // namespace
 
 void bind_experiments(py::module_& m) {
   m.def(
@@ -63,24 +89,8 @@ void bind_experiments(py::module_& m) {
       "run_sweep",
       [](const std::filesystem::path& file, const std::optional<std::filesystem::path>& output_directory,
          bool progress) {
-        const experiments::SweepSpec spec = experiments::load_sweep_file(file);
-        experiments::SweepOptions options;
-        options.output_directory = output_directory;
-        options.progress = progress;
-        // Ctrl-C: Python's handler only runs when asked; between batches the sweep asks, so
-        // it stops within a batch, keeping the journal of finished runs.
-        options.should_stop = [] {
-          py::gil_scoped_acquire gil;
-          return PyErr_CheckSignals() != 0;
-        };
-        experiments::SweepSummary summary;
-        try {
-          py::gil_scoped_release release;
-          summary = experiments::run_sweep(spec, options);
-        } catch (const experiments::SweepInterrupted&) {
-          if (PyErr_Occurred() != nullptr) throw py::error_already_set();  // the KeyboardInterrupt itself
-          throw;
-        }
+        const experiments::SweepSummary summary =
+            run_interruptibly(experiments::load_sweep_file(file), output_directory, progress);
         return py::dict(py::arg("runs") = summary.runs, py::arg("already_done") = summary.already_done,
                         py::arg("computed") = summary.computed, py::arg("missing") = summary.missing,
                         py::arg("directory") = summary.directory, py::arg("outputs") = summary.outputs);
@@ -88,6 +98,20 @@ void bind_experiments(py::module_& m) {
       py::arg("file"), py::arg("output_directory") = py::none(), py::arg("progress") = false,
       "Runs (or resumes) a sweep file like `tessera sweep`; results.csv in the output folder reads with "
       "pandas.read_csv.");
+  m.def(
+      "analyze",
+      [](const std::filesystem::path& file, const std::optional<std::filesystem::path>& output_directory,
+         bool progress) {
+        const experiments::SweepSpec spec = experiments::analysis_spec(experiments::load_sweep_file(file));
+        const experiments::SweepSummary summary = run_interruptibly(spec, output_directory, progress);
+        const std::vector<experiments::ResultRow> rows =
+            experiments::sensitivity_rows(spec, experiments::aggregate_sweep(spec, summary.rows));
+        return py::module_::import("json").attr("loads")(experiments::ResultRow(rows).dump());
+      },
+      py::arg("file"), py::arg("output_directory") = py::none(), py::arg("progress") = false,
+      "Per-layer sensitivity like `tessera analyze`: runs the file's points with metrics [top1, layer_top1, "
+      "layer_snr] into <output.directory>/analyze (or output_directory) and returns sensitivity.csv's rows as "
+      "dicts: settings, module, position, n_seeds, float_top1, top1, layer_top1, all_but_top1, drop, layer_snr_db.");
 }
 
 }  // namespace tessera::python

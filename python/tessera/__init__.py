@@ -30,6 +30,7 @@ from ._core import (
     cross_layer_equalization,
     cuda_availability,
     activation_pairs,
+    analyze,
     adaround,
     fold_batch_norms,
     fuse_activations,

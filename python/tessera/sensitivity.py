@@ -1,5 +1,6 @@
-"""Per-layer quantization sensitivity from a sweep (AIMET's QuantAnalyzer per-layer analysis):
-run the model with `metrics: [top1, layer_top1]` (and `layer_snr` for each layer's own output
+"""Per-layer quantization sensitivity from a sweep (AIMET's QuantAnalyzer per-layer analysis).
+`tessera.analyze("file.yaml")` (or `tessera analyze file.yaml`) runs a sweep file's points this
+way and returns sensitivity.csv's rows, one per point and layer. By hand: run the model with `metrics: [top1, layer_top1]` (and `layer_snr` for each layer's own output
 SNR) on one quantization hardware per weight width, then
 
     sensitivity = tessera.sensitivity_from_results("out/results.csv", {"w8": 8, "w4": 4})

@@ -67,3 +67,19 @@ def test_from_a_sweeps_sensitivity_to_a_map_that_converts_the_model(tmp_path):
     assert {(r["module"], r["bits"]) for r in table} >= {("classifier.1", "4"), ("classifier.1", "8")}
     assert all(0.0 <= float(r["all_but_top1"]) <= 1.0 for r in table)
     assert os.path.getsize(written["png"]) > 10000
+
+
+def test_analyze_returns_each_layers_sensitivity(tmp_path):
+    data = (f"  images: {FMNIST}t10k-images-idx3-ubyte.gz\n  labels: {FMNIST}t10k-labels-idx1-ubyte.gz\n"
+            "  normalization: {mean: 0.2860, std: 0.3530}\n  limit: 64\n")
+    sweep = tmp_path / "analyze.yaml"
+    sweep.write_text(f"model: {ROOT}/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n{data}calibration:\n{data}"
+                     "hardware:\n  w4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+                     f"output: {{directory: {tmp_path / 'out'}}}\n")
+    rows = tessera.analyze(str(sweep))
+    assert [row["module"] for row in rows][:2] == ["features.0", "features.1"]
+    assert all(row["hardware"] == "w4" and row["drop"] == pytest.approx(row["float_top1"] - row["layer_top1"])
+               for row in rows)
+    assert (tmp_path / "out" / "analyze" / "sensitivity.csv").exists()  # beside the sweep's own folder
+    assert tessera.analyze(str(sweep)) == rows  # resumed: nothing recomputed, the same rows
+

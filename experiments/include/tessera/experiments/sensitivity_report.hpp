@@ -21,6 +21,10 @@
 
 namespace tessera::experiments {
 
+/// What `tessera analyze` runs: the file's points with metrics [top1, layer_top1, layer_snr],
+/// into <output.directory>/analyze (so its journal stays apart from the sweep's own).
+SweepSpec analysis_spec(SweepSpec spec);
+
 /// The rows of sensitivity.csv; points without layer_top1 columns (no converted module) add none.
 std::vector<ResultRow> sensitivity_rows(const SweepSpec& spec, const std::vector<ResultRow>& aggregated);
 
