@@ -24,7 +24,8 @@ from train_fashion_mnist_resnet import FashionResNet  # noqa: E402
 
 CALIBRATION_IMAGES = 512  # the sweep's calibration: the first 512 training images
 
-# (label, hardware, cross-layer equalization, fusion, bias correction, AdaRound) per row.
+# (label, hardware, cross-layer equalization, fusion, bias correction, AdaRound[, bias correction
+# method]) per row.
 ROWS = [
     ("W8A8, per-tensor weights (naive)", "w8a8_per_tensor", "false", "false", "", ""),
     ("W8A8, per-tensor, + fusion", "w8a8_per_tensor", "false", "true", "", ""),
@@ -33,11 +34,14 @@ ROWS = [
     ("W4A8, per-tensor weights (naive)", "w4a8_per_tensor", "false", "false", "", ""),
     ("W4A8, per-tensor, + CLE", "w4a8_per_tensor", "true", "false", "", ""),
     ("W4A8, per-tensor, + fusion + bias correction", "w4a8_per_tensor", "false", "true", "true", ""),
+    ("W4A8, per-tensor, + fusion + analytical bias correction", "w4a8_per_tensor", "false", "true", "true", "",
+     "analytical"),
     ("W4A8, per-tensor, + CLE + fusion + bias correction", "w4a8_per_tensor", "true", "true", "true", ""),
     ("W4A8, per-tensor, + fusion + AdaRound", "w4a8_per_tensor", "", "true", "", "true"),
     ("W4A8, per-channel MSE (`digital_int4_w_int8_a`)", "w4a8", "false", "false", "", ""),
     ("W4A8, per-channel MSE, + CLE", "w4a8", "true", "false", "", ""),
     ("W4A8, per-channel MSE, + fusion + bias correction", "w4a8", "false", "true", "true", ""),
+    ("W4A8, per-channel MSE, + fusion + analytical bias correction", "w4a8", "false", "true", "true", "", "analytical"),
     ("W4A8, per-channel MSE, + CLE + fusion + bias correction", "w4a8", "true", "true", "true", ""),
     ("W4A8, per-channel MSE, + fusion + AdaRound", "w4a8", "", "true", "", "true"),
 ]
@@ -82,14 +86,16 @@ def torch_ao_int8():
 def main():
     rows = sweep_rows()
 
-    def top1(hardware, cle="", fuse="", bias="", ada=""):
+    def top1(hardware, cle="", fuse="", bias="", ada="", method=""):
         for row in rows:
             if (row["hardware"] == hardware and row.get("quantization.cross_layer_equalization", "") == cle and
                     row.get("quantization.fuse_activations", "") == fuse and
                     row.get("quantization.bias_correction", "") == bias and
-                    row.get("quantization.adaround", "") == ada):
+                    row.get("quantization.adaround", "") == ada and
+                    row.get("quantization.bias_correction_method", "") == method):
                 return 100.0 * float(row["top1"])
-        raise SystemExit(f"no sweep row for {hardware} cle={cle} fuse={fuse} bias={bias} adaround={ada}")
+        raise SystemExit(f"no sweep row for {hardware} cle={cle} fuse={fuse} bias={bias} adaround={ada} "
+                         f"method={method}")
 
     lines = ["| ResNet, 10,000 test images | top-1 % |", "|---|---|",
              f"| float | {top1('float'):.2f} |"]

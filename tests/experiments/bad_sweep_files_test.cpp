@@ -45,7 +45,7 @@ TEST(BadSweepFiles, TheBundledSweepsValidate) {
   EXPECT_NE(result.output.find("ok (15 points x 5 seeds = 75 runs; hardware: pcm pcm_correlation pcm_columnwise)"),
             std::string::npos)
       << result.output;
-  EXPECT_NE(result.output.find("ok (25 points x 1 seed = 25 runs; hardware: float w8a8_per_tensor w4a8_per_tensor "
+  EXPECT_NE(result.output.find("ok (27 points x 1 seed = 27 runs; hardware: float w8a8_per_tensor w4a8_per_tensor "
                                "w8a8 w4a8)"),
             std::string::npos)
       << result.output;
