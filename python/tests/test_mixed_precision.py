@@ -12,6 +12,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 FMNIST = "/usr/share/datasets/fashion-mnist/"
 
 
+def cnn_sweep(path, body):
+    """Writes a sweep file of the bundled CNN on 64 test images (calibrated on them) with `body`."""
+    data = (f"  images: {FMNIST}t10k-images-idx3-ubyte.gz\n  labels: {FMNIST}t10k-labels-idx1-ubyte.gz\n"
+            "  normalization: {mean: 0.2860, std: 0.3530}\n  limit: 64\n")
+    path.write_text(f"model: {ROOT}/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n{data}calibration:\n{data}{body}")
+    return path
+
+
 def test_the_greedy_search_meets_the_budget_narrowing_the_cheapest_layers_first():
     # Lost metric per parameter bit saved: c 8->4 1.25e-6, c 4->2 2.5e-6, a 8->4 3.75e-6, b 8->4
     # 5e-5: c goes to 2 bits, then a to 4, and the mean is (4000 + 8000 + 200) / 2100 = 5.8.
@@ -38,13 +46,10 @@ def test_the_greedy_search_meets_the_budget_narrowing_the_cheapest_layers_first(
 
 
 def test_from_a_sweeps_sensitivity_to_a_map_that_converts_the_model(tmp_path):
-    data = (f"  images: {FMNIST}t10k-images-idx3-ubyte.gz\n  labels: {FMNIST}t10k-labels-idx1-ubyte.gz\n"
-            "  normalization: {mean: 0.2860, std: 0.3530}\n  limit: 64\n")
-    sweep = tmp_path / "sensitivity.yaml"
-    sweep.write_text(f"model: {ROOT}/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n{data}calibration:\n{data}"
-                     "hardware:\n  w8: {quantization: {preset: digital_int8}}\n"
-                     "  w4: {quantization: {preset: digital_int4_w_int8_a}}\n"
-                     "sweep: {product: {hardware: [w8, w4]}}\nmetrics: [top1, layer_top1]\n")
+    sweep = cnn_sweep(tmp_path / "sensitivity.yaml",
+                      "hardware:\n  w8: {quantization: {preset: digital_int8}}\n"
+                      "  w4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+                      "sweep: {product: {hardware: [w8, w4]}}\nmetrics: [top1, layer_top1]\n")
     tessera.run_sweep(str(sweep), output_directory=str(tmp_path / "out"))
     sensitivity = tessera.sensitivity_from_results(str(tmp_path / "out" / "results.csv"), {"w8": 8, "w4": 4})
     assert {"features.0", "features.3", "classifier.1", "classifier.3"} <= set(sensitivity)
@@ -70,12 +75,8 @@ def test_from_a_sweeps_sensitivity_to_a_map_that_converts_the_model(tmp_path):
 
 
 def test_analyze_returns_each_layers_sensitivity(tmp_path):
-    data = (f"  images: {FMNIST}t10k-images-idx3-ubyte.gz\n  labels: {FMNIST}t10k-labels-idx1-ubyte.gz\n"
-            "  normalization: {mean: 0.2860, std: 0.3530}\n  limit: 64\n")
-    sweep = tmp_path / "analyze.yaml"
-    sweep.write_text(f"model: {ROOT}/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n{data}calibration:\n{data}"
-                     "hardware:\n  w4: {quantization: {preset: digital_int4_w_int8_a}}\n"
-                     f"output: {{directory: {tmp_path / 'out'}}}\n")
+    sweep = cnn_sweep(tmp_path / "analyze.yaml", "hardware:\n  w4: {quantization: {preset: digital_int4_w_int8_a}}\n"
+                      f"output: {{directory: {tmp_path / 'out'}}}\n")
     rows = tessera.analyze(str(sweep))
     assert [row["module"] for row in rows][:2] == ["features.0", "features.1"]
     assert all(row["hardware"] == "w4" and row["drop"] == pytest.approx(row["float_top1"] - row["layer_top1"])
