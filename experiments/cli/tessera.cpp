@@ -109,12 +109,18 @@ int run_sweep_command(const SweepCommand& command, const cli::MpiSession& sessio
 // <output>/analyze, then each point's layers ranked by the top-1 they leave when quantized alone.
 int analyze_command(const SweepCommand& command, const cli::MpiSession& session) {
   const SweepSpec spec = analysis_spec(load_sweep_file(command.file));
+  const nn::Model model = nn::load_onnx(spec.model.string());
+  const bool converts = std::any_of(spec.hardware.begin(), spec.hardware.end(), [&](const Hardware& h) {
+    nn::ConversionPlan plan;
+    convert_for_hardware(model, h, 0, &plan);
+    return std::any_of(plan.modules.begin(), plan.modules.end(), [](const auto& m) { return m.is_converted(); });
+  });
+  if (!converts) {  // refused before anything runs or is written
+    throw std::invalid_argument(command.file + ": no hardware of this file converts a module, so there is no layer to analyze");
+  }
   const std::optional<SweepSummary> summary = run_and_report(spec, command, session);
   if (!summary) return 0;
   std::vector<ResultRow> table = sensitivity_rows(spec, aggregate_sweep(spec, summary->rows));
-  if (table.empty()) {
-    throw std::invalid_argument(command.file + ": no hardware of this file converts a module, so there is no layer to analyze");
-  }
   std::stable_sort(table.begin(), table.end(), [&](const ResultRow& a, const ResultRow& b) {
     const std::string la = settings_label(a, spec.columns), lb = settings_label(b, spec.columns);
     return la != lb ? la < lb : a["layer_top1"].get<double>() < b["layer_top1"].get<double>();

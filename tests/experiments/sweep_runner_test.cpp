@@ -340,7 +340,7 @@ TEST(SweepRunner, AnalyzeWritesEachLayersSensitivityAndRanksTheLayers) {
     return a.second < b.second;
   })) << result.output;
 
-  // A file whose hardware converts nothing has no layer to analyze: an error, not an empty table.
+  // A file whose hardware converts nothing has no layer to analyze: an error before anything runs.
   const fs::path nothing = folder / "nothing.yaml";
   std::ofstream(nothing) << "model: " TESSERA_SOURCE_DIR "/examples/fashion_mnist/fmnist_cnn.onnx\ndata:\n"
                          << test_images_section(8) << "calibration:\n"
@@ -350,6 +350,7 @@ TEST(SweepRunner, AnalyzeWritesEachLayersSensitivityAndRanksTheLayers) {
   EXPECT_NE(refused.output.find("no hardware of this file converts a module, so there is no layer to analyze"),
             std::string::npos)
       << refused.output;
+  EXPECT_FALSE(fs::exists(folder / "none"));
 }
 
 TEST(SweepRunner, FusionIsASweepableSwitchThatChangesTheRunAndItsResult) {
