@@ -99,7 +99,9 @@ void load_encodings_json(Model& model, const std::string& path) {
     const std::string where = path + ": " + section + "." + e.tensor;
     if (!document.contains(section) || !document[section].is_object() || !document[section].contains(e.tensor)) {
       throw ModelError(where + ": missing; the model quantizes this tensor (" + std::string(role_name(e.role)) +
-                       " of a " + model.graph().nodes[listed.node].op_type + " node)");
+                       " of a " + model.graph().nodes[listed.node].op_type +
+                       " node): were the encodings saved from a model converted otherwise (another map, or "
+                       "fused activations: quantization.fuse_activations)?");
     }
     const nlohmann::json& list = document[section][e.tensor];
     const auto channels = static_cast<std::size_t>(e.quantizer->encoding_count());

@@ -132,3 +132,7 @@ def test_a_fused_torch_model_exports_what_it_computes(tmp_path):
     fused = calibrated(model, x, fuse_activations=True)
     np.testing.assert_allclose(core_twin(fused, x[:1], tmp_path, "fused").forward(x.numpy()), run(fused, x),
                                rtol=1e-4, atol=1e-4)
+    # Its encodings do not fit the unfused conversion, and the refusal says what may differ.
+    unfused = tessera.convert_onnx_to_quantized(tessera.Model.load_onnx(str(tmp_path / "fused.onnx")), W4A8)
+    with pytest.raises(tessera.ModelError, match="fused activations: quantization.fuse_activations"):
+        unfused.load_encodings(str(tmp_path / "fused.encodings.json"))
