@@ -4,6 +4,9 @@
 #include <stdexcept>
 #include <string>
 
+#include "cpu/eigen_gemm.hpp"
+#include "cpu/simd_targets.hpp"
+
 namespace tessera::simulator {
 namespace {
 
@@ -23,15 +26,14 @@ void check_shapes(const char* what, bool compatible, const Tensor& a, const Tens
 constexpr std::int64_t kBlocks = 4;
 constexpr double kParallelWork = 1 << 18;  // multiply-adds below which threads cost more than they give
 
-// Eigen runs each band on the calling thread; the bands are what runs in parallel.
-void use_sequential_eigen() {
-  static const bool done = (Eigen::setNbThreads(1), true);
-  (void)done;
+// Eigen's product of the level in use, on the calling thread (the bands are what runs in
+// parallel).
+void product(const eigen_gemm::Product& product) {
+  for_level(eigen_gemm::product_generic, eigen_gemm::product_avx2, eigen_gemm::product_avx512)(product);
 }
 
 template <class Band>
 void for_each_band(std::int64_t rows, std::int64_t cols, std::int64_t depth, Band band) {
-  use_sequential_eigen();
   const bool by_rows = rows >= cols;
   const std::int64_t extent = by_rows ? rows : cols;
   const std::int64_t size = std::max<std::int64_t>(16, ((extent + kBlocks - 1) / kBlocks + 15) / 16 * 16);
@@ -56,8 +58,9 @@ void for_each_product_band(std::int64_t rows, std::int64_t cols, std::int64_t de
 
 void matmul_transposed_band(const Tensor& a, const Tensor& b, Tensor& out, std::int64_t first_row,
                             std::int64_t row_count, std::int64_t first_col, std::int64_t col_count) {
-  out.matrix().block(first_row, first_col, row_count, col_count).noalias() =
-      a.matrix().middleRows(first_row, row_count) * b.matrix().middleRows(first_col, col_count).transpose();
+  const std::int64_t depth = a.dim(1);
+  product({eigen_gemm::Layout::a_bt, a.data() + first_row * depth, depth, b.data() + first_col * depth, depth,
+           out.data() + first_row * out.dim(1) + first_col, out.dim(1), row_count, col_count, depth});
 }
 
 void matmul_transposed(const Tensor& a, const Tensor& b, Tensor& out) {
@@ -74,8 +77,10 @@ void matmul(const Tensor& a, const Tensor& b, Tensor& out) {
                a.rank() == 2 && b.rank() == 2 && out.rank() == 2 && a.dim(1) == b.dim(0) && out.dim(0) == a.dim(0) &&
                    out.dim(1) == b.dim(1),
                a, b, out);
-  for_each_band(out.dim(0), out.dim(1), a.dim(1), [&](auto r, auto m, auto c, auto n) {
-    out.matrix().block(r, c, m, n).noalias() = a.matrix().middleRows(r, m) * b.matrix().middleCols(c, n);
+  const std::int64_t depth = a.dim(1), width = out.dim(1);
+  for_each_band(out.dim(0), width, depth, [&](auto r, auto m, auto c, auto n) {
+    product({eigen_gemm::Layout::a_b, a.data() + r * depth, depth, b.data() + c, b.dim(1), out.data() + r * width + c,
+             width, m, n, depth});
   });
 }
 
@@ -84,8 +89,10 @@ void matmul_left_transposed(const Tensor& a, const Tensor& b, Tensor& out) {
                a.rank() == 2 && b.rank() == 2 && out.rank() == 2 && a.dim(0) == b.dim(0) && out.dim(0) == a.dim(1) &&
                    out.dim(1) == b.dim(1),
                a, b, out);
-  for_each_band(out.dim(0), out.dim(1), a.dim(0), [&](auto r, auto m, auto c, auto n) {
-    out.matrix().block(r, c, m, n).noalias() = a.matrix().middleCols(r, m).transpose() * b.matrix().middleCols(c, n);
+  const std::int64_t depth = a.dim(0), width = out.dim(1);
+  for_each_band(out.dim(0), width, depth, [&](auto r, auto m, auto c, auto n) {
+    product({eigen_gemm::Layout::at_b, a.data() + r, a.dim(1), b.data() + c, b.dim(1), out.data() + r * width + c,
+             width, m, n, depth});
   });
 }
 

@@ -1,6 +1,7 @@
 // The CUDA backend's entry points in a build without CUDA: availability() says so and every
 // entry point refuses with that reason (require_device throws before anything else runs).
 #include "tessera/simulator/cuda_kernels.hpp"
+#include "tile_backends.hpp"
 
 namespace tessera::simulator::cuda {
 
@@ -30,16 +31,13 @@ SgemmBaseline::SgemmBaseline(std::int64_t, std::int64_t, std::int64_t) { require
 SgemmBaseline::~SgemmBaseline() = default;
 void SgemmBaseline::run() {}
 
-struct TileEngine::State {};
-
-TileEngine::TileEngine(std::int64_t, std::int64_t, const parameters::IOParameters&) { require_device("analog tile"); }
-TileEngine::~TileEngine() = default;
-void TileEngine::upload_weights(const Tensor&, const Tensor*) {}
-void TileEngine::upload_output_vectors(std::span<const float>, std::span<const float>) {}
-RowStatistics TileEngine::load_batch(const Tensor&) { return {}; }
-void TileEngine::ideal_product(const Tensor&) {}
-std::vector<char> TileEngine::run_round(const RoundRequest&) { return {}; }
-void TileEngine::store_rows(std::span<const std::int64_t>, std::span<const std::int64_t>, std::span<const float>) {}
-Tensor TileEngine::finish(std::span<const char>, std::span<const float>, std::span<const float>) { return {}; }
-
 }  // namespace tessera::simulator::cuda
+
+namespace tessera::simulator {
+
+std::unique_ptr<TileBackend> make_cuda_tile_backend(TileSpec, std::string_view who) {
+  cuda::require_device(who);
+  return nullptr;  // not reached: require_device throws without CUDA
+}
+
+}  // namespace tessera::simulator

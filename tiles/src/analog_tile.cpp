@@ -9,6 +9,7 @@
 
 #include "batch_shape_check.hpp"
 #include "tessera/simulator/matmul.hpp"
+#include "tessera/simulator/tile_backend.hpp"
 #include "tessera/simulator/weight_clip.hpp"
 #include "tessera/simulator/weight_modifier.hpp"
 
@@ -117,10 +118,9 @@ AnalogTile::AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::
       config_(std::move(config)),
       name_(name),
       stream_(simulator::RandomStream(seed).derive(name)),
-      weights_(checked_tile_shape(out_size, in_size, name)),
-      effective_weights_({out_size, in_size}),
-      noise_model_(simulator::make_device_noise_model(config_.noise_model)),
-      converter_(noise_model_->converter()) {
+      programming_(config_.noise_model) {
+  mapping_.targets = Tensor(checked_tile_shape(out_size, in_size, name));
+  effective_.values = Tensor({out_size, in_size});
   if (out_size < 1 || in_size < 1) {
     throw std::invalid_argument("tile sizes must be >= 1, got " + std::to_string(out_size) + " x " +
                                 std::to_string(in_size));
@@ -131,20 +131,37 @@ AnalogTile::AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::
   // Per-output device spread, drawn once per tile (aihwkit: fixed at construction).
   std::vector<float> spread(static_cast<std::size_t>(out_size));
   stream_.derive("output_noise_spread").fill_normal(spread);
-  output_noise_std_.resize(spread.size());
+  periphery_.output_noise_std.resize(spread.size());
   for (std::size_t i = 0; i < spread.size(); ++i) {
-    output_noise_std_[i] = static_cast<float>(std::abs(io.out_noise * (1.0 + io.out_noise_std * spread[i])));
+    periphery_.output_noise_std[i] = static_cast<float>(std::abs(io.out_noise * (1.0 + io.out_noise_std * spread[i])));
   }
   if (io.out_nonlinearity > 0.0) {
     stream_.derive("output_nonlinearity_spread").fill_normal(spread);
     const double bound = io.out_bound > 0.0 ? io.out_bound : 1.0;
-    output_nonlinearity_.resize(spread.size());
+    periphery_.output_nonlinearity.resize(spread.size());
     for (std::size_t i = 0; i < spread.size(); ++i) {
-      output_nonlinearity_[i] =
+      periphery_.output_nonlinearity[i] =
           static_cast<float>(std::abs(io.out_nonlinearity / bound * (1.0 + io.out_nonlinearity_std * spread[i])));
     }
   }
+  cpu_ = make_backend(simulator::Backend::cpu);
+  effective_weights_changed();
 }
+
+std::unique_ptr<simulator::TileBackend> AnalogTile::make_backend(simulator::Backend kind) const {
+  simulator::TileSpec spec;
+  spec.out_size = out_size_;
+  spec.in_size = in_size_;
+  spec.periphery =
+      simulator::periphery_settings(config_.forward, in_size_, !periphery_.output_nonlinearity.empty());
+  spec.output_noise_std = periphery_.output_noise_std;
+  spec.output_nonlinearity = periphery_.output_nonlinearity;
+  return simulator::make_tile_backend(kind, std::move(spec), "tile '" + name_ + "'");
+}
+
+AnalogTile::~AnalogTile() = default;
+AnalogTile::AnalogTile(AnalogTile&&) noexcept = default;
+AnalogTile& AnalogTile::operator=(AnalogTile&&) noexcept = default;
 
 void AnalogTile::set_weights(const Tensor& weights) {
   const auto held = lock_.hold();
@@ -161,8 +178,8 @@ void AnalogTile::set_weights(const Tensor& weights) {
                                   " (weights must be finite)");
     }
   }
-  weights_ = weights;
-  mapping_scales_.clear();
+  mapping_.targets = weights;
+  mapping_.scales.clear();
   const parameters::MappingParameter& mapping = config_.mapping;
   if (mapping.weight_scaling_omega > 0.0) {
     // aihwkit's weight scaling is a layerwise or channelwise remapping to omega.
@@ -170,37 +187,35 @@ void AnalogTile::set_weights(const Tensor& weights) {
     remap.remapped_wmax = mapping.weight_scaling_omega;
     remap.type = mapping.weight_scaling_columnwise ? parameters::WeightRemapType::CHANNELWISE_SYMMETRIC
                                                    : parameters::WeightRemapType::LAYERWISE_SYMMETRIC;
-    mapping_scales_ = simulator::remap_weights(weights_, remap);
+    mapping_.scales = simulator::remap_weights(mapping_.targets, remap);
   }
   target_weights_changed();
 }
 
 void AnalogTile::target_weights_changed() {
-  effective_weights_ = weights_;
-  programmed_ = false;
-  compensation_.clear();
-  compensation_baseline_.clear();
-  compensation_reference_ = Tensor();
+  effective_.values = mapping_.targets;
+  programming_.programmed = false;
+  compensation_ = Compensation{};
   effective_weights_changed();
 }
 
 Tensor AnalogTile::logical_weights() const {
   const auto held = lock_.hold();
-  Tensor logical = weights_;
-  for (std::size_t i = 0; i < mapping_scales_.size(); ++i) {
+  Tensor logical = mapping_.targets;
+  for (std::size_t i = 0; i < mapping_.scales.size(); ++i) {
     for (std::int64_t j = 0; j < in_size_; ++j)
-      logical[static_cast<std::int64_t>(i) * in_size_ + j] *= mapping_scales_[i];
+      logical[static_cast<std::int64_t>(i) * in_size_ + j] *= mapping_.scales[i];
   }
   return logical;
 }
 
 void AnalogTile::post_update_step() {
   const auto held = lock_.hold();
-  simulator::clip_weights(weights_, config_.clip);
-  const std::vector<float> factors = simulator::remap_weights(weights_, config_.remap);
+  simulator::clip_weights(mapping_.targets, config_.clip);
+  const std::vector<float> factors = simulator::remap_weights(mapping_.targets, config_.remap);
   if (config_.remap.type != parameters::WeightRemapType::NONE) {
-    if (mapping_scales_.empty()) mapping_scales_.assign(factors.size(), 1.0f);
-    for (std::size_t i = 0; i < factors.size(); ++i) mapping_scales_[i] *= factors[i];
+    if (mapping_.scales.empty()) mapping_.scales.assign(factors.size(), 1.0f);
+    for (std::size_t i = 0; i < factors.size(); ++i) mapping_.scales[i] *= factors[i];
   }
   target_weights_changed();
 }
@@ -213,23 +228,24 @@ bool AnalogTile::needs_weight_magnitudes() const {
 void AnalogTile::set_backend(simulator::Backend backend) {
   const auto held = lock_.hold();
   if (backend == simulator::Backend::cpu) {
-    engine_.reset();
-  } else if (!engine_) {
-    simulator::cuda::require_device("tile '" + name_ + "'");
-    engine_ = std::make_unique<simulator::cuda::TileEngine>(out_size_, in_size_, config_.forward);
-    engine_->upload_output_vectors(output_noise_std_, output_nonlinearity_);
+    device_.reset();
+  } else if (!device_) {
+    device_ = make_backend(backend);
   }
-  device_weights_ = nullptr;
 }
 
 void AnalogTile::effective_weights_changed() {
-  device_weights_ = nullptr;
-  packed_source_ = nullptr;
+  effective_.version = ++last_version_;
   if (needs_weight_magnitudes()) {
-    abs_effective_weights_.resize(effective_weights_.shape());
-    for (std::int64_t k = 0; k < effective_weights_.size(); ++k)
-      abs_effective_weights_[k] = std::abs(effective_weights_[k]);
+    effective_.magnitudes.resize(effective_.values.shape());
+    for (std::int64_t k = 0; k < effective_.values.size(); ++k)
+      effective_.magnitudes[k] = std::abs(effective_.values[k]);
   }
+}
+
+simulator::TileWeights AnalogTile::mvm_weights(const Tensor& values, const Tensor& magnitudes,
+                                               std::uint64_t version) const {
+  return {&values, needs_weight_magnitudes() ? &magnitudes : nullptr, version};
 }
 
 void AnalogTile::set_bias(std::span<const float> bias) {
@@ -244,34 +260,33 @@ void AnalogTile::set_bias(std::span<const float> bias) {
                                   std::to_string(bias[k]) + " (the bias must be finite)");
     }
   }
-  bias_.assign(bias.begin(), bias.end());
+  mapping_.bias.assign(bias.begin(), bias.end());
 }
 
 void AnalogTile::set_effective_from_conductances(std::span<const float> conductances) {
-  converter_.to_weights(conductances, conductance_scale_, effective_weights_.values());
+  programming_.converter.to_weights(conductances, programming_.conductance_scale, effective_.values.values());
   effective_weights_changed();
 }
 
 void AnalogTile::program() {
   const auto held = lock_.hold();
-  std::vector<float>& targets = conductance_workspace_;
-  conductance_scale_ = converter_.to_conductances(weights_.values(), targets);
-  programmed_conductances_.resize(targets.size());
-  drift_coefficients_.resize(targets.size());
-  noise_model_->program(targets, programmed_conductances_, stream_.derive("programming"));
-  noise_model_->drift_coefficients(targets, drift_coefficients_, stream_.derive("drift_coefficients"));
-  programmed_ = true;
-  set_effective_from_conductances(programmed_conductances_);
-  compensation_.clear();
-  compensation_baseline_.clear();
-  compensation_reference_ = Tensor();
+  Programming& p = programming_;
+  std::vector<float>& targets = p.workspace;
+  p.conductance_scale = p.converter.to_conductances(mapping_.targets.values(), targets);
+  p.conductances.resize(targets.size());
+  p.drift_coefficients.resize(targets.size());
+  p.noise_model->program(targets, p.conductances, stream_.derive("programming"));
+  p.noise_model->drift_coefficients(targets, p.drift_coefficients, stream_.derive("drift_coefficients"));
+  p.programmed = true;
+  set_effective_from_conductances(p.conductances);
+  compensation_ = Compensation{};
   const CompensationSettings compensation = compensation_settings(config_.drift_compensation);
   if (!compensation.active) return;
   const simulator::RandomStream readouts = stream_.derive("drift_compensation");
   if (compensation.readout == parameters::CompensationReadout::MEAN_ABS) {
     // aihwkit: mean |y| of the read at programming (or of the ideal weights: the identity's
     // noise-free read is W itself), clamped at 1e-4 as aihwkit does.
-    compensation_baseline_ =
+    compensation_.baseline =
         compensation.exact_reference
             ? summarise_read(ideal_read(), nullptr, compensation.global)
             : clamped(summarise_read(read_identity(readouts.derive("baseline"), compensation.reads), nullptr,
@@ -280,12 +295,12 @@ void AnalogTile::program() {
   }
   // Correlation: keep one reference read; the baseline is its product with a second,
   // independent read (or, exact, the ideal read with itself), so noise does not inflate it.
-  compensation_reference_ =
+  compensation_.reference =
       compensation.exact_reference ? ideal_read() : read_identity(readouts.derive("baseline"), compensation.reads);
   const Tensor second = compensation.exact_reference
-                            ? compensation_reference_
+                            ? compensation_.reference
                             : read_identity(readouts.derive("baseline_second"), compensation.reads);
-  compensation_baseline_ = summarise_read(compensation_reference_, &second, compensation.global);
+  compensation_.baseline = summarise_read(compensation_.reference, &second, compensation.global);
 }
 
 void AnalogTile::drift(double t_inference) {
@@ -294,35 +309,36 @@ void AnalogTile::drift(double t_inference) {
     throw std::invalid_argument("t_inference must be a finite time >= 0 s, got " +
                                 parameters::format_number(t_inference));
   }
-  if (!programmed_) program();
+  if (!programming_.programmed) program();
+  Programming& p = programming_;
   std::uint64_t time_key = 0;
   std::memcpy(&time_key, &t_inference, sizeof time_key);  // noise depends on the time only
-  conductance_workspace_.resize(programmed_conductances_.size());
-  noise_model_->drift(programmed_conductances_, drift_coefficients_, t_inference, conductance_workspace_,
-                      stream_.derive("read_noise").derive(time_key));
-  set_effective_from_conductances(conductance_workspace_);
-  if (compensation_baseline_.empty()) return;
-  compensation_.clear();
+  p.workspace.resize(p.conductances.size());
+  p.noise_model->drift(p.conductances, p.drift_coefficients, t_inference, p.workspace,
+                       stream_.derive("read_noise").derive(time_key));
+  set_effective_from_conductances(p.workspace);
+  if (compensation_.baseline.empty()) return;
+  compensation_.factors.clear();
   const CompensationSettings compensation = compensation_settings(config_.drift_compensation);
   const Tensor read = read_identity(stream_.derive("drift_compensation").derive(time_key), compensation.reads);
   const bool correlation = compensation.readout == parameters::CompensationReadout::CORRELATION;
-  const std::vector<double> current = correlation ? summarise_read(read, &compensation_reference_, compensation.global)
+  const std::vector<double> current = correlation ? summarise_read(read, &compensation_.reference, compensation.global)
                                                   : clamped(summarise_read(read, nullptr, compensation.global));
-  compensation_.resize(current.size());
+  compensation_.factors.resize(current.size());
   for (std::size_t i = 0; i < current.size(); ++i) {
-    const double baseline = compensation_baseline_[i];
+    const double baseline = compensation_.baseline[i];
     // Correlation: a column whose reference reads nothing but noise has nothing to compensate
     // (factor 1); a read that lost its correlation with the reference is capped at 1000.
-    compensation_[i] = !correlation      ? static_cast<float>(baseline / current[i])
-                       : baseline <= 0.0 ? 1.0f
-                                         : static_cast<float>(baseline / std::max(current[i], 1e-3 * baseline));
+    compensation_.factors[i] = !correlation      ? static_cast<float>(baseline / current[i])
+                               : baseline <= 0.0 ? 1.0f
+                                                 : static_cast<float>(baseline / std::max(current[i], 1e-3 * baseline));
   }
 }
 
 Tensor AnalogTile::ideal_read() const {
   Tensor read({in_size_, out_size_});  // the identity's noise-free read: W transposed
   for (std::int64_t i = 0; i < out_size_; ++i) {
-    for (std::int64_t j = 0; j < in_size_; ++j) read[j * out_size_ + i] = weights_[i * in_size_ + j];
+    for (std::int64_t j = 0; j < in_size_; ++j) read[j * out_size_ + i] = mapping_.targets[i * in_size_ + j];
   }
   return read;
 }
@@ -335,7 +351,8 @@ std::vector<double> AnalogTile::clamped(std::vector<double> means) {
 
 Tensor AnalogTile::read_identity(const simulator::RandomStream& stream, int reads) {
   Tensor read({in_size_, out_size_});
-  const MvmWeights weights{&effective_weights_, &abs_effective_weights_};
+  const simulator::TileWeights weights = mvm_weights(effective_.values, effective_.magnitudes, effective_.version);
+  Tensor readout_inputs;
   // The identity goes through in blocks of rows (the noise is addressed by row, so the result
   // is the same as one pass) to keep the workspaces small. Read k > 0 draws from its own
   // stream; the first is the single read's, so reads = 1 is aihwkit's readout as before.
@@ -344,10 +361,10 @@ Tensor AnalogTile::read_identity(const simulator::RandomStream& stream, int read
     const simulator::RandomStream read_stream = k == 0 ? stream : stream.derive("read " + std::to_string(k));
     for (std::int64_t first = 0; first < in_size_; first += kRowsPerBlock) {
       const std::int64_t rows = std::min(kRowsPerBlock, in_size_ - first);
-      readout_inputs_.resize({rows, in_size_});
-      std::fill(readout_inputs_.values().begin(), readout_inputs_.values().end(), 0.0f);
-      for (std::int64_t r = 0; r < rows; ++r) readout_inputs_[r * in_size_ + first + r] = 1.0f;
-      const Tensor block = run_forward(readout_inputs_, weights, static_cast<std::uint64_t>(first), read_stream,
+      readout_inputs.resize({rows, in_size_});
+      std::fill(readout_inputs.values().begin(), readout_inputs.values().end(), 0.0f);
+      for (std::int64_t r = 0; r < rows; ++r) readout_inputs[r * in_size_ + first + r] = 1.0f;
+      const Tensor block = run_forward(readout_inputs, weights, static_cast<std::uint64_t>(first), read_stream,
                                        /*digital_post_processing=*/false, /*identity_input=*/true);
       float* target = read.data() + first * out_size_;
       for (std::int64_t i = 0; i < rows * out_size_; ++i) target[i] = k == 0 ? block[i] : target[i] + block[i];
@@ -367,24 +384,29 @@ std::vector<float> AnalogTile::output_factors(bool digital_post_processing) cons
   std::vector<float> factors(static_cast<std::size_t>(out_size_), static_cast<float>(config_.forward.out_scale));
   if (!digital_post_processing) return factors;
   for (std::size_t i = 0; i < factors.size(); ++i) {
-    if (!mapping_scales_.empty()) factors[i] *= mapping_scales_[i];
-    if (!compensation_.empty()) factors[i] *= compensation_[compensation_.size() == 1 ? 0 : i];
+    if (!mapping_.scales.empty()) factors[i] *= mapping_.scales[i];
+    const std::vector<float>& compensation = compensation_.factors;
+    if (!compensation.empty()) factors[i] *= compensation[compensation.size() == 1 ? 0 : i];
   }
   return factors;
 }
 
-AnalogTile::MvmWeights AnalogTile::forward_weights(std::uint64_t first_sample) {
+simulator::OutputFinish AnalogTile::output_finish(bool digital_post_processing) const {
+  return {output_factors(digital_post_processing), digital_post_processing ? mapping_.bias : std::vector<float>()};
+}
+
+simulator::TileWeights AnalogTile::forward_weights(std::uint64_t first_sample) {
   const parameters::WeightModifierParameter& modifier = config_.modifier;
-  last_forward_modified_ = simulator::modifies_weights(modifier) && (training_ || modifier.enable_during_test);
-  if (!last_forward_modified_) return {&effective_weights_, &abs_effective_weights_};
-  simulator::modify_weights(effective_weights_, modified_weights_, modifier,
+  Training& t = training_;
+  t.last_forward_modified = simulator::modifies_weights(modifier) && (t.enabled || modifier.enable_during_test);
+  if (!t.last_forward_modified) return mvm_weights(effective_.values, effective_.magnitudes, effective_.version);
+  simulator::modify_weights(effective_.values, t.modified, modifier,
                             stream_.derive("weight_modifier").derive(first_sample));
   if (needs_weight_magnitudes()) {
-    abs_modified_weights_.resize(modified_weights_.shape());
-    for (std::int64_t k = 0; k < modified_weights_.size(); ++k)
-      abs_modified_weights_[k] = std::abs(modified_weights_[k]);
+    t.modified_magnitudes.resize(t.modified.shape());
+    for (std::int64_t k = 0; k < t.modified.size(); ++k) t.modified_magnitudes[k] = std::abs(t.modified[k]);
   }
-  return {&modified_weights_, &abs_modified_weights_};
+  return mvm_weights(t.modified, t.modified_magnitudes, ++last_version_);  // new values on every call
 }
 
 Tensor AnalogTile::scale_outputs(const Tensor& grad_output) const {
@@ -401,7 +423,7 @@ Tensor AnalogTile::backward(const Tensor& grad_output) const {
   check_batch_shape("tile '" + name_ + "'", "grad_output", grad_output, out_size_);
   const Tensor scaled = scale_outputs(grad_output);
   Tensor grad_input({grad_output.dim(0), in_size_});
-  simulator::matmul(scaled, last_forward_modified_ ? modified_weights_ : effective_weights_, grad_input);
+  simulator::matmul(scaled, training_.last_forward_modified ? training_.modified : effective_.values, grad_input);
   return grad_input;
 }
 

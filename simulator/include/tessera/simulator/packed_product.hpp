@@ -3,10 +3,11 @@
 // (while it is still in L1/L2). Eigen's GEMM packs W on every call and leaves the product in
 // memory; for a 512x512 tile at batch 256 its packing was 8 % of the forward and the first pass
 // over the product after it one more cache miss per element.
-// Every output element is one chain of fused multiply-adds over the inputs in order, whatever
-// the blocking, so the bits do not depend on the thread count, the batch size or how the rows
-// and outputs are split. On CPUs without AVX-512 the product falls back to
-// simulator::matmul_transposed_band (Eigen), block by block.
+// Every output element is one chain of multiply-adds over the inputs in order, whatever the
+// blocking, so the bits do not depend on the thread count, the batch size or how the rows and
+// outputs are split. The kernel runs at the SIMD level in use (cpu_features.hpp): fused
+// multiply-adds with AVX-512 or AVX2 (the same bits on both), separate multiplies and adds on
+// the generic path.
 #pragma once
 
 #include <cstdint>
@@ -25,20 +26,18 @@ class PackedWeights {
   static constexpr std::int64_t kPanelWidth = 32;
 
   PackedWeights() = default;
-  /// Packs `weights` ([outputs, inputs]); keeps a pointer to it for the fallback product.
+  /// Packs `weights` ([outputs, inputs]).
   explicit PackedWeights(const Tensor& weights);
 
   std::int64_t outputs() const { return outputs_; }
   std::int64_t inputs() const { return inputs_; }
   std::int64_t panels() const { return (outputs_ + kPanelWidth - 1) / kPanelWidth; }
   const float* panel(std::int64_t index) const { return values_.data() + index * inputs_ * kPanelWidth; }
-  const Tensor& unpacked() const { return *source_; }
 
  private:
   std::int64_t outputs_ = 0;
   std::int64_t inputs_ = 0;
   std::vector<float> values_;
-  const Tensor* source_ = nullptr;
 };
 
 /// One product of a packed call: out = inputs * weights^T (inputs [rows, in], out [rows, out]).

@@ -23,12 +23,17 @@
 #include "tessera/parameters/rpu_config.hpp"
 #include "tessera/simulator/backend.hpp"
 #include "tessera/simulator/call_lock.hpp"
-#include "tessera/simulator/cuda_kernels.hpp"
 #include "tessera/simulator/noise/conductance_converter.hpp"
 #include "tessera/simulator/noise/device_noise_model.hpp"
-#include "tessera/simulator/packed_product.hpp"
 #include "tessera/simulator/random_stream.hpp"
 #include "tessera/simulator/tensor.hpp"
+
+namespace tessera::simulator {
+class TileBackend;
+struct TileWeights;
+struct RowStatistics;
+struct OutputFinish;
+}  // namespace tessera::simulator
 
 namespace tessera::tiles {
 
@@ -39,6 +44,9 @@ class AnalogTile {
   /// Throws std::invalid_argument for bad sizes or for config settings not supported yet.
   AnalogTile(std::int64_t out_size, std::int64_t in_size, parameters::InferenceRPUConfig config, std::uint64_t seed = 0,
              std::string_view name = "tile");
+  ~AnalogTile();
+  AnalogTile(AnalogTile&&) noexcept;
+  AnalogTile& operator=(AnalogTile&&) noexcept;
 
   /// Throws std::invalid_argument for sizes below 1, or for weights whose copies a tile keeps
   /// would not fit the memory available (checked before anything is allocated).
@@ -54,18 +62,18 @@ class AnalogTile {
   /// tile, and the factor is applied digitally to the outputs (mapping_scales()).
   void set_weights(const Tensor& weights);
   /// Target weights on the tile (after weight scaling and remapping), [out_size, in_size].
-  const Tensor& weights() const { return weights_; }
+  const Tensor& weights() const { return mapping_.targets; }
   /// The weights the MVM uses (the targets until programming and drift change them).
-  const Tensor& effective_weights() const { return effective_weights_; }
+  const Tensor& effective_weights() const { return effective_.values; }
   /// Digital factor per output row that maps tile weights back to the layer's weights (weight
   /// scaling, remapping); empty when every factor is 1.
-  const std::vector<float>& mapping_scales() const { return mapping_scales_; }
+  const std::vector<float>& mapping_scales() const { return mapping_.scales; }
   /// The layer's weights: weights() with each row times its mapping scale.
   Tensor logical_weights() const;
 
   /// Digital bias added after the ADC (out_size values); empty = no bias.
   void set_bias(std::span<const float> bias);
-  const std::vector<float>& bias() const { return bias_; }
+  const std::vector<float>& bias() const { return mapping_.bias; }
 
   /// Maps the target weights to conductances (config.noise_model.g_converter) and applies
   /// programming noise; drift coefficients are drawn too. The effective weights become the
@@ -75,10 +83,10 @@ class AnalogTile {
   /// from the programmed state (programs first if needed), and updated drift compensation.
   /// The noise drawn depends only on (seed, name, t_inference).
   void drift(double t_inference);
-  bool is_programmed() const { return programmed_; }
+  bool is_programmed() const { return programming_.programmed; }
   /// Drift-compensation factors applied to the outputs: one (global), one per output (per
   /// column), or none.
-  const std::vector<float>& drift_compensation_factors() const { return compensation_; }
+  const std::vector<float>& drift_compensation_factors() const { return compensation_.factors; }
 
   /// Runs a batch [batch, in_size] -> [batch, out_size]. In training mode (or with
   /// modifier.enable_during_test) the MVM uses the effective weights perturbed by
@@ -90,12 +98,12 @@ class AnalogTile {
   /// the same numbers; sums run in another order). Programming, drift and the drift-compensation
   /// readouts stay on the CPU.
   void set_backend(simulator::Backend backend);
-  simulator::Backend backend() const { return engine_ ? simulator::Backend::cuda : simulator::Backend::cpu; }
+  simulator::Backend backend() const { return device_ ? simulator::Backend::cuda : simulator::Backend::cpu; }
   void set_training(bool training) {
     const auto held = lock_.hold();
-    training_ = training;
+    training_.enabled = training;
   }
-  bool is_training() const { return training_; }
+  bool is_training() const { return training_.enabled; }
 
   /// Ideal backward pass of the last forward call: the input gradient [batch, in_size] of
   /// y = f * (W x) for the weights that call used (modified in training), where f is the
@@ -110,26 +118,21 @@ class AnalogTile {
   /// Where the sample count of the next forward call starts (noise depends on it).
   void set_sample_counter(std::uint64_t next_sample) {
     const auto held = lock_.hold();
-    samples_seen_ = next_sample;
+    periphery_.samples_seen = next_sample;
   }
-  std::uint64_t sample_counter() const { return samples_seen_; }
+  std::uint64_t sample_counter() const { return periphery_.samples_seen; }
 
  private:
-  struct Round;  // one bound-management round over the samples still active
-  /// The weights one forward call multiplies with, and |W| where the noise or IR drop needs it.
-  struct MvmWeights {
-    const Tensor* values = nullptr;
-    const Tensor* magnitudes = nullptr;
-  };
+  /// The weights the MVM uses, what the analog steps need of them, and their version.
+  simulator::TileWeights mvm_weights(const Tensor& values, const Tensor& magnitudes, std::uint64_t version) const;
   /// `digital_post_processing`: a user's forward (drift compensation and bias applied, the
   /// AVERAGE_ABS_MAX running value updated); false for drift-compensation readouts.
   /// `identity_input`: row a of the input is one-hot at column first_sample + a (a block of the
-  /// identity matrix: a drift-compensation readout), which lets the MVM skip the GEMM when the
-  /// DAC keeps its rows one-hot.
-  Tensor run_forward(const Tensor& input, MvmWeights weights, std::uint64_t first_sample,
+  /// identity matrix: a drift-compensation readout), which lets the MVM skip the GEMM.
+  Tensor run_forward(const Tensor& input, const simulator::TileWeights& weights, std::uint64_t first_sample,
                      const simulator::RandomStream& stream, bool digital_post_processing, bool identity_input = false);
   /// The weights a user's forward call multiplies with (drawing the modifier in training).
-  MvmWeights forward_weights(std::uint64_t first_sample);
+  simulator::TileWeights forward_weights(std::uint64_t first_sample);
   bool needs_weight_magnitudes() const;
   /// The drift-compensation reference read: the analog forward of the identity inputs,
   /// [in_size, out_size] (row r: the outputs for input one-hot at r), averaged over `reads`.
@@ -140,86 +143,84 @@ class AnalogTile {
   static std::vector<double> clamped(std::vector<double> means);
   /// Per-sample noise-management scales; `update_state` = false leaves AVERAGE_ABS_MAX's
   /// running value unchanged (readouts).
-  struct NoiseChoice;   // which weight/output noise a forward adds, and in how many draws
-  struct NoiseStreams;  // the streams a round draws that noise from
-  struct Finish;        // the digital factors and bias after the ADC
-  NoiseChoice noise_choice() const;
-  simulator::cuda::RowStatistics row_statistics(const Tensor& input) const;
-  simulator::cuda::RowStatistics identity_row_statistics(std::int64_t batch) const;
-  std::vector<float> noise_management_scales(const simulator::cuda::RowStatistics& rows, bool update_state);
-  void run_round_on_device(const Tensor& input, Round& round);
-  /// One round on the CPU (cpu_round.cpp): every active row of round.outputs is computed and
-  /// written, finished, to its row of `output`.
-  void run_round_on_cpu(const Tensor& input, Round& round, Tensor& output, const Finish& finish);
-  void prepare_inputs(const Tensor& input, Round& round);
-  void one_hot_product(const Round& round, const Tensor& inputs, const Tensor& weights, Tensor& outputs, std::int64_t r,
-                       std::int64_t m, std::int64_t c, std::int64_t n) const;
-  void pack_weights(const MvmWeights& weights);
-  void ideal_product(const Tensor& input, const MvmWeights& weights, Tensor& output, const Finish& finish);
-  // Element-wise steps on outputs c..c+n of active sample a, whose values start at y.
-  void apply_ir_drop(std::int64_t a, std::int64_t c, std::int64_t n, float* y) const;
-  void add_analog_noise(const Round& round, const NoiseStreams& streams, std::int64_t a, std::int64_t c, std::int64_t n,
-                        float* y, std::span<float> draws) const;
-  bool digitize_outputs(const Round& round, const NoiseStreams& streams, std::int64_t a, std::int64_t c, std::int64_t n,
-                        float* y, std::span<float> draws) const;
-  /// Digital factor per output: out_scale, times the mapping scale and drift compensation for
-  /// a user's forward (`digital_post_processing`).
+  std::vector<float> noise_management_scales(const simulator::RowStatistics& rows, bool update_state);
+  /// The digital steps after the ADC: out_scale, times the mapping scale and drift
+  /// compensation, and the bias, for a user's forward (`digital_post_processing`).
+  simulator::OutputFinish output_finish(bool digital_post_processing) const;
   std::vector<float> output_factors(bool digital_post_processing) const;
   /// grad_output times the digital output factors (the chain rule through them).
   Tensor scale_outputs(const Tensor& grad_output) const;
   void set_effective_from_conductances(std::span<const float> conductances);
   /// The target weights changed: effective = targets again, programming and compensation reset.
   void target_weights_changed();
-  /// Recomputes what depends on the effective weights (|W| for PCM_READ weight noise).
+  /// The effective weights changed: a new version, and |W| where the analog steps need it.
   void effective_weights_changed();
+  /// The backend user forward calls run on (CUDA when chosen, else the CPU).
+  simulator::TileBackend& compute_backend() { return device_ ? *device_ : *cpu_; }
+  /// A backend of `kind` for this tile's shape and periphery.
+  std::unique_ptr<simulator::TileBackend> make_backend(simulator::Backend kind) const;
+
+  /// The target weights and the digital steps around the crossbar.
+  struct Mapping {
+    Tensor targets;                     ///< on the tile, after weight scaling and remapping
+    std::vector<float> scales;          ///< per output row: tile weights -> layer weights; empty = 1
+    std::vector<float> bias;            ///< digital bias; empty = none
+  };
+  /// The weights the MVM uses: the targets, programmed, then drifted.
+  struct Effective {
+    Tensor values;
+    Tensor magnitudes;                  ///< |W|, for PCM_READ weight noise and IR drop
+    std::uint64_t version = 0;
+  };
+  /// Hardware-aware training: weights perturbed by the modifier on every forward.
+  struct Training {
+    bool enabled = false;
+    bool last_forward_modified = false;  ///< the last forward used `modified`
+    Tensor modified;
+    Tensor modified_magnitudes;
+  };
+  /// Programming and drift of the conductances.
+  struct Programming {
+    explicit Programming(const parameters::NoiseModel& config)
+        : noise_model(simulator::make_device_noise_model(config)), converter(noise_model->converter()) {}
+    std::unique_ptr<simulator::DeviceNoiseModel> noise_model;
+    simulator::ConductanceConverter converter;
+    bool programmed = false;
+    double conductance_scale = 1.0;      ///< uS per weight unit of the programmed state
+    std::vector<float> conductances;     ///< as programmed
+    std::vector<float> drift_coefficients;
+    std::vector<float> workspace;        ///< targets (program) or drifted conductances (drift)
+  };
+  /// Drift compensation: the baseline read at programming and the factors at the last drift.
+  struct Compensation {
+    std::vector<double> baseline;
+    Tensor reference;                    ///< the kept reference read (CORRELATION readouts only)
+    std::vector<float> factors;
+  };
+  /// The periphery's per-output spreads (drawn once per tile) and running state.
+  struct PeripheryState {
+    std::vector<float> output_noise_std;     ///< per output: out_noise with its device spread
+    std::vector<float> output_nonlinearity;  ///< per output: n of y / (1 + n |y|); empty = none
+    float average_abs_max = 0.0f;        ///< AVERAGE_ABS_MAX running value
+    bool average_abs_max_started = false;
+    std::uint64_t samples_seen = 0;      ///< the noise address of the next forward's first sample
+  };
 
   std::int64_t out_size_;
   std::int64_t in_size_;
   parameters::InferenceRPUConfig config_;
   std::string name_;
   simulator::RandomStream stream_;
-  Tensor weights_;
-  Tensor effective_weights_;
-  std::vector<float> bias_;
-  std::vector<float> mapping_scales_;
-  bool training_ = false;
-  bool last_forward_modified_ = false;  ///< the last forward used modified_weights_
-  Tensor modified_weights_;
-  Tensor abs_modified_weights_;
-  std::vector<float> output_noise_std_;     ///< per output: out_noise with its device spread
-  std::vector<float> output_nonlinearity_;  ///< per output: n_i of y / (1 + n_i |y|)
-  float average_abs_max_ = 0.0f;            ///< AVERAGE_ABS_MAX running value
-  bool average_abs_max_started_ = false;
-  std::uint64_t samples_seen_ = 0;
-  Tensor abs_effective_weights_;  ///< |W|, for PCM_READ weight noise and IR drop
-  // Programming and drift state.
-  std::unique_ptr<simulator::DeviceNoiseModel> noise_model_;
-  simulator::ConductanceConverter converter_;
-  bool programmed_ = false;
-  double conductance_scale_ = 1.0;  ///< uS per weight unit of the programmed state
-  std::vector<float> programmed_conductances_;
-  std::vector<float> drift_coefficients_;
-  std::vector<double> compensation_baseline_;
-  Tensor compensation_reference_;  ///< the kept reference read (CORRELATION readouts only)
-  std::vector<float> compensation_;
-  // Workspaces reused across forward calls (no allocation per call).
-  Tensor dac_outputs_;
-  Tensor round_outputs_;
-  Tensor squared_inputs_;
-  Tensor weight_variance_;
-  std::vector<float> input_squared_norms_;
-  Tensor ir_abs_inputs_;
-  Tensor ir_positioned_inputs_;
-  Tensor ir_currents_;
-  Tensor ir_products_;
-  Tensor readout_inputs_;
-  std::vector<float> conductance_workspace_;
-  simulator::PackedWeights packed_values_;               ///< the MVM weights packed for the CPU product
-  simulator::PackedWeights packed_magnitudes_;           ///< their magnitudes, where needed
-  const Tensor* packed_source_ = nullptr;                ///< what the packed copies hold, or null when stale
-  std::unique_ptr<simulator::cuda::TileEngine> engine_;  ///< set when the backend is CUDA
-  simulator::CallLock lock_;                             ///< serialises calls from several threads
-  const Tensor* device_weights_ = nullptr;               ///< what engine_ holds, or null when stale
+  Mapping mapping_;
+  Effective effective_;
+  Training training_;
+  Programming programming_;
+  Compensation compensation_;
+  PeripheryState periphery_;
+  std::uint64_t last_version_ = 0;             ///< the last weights version handed out
+  std::unique_ptr<simulator::TileBackend> cpu_;     ///< readouts, and forwards unless a device is chosen
+  std::unique_ptr<simulator::TileBackend> device_;  ///< the CUDA backend when chosen
+  simulator::CallLock lock_;                    ///< serialises calls from several threads
 };
 
 }  // namespace tessera::tiles
