@@ -19,6 +19,7 @@ build_packages=(
   python3-dev pybind11-dev python3-numpy python3-torch python3-onnx libopenblas0-openmp
   python3-pytest python3-nbclient python3-nbformat python3-ipykernel python3-matplotlib
   python3-venv python3-pip python3-setuptools python3-wheel python3-pandas
+  qemu-user  # runs the build on emulated CPUs without AVX-512 / AVX (tests/portability)
 )
 fuzz_packages=(clang libfuzzer-14-dev libomp-14-dev)
 reference_packages=(console-setup-linux)

@@ -24,6 +24,8 @@
 #include "tessera/experiments/sweep_spec.hpp"
 #include "tessera/nn/onnx_import.hpp"
 #include "tessera/parameters/config_io.hpp"
+#include "tessera/simulator/backend.hpp"
+#include "tessera/simulator/cpu_features.hpp"
 
 namespace {
 namespace fs = std::filesystem;
@@ -231,6 +233,14 @@ int main(int argc, char** argv) {
       "tessera: accuracy of neural networks on simulated analog in-memory-compute tiles and low-precision "
       "digital hardware, over sweeps of noise, drift, converter resolution and bit widths."};
   app.require_subcommand(1);
+  app.set_version_flag("--version", [] {
+    // What this build runs here: the SIMD level of its CPU kernels and the CUDA backend.
+    const simulator::cuda::Availability& cuda = simulator::cuda::availability();
+    return std::string("tessera ") + TESSERA_VERSION_STRING + "\nCPU kernels: " +
+           std::string(simulator::simd_level_name(simulator::simd_level())) + " (this CPU runs up to " +
+           std::string(simulator::simd_level_name(simulator::supported_simd_level())) + "; TESSERA_SIMD lowers it)" +
+           "\nCUDA: " + (cuda.available ? cuda.device : cuda.reason);
+  });
   app.footer("Run 'tessera COMMAND --help' for a command's options and examples.");
 
   SweepCommand sweep;
@@ -295,6 +305,13 @@ int main(int argc, char** argv) {
       "  tessera info model.onnx --hardware examples/fashion_mnist/sweep.yaml\n"
       "  tessera info model.onnx --hardware digital_int8");
 
+  try {
+    // A bad TESSERA_SIMD is refused before anything runs (kernels read it at their first call).
+    simulator::simd_level();
+  } catch (const std::exception& error) {
+    std::cerr << "tessera: error: " << error.what() << "\n";
+    return 1;
+  }
   CLI11_PARSE(app, argc, argv);
   try {
     if (*sweep_app) return run_sweep_command(sweep, session);

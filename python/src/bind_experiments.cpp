@@ -12,6 +12,7 @@
 #include "tessera/experiments/sweep_runner.hpp"
 #include "tessera/experiments/sweep_spec.hpp"
 #include "tessera/simulator/backend.hpp"
+#include "tessera/simulator/cpu_features.hpp"
 
 namespace py = pybind11;
 
@@ -50,6 +51,20 @@ void bind_experiments(py::module_& m) {
                         py::arg("device") = probe.device);
       },
       "Whether the CUDA backend can run here: {'available', 'reason' (why not), 'device'}.");
+  m.def(
+      "simd_level", [] { return std::string(simulator::simd_level_name(simulator::simd_level())); },
+      "The SIMD level tessera's CPU kernels use: 'avx512', 'avx2' or 'generic' (the best this CPU runs, or "
+      "lower as $TESSERA_SIMD or set_simd_level asks).");
+  m.def(
+      "supported_simd_level",
+      [] { return std::string(simulator::simd_level_name(simulator::supported_simd_level())); },
+      "The best SIMD level this CPU runs: 'avx512' (x86-64-v4), 'avx2' (x86-64-v3) or 'generic'.");
+  m.def(
+      "set_simd_level", [](const std::string& level) { simulator::set_simd_level(simulator::simd_level_from_name(level)); },
+      py::arg("level"),
+      "Makes the CPU kernels use 'generic', 'avx2' or 'avx512' from now on (e.g. to compare paths); ValueError when "
+      "the name is unknown or the CPU does not run it. Random numbers, quantizers and element steps are "
+      "bit-identical on every level; products are bit-identical between avx512 and avx2.");
   m.def(
       "load_idx_dataset",
       [](const std::string& images, const std::string& labels, float mean, float std, std::int64_t limit) {

@@ -41,6 +41,9 @@ from ._core import (
     plan_quantized,
     preset_names,
     run_sweep,
+    set_simd_level,
+    simd_level,
+    supported_simd_level,
     sweep_run_count,
 )
 from . import _core

@@ -111,3 +111,36 @@ def test_tiles_that_cannot_fit_in_memory_are_refused_before_allocating():
         with pytest.raises(ValueError, match=r"tile 'tile' of 2147483648 x 2 \(about 6 copies of its weights\) "
                                              r"needs 96.0 GiB; only .* GiB of memory are available"):
             make(2**31, 2)
+
+
+def test_simd_levels_keep_their_promises():
+    """Every level this CPU runs gives the same tile forward on avx512 and avx2 bit for bit; on the
+    generic level (its products round each multiply) an output may land in the neighbouring ADC
+    bin when its sum lies within rounding of a bin edge, so almost all are equal and the rest one
+    bin apart."""
+    levels = ["generic", "avx2", "avx512"]
+    runnable = levels[: levels.index(tessera.supported_simd_level()) + 1]
+    before = tessera.simd_level()
+    rpu = tessera.load_preset("pcm_inference")
+    x = np.random.RandomState(2).randn(64, 300).astype(np.float32)
+    outputs = {}
+    try:
+        for level in runnable:
+            tessera.set_simd_level(level)
+            assert tessera.simd_level() == level
+            tile = _tile(rpu, shape=(40, 300))
+            tile.program()
+            tile.drift(86400.0)
+            outputs[level] = tile.forward(x)
+        with pytest.raises(ValueError, match="unknown SIMD level 'sse9'"):
+            tessera.set_simd_level("sse9")
+    finally:
+        tessera.set_simd_level(before)
+    if "avx2" in outputs and "avx512" in outputs:
+        np.testing.assert_array_equal(outputs["avx2"], outputs["avx512"])
+    difference = np.abs(outputs["generic"] - outputs[runnable[-1]])
+    assert np.mean(difference == 0) >= 0.99
+    # One ADC bin (out_bound 12, 510 steps) at the sample's noise-management scale max|x|, times
+    # the drift compensation's factor (well below 4 after a day).
+    bin_at_scale = 2 * 12.0 / 510 * np.abs(x).max(axis=1, keepdims=True) * 4
+    assert np.all(difference <= bin_at_scale)

@@ -8,27 +8,7 @@
 #include <stdexcept>
 #include <utility>
 
-#if defined(__GLIBC__)
-#include <malloc.h>
-#endif
-
 namespace tessera::simulator {
-
-namespace {
-// Tensors are large (megabytes) and short-lived (one layer of one batch). glibc serves such
-// blocks with mmap and gives them back with munmap, so every layer paid page faults to touch
-// fresh memory: the bundled CNN's forward took 63-66 ms at batch 256, 29-39 ms with this.
-// Blocks up to 32 MiB (glibc's largest setting) now come from the heap, and freed heap memory
-// goes back to the system only beyond 1 GiB. Here, because every program that makes tensors
-// links this file.
-#if defined(__GLIBC__)
-[[maybe_unused]] const bool kLargeBlocksStayInTheHeap = [] {
-  mallopt(M_MMAP_THRESHOLD, 32 << 20);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
-  return true;
-}();
-#endif
-}  // namespace
 
 std::int64_t element_count(const Shape& shape) {
   // The product of the non-zero extents is bounded too: an empty tensor of shape [0, 2^62, 3]
@@ -107,7 +87,8 @@ Tensor::Tensor(Shape shape, float fill) : shape_(std::move(shape)) {
   values_.assign(static_cast<std::size_t>(element_count(shape_)), fill);
 }
 
-Tensor::Tensor(Shape shape, std::vector<float> values) : shape_(std::move(shape)), values_(std::move(values)) {
+Tensor::Tensor(Shape shape, std::vector<float> values)
+    : shape_(std::move(shape)), values_(values.begin(), values.end()) {
   if (element_count(shape_) != size()) {
     throw std::invalid_argument("tensor of shape " + shape_to_string(shape_) + " needs " +
                                 std::to_string(element_count(shape_)) + " values, got " + std::to_string(size()));

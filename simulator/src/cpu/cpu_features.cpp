@@ -1,6 +1,9 @@
 #include "tessera/simulator/cpu_features.hpp"
 
 #include <atomic>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
@@ -32,6 +35,44 @@ SimdLevel level_from_environment() {
   return level;
 }
 
+#if defined(__x86_64__) || defined(__i386__)
+struct CpuFeatures {
+  bool x86_64_v3 = false;
+  bool x86_64_v4 = false;
+};
+
+bool has_bit(unsigned value, int bit) { return ((value >> bit) & 1U) != 0; }
+
+// The features that code compiled for -march=x86-64-v3 / -v4 may use, read from CPUID, and
+// whether the OS saves the YMM / ZMM registers (XCR0). cpuid is used directly because the
+// feature names __builtin_cpu_supports accepts differ between gcc 12 and clang 14.
+CpuFeatures read_cpu_features() {
+  CpuFeatures result;
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_max(0, nullptr) < 7) return result;
+  __cpuid_count(1, 0, eax, ebx, ecx, edx);
+  const bool fma = has_bit(ecx, 12), movbe = has_bit(ecx, 22), osxsave = has_bit(ecx, 27),
+             avx = has_bit(ecx, 28), f16c = has_bit(ecx, 29);
+  if (!osxsave || !avx) return result;
+  unsigned xcr0_low = 0, xcr0_high = 0;
+  __asm__("xgetbv" : "=a"(xcr0_low), "=d"(xcr0_high) : "c"(0));
+  const bool os_saves_ymm = (xcr0_low & 0x6U) == 0x6U;
+  const bool os_saves_zmm = (xcr0_low & 0xE6U) == 0xE6U;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  const bool bmi1 = has_bit(ebx, 3), avx2 = has_bit(ebx, 5), bmi2 = has_bit(ebx, 8), avx512f = has_bit(ebx, 16),
+             avx512dq = has_bit(ebx, 17), avx512cd = has_bit(ebx, 28), avx512bw = has_bit(ebx, 30),
+             avx512vl = has_bit(ebx, 31);
+  bool lzcnt = false;
+  if (static_cast<unsigned>(__get_cpuid_max(0x80000000U, nullptr)) >= 0x80000001U) {
+    __cpuid(0x80000001U, eax, ebx, ecx, edx);
+    lzcnt = has_bit(ecx, 5);
+  }
+  result.x86_64_v3 = os_saves_ymm && avx2 && fma && bmi1 && bmi2 && f16c && movbe && lzcnt;
+  result.x86_64_v4 = result.x86_64_v3 && os_saves_zmm && avx512f && avx512bw && avx512dq && avx512vl && avx512cd;
+  return result;
+}
+#endif
+
 }  // namespace
 
 std::string_view simd_level_name(SimdLevel level) {
@@ -56,16 +97,9 @@ SimdLevel simd_level_from_name(std::string_view name) {
 SimdLevel supported_simd_level() {
   static const SimdLevel level = [] {
 #if defined(__x86_64__) || defined(__i386__)
-    // The features of x86-64-v3 and -v4 that code compiled for them uses (clang 14 does not
-    // know the level names in __builtin_cpu_supports).
-    __builtin_cpu_init();
-    const bool v3 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
-                    __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("f16c");
-    const bool v4 = v3 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
-                    __builtin_cpu_supports("avx512cd");
-    if (v4) return SimdLevel::avx512;
-    if (v3) return SimdLevel::avx2;
+    const CpuFeatures cpu = read_cpu_features();
+    if (cpu.x86_64_v4) return SimdLevel::avx512;
+    if (cpu.x86_64_v3) return SimdLevel::avx2;
 #endif
     return SimdLevel::generic;
   }();

@@ -1,5 +1,5 @@
 // A small dense float tensor: a shape plus one contiguous row-major buffer, with Eigen views
-// onto it (no copies) for the linear algebra.
+// onto it (no copies) for the linear algebra. Its storage comes from the tensor buffer pool.
 #pragma once
 
 #include <Eigen/Core>
@@ -7,6 +7,8 @@
 #include <span>
 #include <string>
 #include <vector>
+
+#include "tessera/simulator/buffer_pool.hpp"
 
 namespace tessera::simulator {
 
@@ -70,7 +72,7 @@ class Tensor {
 
  private:
   Shape shape_;
-  std::vector<float> values_;
+  std::vector<float, PooledAllocator<float>> values_;  // large buffers are reused (buffer_pool.hpp)
 };
 
 }  // namespace tessera::simulator
