@@ -13,6 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using tessera::testing::run_cli;
+using tessera::testing::run_shell;
 
 TEST(BadSweepFiles, EachIsRefusedWithItsMessageAndExitStatusOne) {
   const fs::path folder = fs::path(TESSERA_TEST_DATA_DIR) / "sweeps" / "bad";
@@ -74,6 +75,20 @@ TEST(Cli, UsageErrorsExitNonZero) {
   const auto unknown = run_cli("presets show pcm_inferense");
   EXPECT_EQ(unknown.exit_code, 1);
   EXPECT_NE(unknown.output.find("did you mean 'pcm_inference'?"), std::string::npos) << unknown.output;
+}
+
+TEST(Cli, VersionNamesTheKernelLevelAndABadSimdLevelIsRefused) {
+  const auto version = run_cli("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_NE(version.output.find("CPU kernels: "), std::string::npos) << version.output;
+  EXPECT_NE(version.output.find("CUDA: "), std::string::npos) << version.output;
+  const auto generic = run_shell("TESSERA_SIMD=generic '" + std::string(TESSERA_CLI) + "' --version");
+  EXPECT_NE(generic.output.find("CPU kernels: generic"), std::string::npos) << generic.output;
+  const auto unknown = run_shell("TESSERA_SIMD=sse9 '" + std::string(TESSERA_CLI) + "' presets list");
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.output.find("TESSERA_SIMD: unknown SIMD level 'sse9' (expected generic, avx2 or avx512)"),
+            std::string::npos)
+      << unknown.output;
 }
 
 TEST(Cli, PresetsListNamesEveryRequiredPreset) {

@@ -1,6 +1,6 @@
-"""Prints a fingerprint of one noisy tile forward (PCM defaults, programmed, one hour of drift) and
-a float product: run by foreign_cpus.sh on the host and under an emulated CPU, whose outputs must
-match bit for bit when both use the same SIMD level."""
+"""Prints a fingerprint of one noisy tile forward (PCM defaults, programmed, one hour of drift):
+run by foreign_cpus.sh on the host and under an emulated CPU, whose outputs must match bit for
+bit when both use the same SIMD level."""
 import hashlib
 
 import numpy as np
