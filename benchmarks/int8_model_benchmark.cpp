@@ -7,8 +7,8 @@
 //   build/benchmarks/int8_model_benchmark
 #include <benchmark/benchmark.h>
 
+#include "fashion_mnist_images.hpp"
 #include "ratio_reporter.hpp"
-#include "tessera/experiments/idx_dataset.hpp"
 #include "tessera/experiments/presets.hpp"
 #include "tessera/nn/activation_fusion.hpp"
 #include "tessera/nn/batch_norm_folding.hpp"
@@ -25,13 +25,6 @@ std::string model_path(int model) {
                     : TESSERA_SOURCE_DIR "/examples/fashion_mnist_resnet/fmnist_resnet.onnx";
 }
 
-Tensor test_images() {
-  const std::string data = "/usr/share/datasets/fashion-mnist/";
-  return experiments::load_idx_dataset(data + "t10k-images-idx3-ubyte.gz", data + "t10k-labels-idx1-ubyte.gz",
-                                       {0.2860f, 0.3530f}, 256)
-      .images;
-}
-
 Model prepared(int model, Mode mode, const Tensor& images) {
   Model folded = fold_batch_norms(load_onnx(model_path(model)));
   if (mode == Mode::float_model) return folded;
@@ -46,7 +39,7 @@ Model prepared(int model, Mode mode, const Tensor& images) {
 }
 
 void BM_Model(benchmark::State& state, int model, Mode mode) {
-  const Tensor images = test_images();
+  const Tensor images = benchmarks::fashion_mnist_test_images();
   Model m = prepared(model, mode, images);
   for (auto _ : state) {
     Tensor logits = m.forward(images);

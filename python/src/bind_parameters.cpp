@@ -8,6 +8,7 @@
 
 #include "bindings.hpp"
 #include "tessera/parameters/config_io.hpp"
+#include "tessera/parameters/field_docs.hpp"
 #include "tessera/parameters/quantization.hpp"
 #include "tessera/parameters/rpu_config.hpp"
 #include "yaml_objects.hpp"
@@ -51,6 +52,15 @@ void bind_config(py::module_& m, const char* name, const char* doc) {
             set_parameter(c, path, text, source);
           },
           py::arg("path"), py::arg("value"), "Sets the value at a dotted path; checked like a YAML file.")
+      .def(
+          "field_docs",
+          [](const Config& c) {
+            py::dict docs;
+            for (const parameters::FieldDoc& entry : parameters::field_docs(c)) docs[py::str(entry.path)] = entry.doc;
+            return docs;
+          },
+          "What each field means (dotted path -> text, the unit first where there is one), for the "
+          "current kinds of its variant sections; help() on a config or a section shows these.")
       .def("to_dict", [](const Config& c) { return yaml_to_python(parameters::save_config(c)); })
       .def("copy", [](const Config& c) { return Config(c); })
       .def("__copy__", [](const Config& c) { return Config(c); })

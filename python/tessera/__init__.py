@@ -60,10 +60,10 @@ _bundled_presets = _os.path.join(_os.path.dirname(__file__), "presets")
 if _os.path.isdir(_bundled_presets):
     _core._use_presets_directory(_bundled_presets)
 
-_config.add_attribute_access(
-    [InferenceRPUConfig, QuantizationMap, QuantizedModuleConfig, QuantizationConfig, ActivationQuantConfig,
-     WeightQuantConfig]
-)
+_config_classes = [InferenceRPUConfig, QuantizationMap, QuantizedModuleConfig, QuantizationConfig,
+                   ActivationQuantConfig, WeightQuantConfig]
+_config.add_attribute_access(_config_classes)
+_config.add_field_help(_config_classes)
 
 
 def load_preset(name_or_path: str) -> _Union[InferenceRPUConfig, QuantizationMap]:

@@ -15,12 +15,30 @@ def _as_plain(value):
     return value
 
 
+def fields_help(docs, values, prefix=""):
+    """The lines help() shows for the fields directly below `prefix`: name = value  # meaning."""
+    lines = []
+    for name, value in values.items():
+        shown = "{...}" if isinstance(value, dict) else repr(value)
+        lines.append(f"    {name} = {shown}\n        {docs.get(prefix + name, '')}")
+    return "\n".join(lines)
+
+
+def _section_class(root, path):
+    """A ConfigSection subclass whose docstring lists the section's fields and their meaning,
+    so that help(rpu.forward) explains them (help() reads the class, not the instance)."""
+    docs = root.field_docs()
+    text = f"{path}: {docs.get(path, '')}\n\nFields (value now, then meaning):\n"
+    text += fields_help(docs, root.get(path), path + ".")
+    return type(f"{type(root).__name__}.{path}", (ConfigSection,), {"__doc__": text, "__slots__": ()})
+
+
 def _read(root, path):
     try:
         value = root.get(path)
     except ConfigError as error:
         raise AttributeError(str(error)) from None
-    return ConfigSection(root, path) if isinstance(value, dict) else value
+    return _section_class(root, path)(root, path) if isinstance(value, dict) else value
 
 
 class ConfigSection:
@@ -83,6 +101,17 @@ def _config_dir(self):
 
 def _config_repr(self):
     return f"{type(self).__name__}.from_yaml('''\n{self.to_yaml()}''')"
+
+
+def add_field_help(classes):
+    """Appends every top-level field's meaning to each config class's docstring (help(rpu))."""
+    for cls in classes:
+        try:
+            default = cls()
+            cls.__doc__ = (cls.__doc__ or "") + "\n\nFields (default, then meaning):\n" + fields_help(
+                default.field_docs(), default.to_dict())
+        except (AttributeError, TypeError):  # a class whose docstring cannot be replaced keeps its own
+            pass
 
 
 def add_attribute_access(classes):

@@ -1,4 +1,5 @@
 import pickle
+import pydoc
 
 import pytest
 
@@ -13,6 +14,22 @@ def test_attribute_access_reads_and_writes_nested_fields():
     rpu.forward.bound_management = "NONE"
     assert rpu.get("forward.out_res") == 1 / 256
     assert rpu.forward.bound_management == "NONE"
+
+
+def test_help_explains_every_field_of_a_config_and_of_its_sections():
+    rpu = tessera.InferenceRPUConfig()
+    docs = rpu.field_docs()
+    assert docs["forward.out_noise"] == "std of Gaussian noise at each output, before the ADC"
+    assert all(docs.values()), [path for path, text in docs.items() if not text]
+    section = pydoc.render_doc(rpu.forward, renderer=pydoc.plaintext)
+    assert "out_noise = 0.06" in section and "std of Gaussian noise at each output" in section
+    assert "inp_res" in section and "DAC bin" in section
+    noise = pydoc.render_doc(rpu.noise_model, renderer=pydoc.plaintext)
+    assert "t_read" in noise and "duration of one read" in noise
+    rpu.noise_model.type = "ReRamWan2022NoiseModel"  # the section's help follows the kind chosen
+    assert "coeff_dic" in pydoc.render_doc(rpu.noise_model, renderer=pydoc.plaintext)
+    top = pydoc.render_doc(tessera.QuantizationMap, renderer=pydoc.plaintext)
+    assert "module_qconfig_map" in top and "exclusion" in top
 
 
 def test_dotted_set_switches_a_variant_alternative():

@@ -20,6 +20,9 @@ constexpr std::int64_t kPanel = PackedWeights::kPanelWidth;
 constexpr std::int64_t kSliceBytes = 1 << 20;
 constexpr double kParallelWork = 1 << 18;  // multiply-adds below which threads cost more
 constexpr std::int64_t kMaxRowBlock = 8;
+// Narrow outputs are handed to `finished` in groups of rows of about this many elements: the
+// periphery's per-call costs (one noise fill per group) then stay small against its work.
+constexpr std::int64_t kFinishElements = 512;
 
 std::string product_shapes(const PackedProduct& product) {
   return shape_to_string(product.inputs->shape()) + " by [" + std::to_string(product.weights->outputs()) + ", " +
@@ -225,9 +228,12 @@ inline void run_unit_body(std::span<const PackedProduct> products, const Unit& u
   const std::int64_t bytes_per_input =
       static_cast<std::int64_t>(products.size()) * unit.panels * kPanel * static_cast<std::int64_t>(sizeof(float));
   const std::int64_t depth_block = std::max<std::int64_t>(64, kSliceBytes / bytes_per_input / 64 * 64);
+  const std::int64_t finish_rows =
+      std::max<std::int64_t>(Ops::kRowBlock, kFinishElements / std::max<std::int64_t>(1, output_count));
   for (std::int64_t k0 = 0; k0 < inputs || k0 == 0; k0 += depth_block) {
     const std::int64_t k1 = std::min(inputs, k0 + depth_block);
     const bool last_depth_block = k1 == inputs;
+    std::int64_t unfinished = unit.row;  // the first row not yet handed to `finished`
     for (std::int64_t r = unit.row; r < unit.row + unit.rows; r += Ops::kRowBlock) {
       const std::int64_t rows = std::min(Ops::kRowBlock, unit.row + unit.rows - r);
       for (const PackedProduct& product : products) {
@@ -240,7 +246,11 @@ inline void run_unit_body(std::span<const PackedProduct> products, const Unit& u
                                k0 > 0);
         }
       }
-      if (last_depth_block && finished) finished(r, rows, first_output, output_count);
+      const std::int64_t done = r + rows;
+      if (last_depth_block && finished && (done - unfinished >= finish_rows || done == unit.row + unit.rows)) {
+        finished(unfinished, done - unfinished, first_output, output_count);
+        unfinished = done;
+      }
     }
   }
 }

@@ -115,8 +115,22 @@ TESSERA_TARGET_AVX512 void fill_chunk_avx512(const Fill& fill, std::int64_t chun
 TESSERA_TARGET_AVX2 void fill_chunk_avx2(const Fill& fill, std::int64_t chunk) { fill_chunk_body<Avx2Isa>(fill, chunk); }
 void fill_chunk_generic(const Fill& fill, std::int64_t chunk) { fill_chunk_body<GenericIsa>(fill, chunk); }
 
+// Few elements (a row of one or two outputs) element by element: a chunk's set-up would cost
+// more than the draws. The same functions, so the same numbers.
+constexpr std::uint64_t kElementwiseFill = 4;
+
+void fill_elementwise(const Fill& fill) {
+  for (std::uint64_t k = 0; k < fill.count; ++k) {
+    const std::uint64_t element = fill.offset + k;
+    fill.out[k] = fill.draw == Draw::uniform ? stream_uniform(fill.seed, fill.stream_id, element)
+                                             : stream_normal(fill.seed, fill.stream_id, element);
+    if (fill.draw == Draw::scaled_normal) fill.out[k] = fill.mean + fill.stddev * fill.out[k];
+  }
+}
+
 void run_fill(const Fill& fill) {
   if (fill.count == 0) return;
+  if (fill.count <= kElementwiseFill) return fill_elementwise(fill);
   const std::uint64_t first_block = fill.offset / 4;
   const std::uint64_t last_block = (fill.offset + fill.count - 1) / 4;
   const auto chunks = static_cast<std::int64_t>((last_block - first_block) / kChunkBlocks + 1);

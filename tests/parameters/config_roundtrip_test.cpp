@@ -12,6 +12,7 @@
 
 #include "parameters/config_types.hpp"
 #include "tessera/parameters/config_io.hpp"
+#include "tessera/parameters/field_docs.hpp"
 
 namespace tessera::parameters {
 namespace {
@@ -25,7 +26,7 @@ struct IsVariant<std::variant<A...>> : std::true_type {};
 class Perturber {
  public:
   template <class Field>
-  void operator()(std::string_view, Field& field, const Check& check = kAnyValue) {
+  void operator()(std::string_view, Field& field, const Check& check = kAnyValue, std::string_view = {}) {
     perturb(field, check);
   }
 
@@ -118,7 +119,7 @@ constexpr std::size_t member_count() {
 class FieldCounter {
  public:
   template <class Field>
-  void operator()(std::string_view, Field&, const Check& = kAnyValue) {
+  void operator()(std::string_view, Field&, const Check& = kAnyValue, std::string_view = {}) {
     ++count;
   }
   std::size_t count = 0;
@@ -165,6 +166,40 @@ std::size_t declared_members() {
 TYPED_TEST(ConfigRoundTrip, FieldListNamesEveryMember) {
   EXPECT_EQ(listed_fields<TypeParam>(), declared_members<TypeParam>())
       << "visit_fields of " << TypeParam::kTypeName << " must list every member";
+}
+
+// Python's help() and docs/config_reference.md show these: a field added without one fails here.
+class UndocumentedFields {
+ public:
+  template <class Field>
+  void operator()(std::string_view name, Field&, const Check& = kAnyValue, std::string_view doc = {}) {
+    if (doc.empty()) names.emplace_back(name);
+  }
+  std::vector<std::string> names;
+};
+
+TYPED_TEST(ConfigRoundTrip, EveryFieldHasADocumentationString) {
+  TypeParam value{};
+  UndocumentedFields undocumented;
+  TypeParam::visit_fields(value, undocumented);
+  EXPECT_TRUE(undocumented.names.empty())
+      << TypeParam::kTypeName << " fields without a documentation string in visit_fields: "
+      << ::testing::PrintToString(undocumented.names);
+}
+
+TEST(FieldDocs, PathsFollowSectionsAndTheCurrentAlternative) {
+  const std::vector<FieldDoc> docs = field_docs(InferenceRPUConfig{});
+  auto doc_of = [&](const std::string& path) {
+    for (const FieldDoc& entry : docs) {
+      if (entry.path == path) return entry.doc;
+    }
+    return std::string("<missing>");
+  };
+  EXPECT_EQ(doc_of("forward.out_noise"), "std of Gaussian noise at each output, before the ADC");
+  EXPECT_EQ(doc_of("noise_model.t_read"), "s, duration of one read (1/f noise)");
+  EXPECT_NE(doc_of("noise_model.type").find("PCMLikeNoiseModel"), std::string::npos);
+  EXPECT_NE(doc_of("noise_model.g_converter.g_max"), "<missing>");
+  for (const FieldDoc& entry : docs) EXPECT_FALSE(entry.doc.empty()) << entry.path;
 }
 
 TYPED_TEST(ConfigRoundTrip, EmptyDocumentGivesDefaults) {

@@ -176,6 +176,9 @@ void CpuTileBackend::prepare_inputs(const TileRound& round) {
   {
     std::vector<float> uniforms(rounding_draws ? static_cast<std::size_t>(in) : 0);
     std::vector<float> normals(noise_draws ? static_cast<std::size_t>(in) : 0);
+    // A copy of the settings: stores through v cannot change it, so the compiler keeps them in
+    // registers and vectorises the loop (through the member it reloaded them per element).
+    const DacSettings settings = p.dac;
 #pragma omp for schedule(static)
     for (std::int64_t a = 0; a < active; ++a) {
       const std::int64_t sample = round.samples[static_cast<std::size_t>(a)];
@@ -191,9 +194,13 @@ void CpuTileBackend::prepare_inputs(const TileRound& round) {
       const std::uint64_t offset = global * static_cast<std::uint64_t>(in) + static_cast<std::uint64_t>(first);
       if (rounding_draws) round.streams.dac_rounding.fill_uniform(std::span(uniforms.data(), count), offset);
       if (noise_draws) round.streams.input_noise.fill_normal(std::span(normals.data(), count), offset);
-      for (std::int64_t j = first; j < last; ++j) {
-        const auto k = static_cast<std::size_t>(j - first);
-        v[j] = dac(x[j] * scale, p.dac, rounding_draws ? uniforms[k] : 0.0f, noise_draws ? normals[k] : 0.0f);
+      if (rounding_draws || noise_draws) {
+        for (std::int64_t j = first; j < last; ++j) {
+          const auto k = static_cast<std::size_t>(j - first);
+          v[j] = dac(x[j] * scale, settings, rounding_draws ? uniforms[k] : 0.0f, noise_draws ? normals[k] : 0.0f);
+        }
+      } else {
+        for (std::int64_t j = first; j < last; ++j) v[j] = dac(x[j] * scale, settings, 0.0f, 0.0f);
       }
       if (p.noise.pcm_read) {
         float* squared = squared_inputs_.data() + a * in;
@@ -259,15 +266,32 @@ void CpuTileBackend::run_round(const TileRound& round, std::span<char> saturated
   // digital finish, as if this were the row's last round (one that saturated runs again and its
   // next round overwrites it).
   auto finish_block = [&](std::int64_t r, std::int64_t m, std::int64_t c, std::int64_t n) {
+    const PeripherySettings p = spec_.periphery;  // a local copy, for the reason in prepare_inputs
+    // Draws are addressed by (sample, output), so whole rows of the samples from the block's
+    // first to its last are one range of each stream: one fill for the block when they are
+    // mostly computed ones (narrow tiles have many short rows; a sample with all-zero inputs
+    // is skipped), else one fill per row. The numbers are the same either way.
+    const std::int64_t first_sample = round.samples[static_cast<std::size_t>(r)];
+    const std::int64_t spanned = round.samples[static_cast<std::size_t>(r + m - 1)] - first_sample + 1;
+    const bool one_range = n == out && spanned <= 2 * m;
+    const std::int64_t per_fill = one_range ? spanned * n : n;
     thread_local std::vector<float> first_draws, second_draws, adc_draws;
-    first_draws.resize(static_cast<std::size_t>(n));
-    second_draws.resize(static_cast<std::size_t>(n));
-    adc_draws.resize(static_cast<std::size_t>(n));
-    for (std::int64_t a = r; a < r + m; ++a) {
+    for (auto* draws : {&first_draws, &second_draws, &adc_draws}) draws->resize(static_cast<std::size_t>(per_fill));
+    auto fill = [&](std::int64_t a, bool wanted, const RandomStream& stream, std::vector<float>& draws, bool normal) {
+      if (!wanted || (one_range && a != r)) return;
       const std::int64_t sample = round.samples[static_cast<std::size_t>(a)];
       const std::uint64_t offset = (round.first_sample + static_cast<std::uint64_t>(sample)) *
                                        static_cast<std::uint64_t>(out) +
                                    static_cast<std::uint64_t>(c);
+      if (normal) {
+        stream.fill_normal(draws, offset);
+      } else {
+        stream.fill_uniform(draws, offset);
+      }
+    };
+    for (std::int64_t a = r; a < r + m; ++a) {
+      const std::int64_t sample = round.samples[static_cast<std::size_t>(a)];
+      const std::size_t row_draws = one_range ? static_cast<std::size_t>((sample - first_sample) * n) : 0;
       float* y = outputs.data() + a * out + c;
       if (ir_drop) {
         const float* currents = ir_currents_.data() + a * out + c;
@@ -275,10 +299,10 @@ void CpuTileBackend::run_round(const TileRound& round, std::span<char> saturated
         for (std::int64_t i = 0; i < n; ++i) y[i] = simulator::ir_drop(y[i], currents[i], products[i], p.ir_drop);
       }
       if (p.noise.any()) {
-        if (p.noise.first_draw()) round.streams.first_noise.fill_normal(first_draws, offset);
-        if (p.noise.second_draw()) round.streams.second_noise.fill_normal(second_draws, offset);
-        const float* z1 = first_draws.data();
-        const float* z2 = second_draws.data();
+        fill(a, p.noise.first_draw(), round.streams.first_noise, first_draws, true);
+        fill(a, p.noise.second_draw(), round.streams.second_noise, second_draws, true);
+        const float* z1 = first_draws.data() + row_draws;
+        const float* z2 = second_draws.data() + row_draws;
         const float* nl = nonlinearity != nullptr ? nonlinearity + c : nullptr;
         if (p.noise.pcm_read) {
           const float* variance = weight_variance_.data() + a * out + c;
@@ -294,8 +318,8 @@ void CpuTileBackend::run_round(const TileRound& round, std::span<char> saturated
           }
         }
       }
-      if (p.adc.stochastic) round.streams.adc_rounding.fill_uniform(adc_draws, offset);
-      const float* u = adc_draws.data();
+      fill(a, p.adc.stochastic, round.streams.adc_rounding, adc_draws, false);
+      const float* u = adc_draws.data() + row_draws;
       int beyond = 0;
       for (std::int64_t i = 0; i < n; ++i) {
         bool level_beyond = false;

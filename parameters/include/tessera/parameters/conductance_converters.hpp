@@ -29,8 +29,8 @@ struct SinglePairConductanceConverter {
   static constexpr std::string_view kTypeName = "SinglePairConductanceConverter";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("g_max", self.g_max, kPositive);
-    field("g_min", self.g_min, kNonNegative);
+    field("g_max", self.g_max, kPositive, "uS, conductance of the largest |weight|");
+    field("g_min", self.g_min, kNonNegative, "uS, conductance of a zero weight");
   }
   std::optional<FieldProblem> consistency_problem() const { return detail::g_range_problem(g_min, g_max); }
   bool operator==(const SinglePairConductanceConverter&) const = default;
@@ -46,9 +46,9 @@ struct NPairConductanceConverter {
   static constexpr std::string_view kTypeName = "NPairConductanceConverter";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("f_lst", self.f_lst, kPositive);
-    field("g_max", self.g_max, kPositive);
-    field("g_min", self.g_min, kNonNegative);
+    field("f_lst", self.f_lst, kPositive, "significance of each pair, lowest first");
+    field("g_max", self.g_max, kPositive, "uS");
+    field("g_min", self.g_min, kNonNegative, "uS");
   }
   std::optional<FieldProblem> consistency_problem() const {
     if (f_lst.empty()) return FieldProblem{"f_lst", "f_lst needs at least one significance factor"};

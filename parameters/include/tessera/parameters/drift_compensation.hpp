@@ -44,14 +44,14 @@ struct NoDriftCompensation {
 /// One scalar per tile: the reference read's summary (mean |y| by default), before over after drift.
 struct GlobalDriftCompensation {
   bool exact_reference = false;  ///< baseline from the ideal (noise-free) weights
-  CompensationReadout readout = CompensationReadout::MEAN_ABS;
+  CompensationReadout readout = CompensationReadout::MEAN_ABS;  ///< MEAN_ABS (aihwkit) or CORRELATION
   int reads = 1;  ///< identity reads averaged per readout (noise variance / reads); aihwkit: 1
   static constexpr std::string_view kTypeName = "GlobalDriftCompensation";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("exact_reference", self.exact_reference);
-    field("readout", self.readout);
-    field("reads", self.reads, kReadCount);
+    field("exact_reference", self.exact_reference, kAnyValue, "baseline from the ideal (noise-free) weights");
+    field("readout", self.readout, kAnyValue, "reference read summary: MEAN_ABS (aihwkit, mean |y|) or CORRELATION (noise drops out)");
+    field("reads", self.reads, kReadCount, "identity reads averaged per readout (noise variance / reads); aihwkit: 1");
   }
   bool operator==(const GlobalDriftCompensation&) const = default;
 };
@@ -59,14 +59,14 @@ struct GlobalDriftCompensation {
 /// One factor per output column.
 struct PerColumnDriftCompensation {
   bool exact_reference = false;  ///< baseline from the ideal (noise-free) weights
-  CompensationReadout readout = CompensationReadout::MEAN_ABS;
+  CompensationReadout readout = CompensationReadout::MEAN_ABS;  ///< MEAN_ABS (aihwkit) or CORRELATION
   int reads = 1;  ///< identity reads averaged per readout (noise variance / reads); aihwkit: 1
   static constexpr std::string_view kTypeName = "PerColumnDriftCompensation";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("exact_reference", self.exact_reference);
-    field("readout", self.readout);
-    field("reads", self.reads, kReadCount);
+    field("exact_reference", self.exact_reference, kAnyValue, "baseline from the ideal (noise-free) weights");
+    field("readout", self.readout, kAnyValue, "reference read summary: MEAN_ABS (aihwkit, mean |y|) or CORRELATION (noise drops out)");
+    field("reads", self.reads, kReadCount, "identity reads averaged per readout (noise variance / reads); aihwkit: 1");
   }
   bool operator==(const PerColumnDriftCompensation&) const = default;
 };

@@ -28,14 +28,14 @@ struct MappingParameter {
   static constexpr std::string_view kTypeName = "MappingParameter";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("digital_bias", self.digital_bias);
-    field("weight_scaling_omega", self.weight_scaling_omega, kNonNegative);
-    field("weight_scaling_columnwise", self.weight_scaling_columnwise);
-    field("weight_scaling_lr_compensation", self.weight_scaling_lr_compensation);
-    field("learn_out_scaling", self.learn_out_scaling);
-    field("out_scaling_columnwise", self.out_scaling_columnwise);
-    field("max_input_size", self.max_input_size, at_least(0.0, "0 means no limit"));
-    field("max_output_size", self.max_output_size, at_least(0.0, "0 means no limit"));
+    field("digital_bias", self.digital_bias, kAnyValue, "bias added digitally after the ADC");
+    field("weight_scaling_omega", self.weight_scaling_omega, kNonNegative, "map max|W| to omega (0 = no scaling)");
+    field("weight_scaling_columnwise", self.weight_scaling_columnwise, kAnyValue, "one scale per output column");
+    field("weight_scaling_lr_compensation", self.weight_scaling_lr_compensation, kAnyValue, "scale the learning rate with the mapping");
+    field("learn_out_scaling", self.learn_out_scaling, kAnyValue, "learnable output scales");
+    field("out_scaling_columnwise", self.out_scaling_columnwise, kAnyValue, "learnable scale per column");
+    field("max_input_size", self.max_input_size, at_least(0.0, "0 means no limit"), "tile rows; larger inputs are split (0 = no limit)");
+    field("max_output_size", self.max_output_size, at_least(0.0, "0 means no limit"), "tile columns; larger outputs are split (0 = no limit)");
   }
   bool operator==(const MappingParameter&) const = default;
 };
@@ -60,9 +60,9 @@ struct WeightClipParameter {
   static constexpr std::string_view kTypeName = "WeightClipParameter";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("fixed_value", self.fixed_value);
-    field("sigma", self.sigma, kPositive);
-    field("type", self.type);
+    field("fixed_value", self.fixed_value, kAnyValue, "FIXED_VALUE bound (also caps LAYER_GAUSSIAN if > 0)");
+    field("sigma", self.sigma, kPositive, "LAYER_GAUSSIAN: clip at sigma standard deviations");
+    field("type", self.type, kAnyValue, "clipping rule");
   }
   bool operator==(const WeightClipParameter&) const = default;
 };
@@ -87,10 +87,10 @@ struct WeightRemapParameter {
   static constexpr std::string_view kTypeName = "WeightRemapParameter";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("remapped_wmax", self.remapped_wmax, kPositive);
-    field("max_scale_range", self.max_scale_range, kNonNegative);
-    field("max_scale_ref", self.max_scale_ref, kNonNegative);
-    field("type", self.type);
+    field("remapped_wmax", self.remapped_wmax, kPositive, "max |w| after remapping");
+    field("max_scale_range", self.max_scale_range, kNonNegative, "CHANNELWISE: bound on the spread of scales (0 = none)");
+    field("max_scale_ref", self.max_scale_ref, kNonNegative, "reference for max_scale_range");
+    field("type", self.type, kAnyValue, "remapping rule");
   }
   bool operator==(const WeightRemapParameter&) const = default;
 };
@@ -141,19 +141,19 @@ struct WeightModifierParameter {
   static constexpr std::string_view kTypeName = "WeightModifierParameter";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("std_dev", self.std_dev, kNonNegative);
-    field("per_batch_sample", self.per_batch_sample);
-    field("res", self.res, kNonNegative);
-    field("sto_round", self.sto_round);
-    field("dorefa_clip", self.dorefa_clip, kPositive);
-    field("pdrop", self.pdrop, kProbability);
-    field("enable_during_test", self.enable_during_test);
-    field("rel_to_actual_wmax", self.rel_to_actual_wmax);
-    field("assumed_wmax", self.assumed_wmax, kPositive);
-    field("copy_last_column", self.copy_last_column);
-    field("coeffs", self.coeffs);
-    field("type", self.type);
-    field("g_max", self.g_max, kPositive);
+    field("std_dev", self.std_dev, kNonNegative, "noise scale, relative to max|W| (or assumed_wmax)");
+    field("per_batch_sample", self.per_batch_sample, kAnyValue, "draw a new modification per batch sample");
+    field("res", self.res, kNonNegative, "DISCRETIZE resolution (fraction of max|W|); 0 = off");
+    field("sto_round", self.sto_round, kAnyValue, "stochastic rounding when discretizing");
+    field("dorefa_clip", self.dorefa_clip, kPositive, "DOREFA clip value");
+    field("pdrop", self.pdrop, kProbability, "probability of dropping a weight (DROP_CONNECT)");
+    field("enable_during_test", self.enable_during_test, kAnyValue, "also modify weights in evaluation");
+    field("rel_to_actual_wmax", self.rel_to_actual_wmax, kAnyValue, "scale by the actual max|W| instead of assumed_wmax");
+    field("assumed_wmax", self.assumed_wmax, kPositive, "max|W| assumed when rel_to_actual_wmax is false");
+    field("copy_last_column", self.copy_last_column, kAnyValue, "leave the last column (bias) untouched");
+    field("coeffs", self.coeffs, kAnyValue, "POLY/PROG_NOISE coefficients");
+    field("type", self.type, kAnyValue, "modifier kind");
+    field("g_max", self.g_max, kPositive, "PROG_NOISE: g_max in uS the coefficients refer to");
   }
   bool operator==(const WeightModifierParameter&) const = default;
 };
@@ -175,17 +175,17 @@ struct InputRangeParameter {
   static constexpr std::string_view kTypeName = "InputRangeParameter";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("enable", self.enable);
-    field("learn_input_range", self.learn_input_range);
-    field("init_value", self.init_value, kPositive);
-    field("init_from_data", self.init_from_data, kNonNegative);
-    field("init_std_alpha", self.init_std_alpha, kPositive);
-    field("decay", self.decay, kNonNegative);
-    field("input_min_percentage", self.input_min_percentage, kProbability);
-    field("manage_output_clipping", self.manage_output_clipping);
-    field("output_min_percentage", self.output_min_percentage, kProbability);
-    field("gradient_scale", self.gradient_scale);
-    field("gradient_relative", self.gradient_relative);
+    field("enable", self.enable, kAnyValue, "clamp inputs to +-r and divide by r");
+    field("learn_input_range", self.learn_input_range, kAnyValue, "r is trained");
+    field("init_value", self.init_value, kPositive, "initial r");
+    field("init_from_data", self.init_from_data, kNonNegative, "batches used to initialise r from data (0 = no)");
+    field("init_std_alpha", self.init_std_alpha, kPositive, "data init: r = init_std_alpha * std(x)");
+    field("decay", self.decay, kNonNegative, "shrink r while few inputs are clipped");
+    field("input_min_percentage", self.input_min_percentage, kProbability, "fraction unclipped above which r decays");
+    field("manage_output_clipping", self.manage_output_clipping, kAnyValue, "also grow r on output clipping");
+    field("output_min_percentage", self.output_min_percentage, kProbability, "fraction of unclipped outputs required");
+    field("gradient_scale", self.gradient_scale, kAnyValue, "gradient factor on r");
+    field("gradient_relative", self.gradient_relative, kAnyValue, "gradient relative to r");
   }
   bool operator==(const InputRangeParameter&) const = default;
 };
@@ -196,7 +196,7 @@ struct PrePostProcessingParameter {
   static constexpr std::string_view kTypeName = "PrePostProcessingParameter";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("input_range", self.input_range);
+    field("input_range", self.input_range, kAnyValue, "input range handling");
   }
   bool operator==(const PrePostProcessingParameter&) const = default;
 };

@@ -38,14 +38,14 @@ struct PCMLikeNoiseModel {
   static constexpr std::string_view kTypeName = "PCMLikeNoiseModel";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("prog_coeff", self.prog_coeff);
-    field("prog_coeff_g_max_reference", self.prog_coeff_g_max_reference, kPositive);
-    field("g_converter", self.g_converter);
-    field("t_read", self.t_read, kPositive);
-    field("t_0", self.t_0, kPositive);
-    field("prog_noise_scale", self.prog_noise_scale, kNonNegative);
-    field("read_noise_scale", self.read_noise_scale, kNonNegative);
-    field("drift_scale", self.drift_scale, kNonNegative);
+    field("prog_coeff", self.prog_coeff, kAnyValue, "sigma_prog(g_r) polynomial, uS");
+    field("prog_coeff_g_max_reference", self.prog_coeff_g_max_reference, kPositive, "uS, g_max at which prog_coeff was fitted");
+    field("g_converter", self.g_converter, kAnyValue, "weights -> conductances (sets g_max)");
+    field("t_read", self.t_read, kPositive, "s, duration of one read (1/f noise)");
+    field("t_0", self.t_0, kPositive, "s, time of the first read after programming");
+    field("prog_noise_scale", self.prog_noise_scale, kNonNegative, "factor on programming noise");
+    field("read_noise_scale", self.read_noise_scale, kNonNegative, "factor on read noise");
+    field("drift_scale", self.drift_scale, kNonNegative, "factor on drift exponents");
   }
   std::optional<FieldProblem> consistency_problem() const {
     if (prog_coeff.empty()) return FieldProblem{"prog_coeff", "prog_coeff needs at least one coefficient"};
@@ -64,9 +64,9 @@ struct CustomDriftTable {
   static constexpr std::string_view kTypeName = "CustomDriftTable";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("g_lst", self.g_lst, kNonNegative);
-    field("nu_mean_lst", self.nu_mean_lst, kNonNegative);
-    field("nu_std_lst", self.nu_std_lst, kNonNegative);
+    field("g_lst", self.g_lst, kNonNegative, "uS, increasing");
+    field("nu_mean_lst", self.nu_mean_lst, kNonNegative, "mean drift exponent at each g");
+    field("nu_std_lst", self.nu_std_lst, kNonNegative, "its spread at each g");
   }
   std::optional<FieldProblem> consistency_problem() const;
   bool operator==(const CustomDriftTable&) const = default;
@@ -82,7 +82,7 @@ struct CustomDriftPCMLikeNoiseModel : PCMLikeNoiseModel {
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
     PCMLikeNoiseModel::visit_fields(self, field);
-    field("custom_drift_model", self.custom_drift_model);
+    field("custom_drift_model", self.custom_drift_model, kAnyValue, "nu(g) table");
   }
   bool operator==(const CustomDriftPCMLikeNoiseModel&) const = default;
 };
@@ -102,15 +102,15 @@ struct StateIndependentNoiseModel {
   static constexpr std::string_view kTypeName = "StateIndependentNoiseModel";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("prog_coeff", self.prog_coeff);
-    field("g_converter", self.g_converter);
-    field("prog_noise_scale", self.prog_noise_scale, kNonNegative);
-    field("drift_nu_mean", self.drift_nu_mean, kNonNegative);
-    field("drift_nu_std", self.drift_nu_std, kNonNegative);
-    field("drift_scale", self.drift_scale, kNonNegative);
-    field("t_0", self.t_0, kPositive);
-    field("read_noise_scale", self.read_noise_scale, kNonNegative);
-    field("t_read", self.t_read, kPositive);
+    field("prog_coeff", self.prog_coeff, kAnyValue, "sigma_prog(g_r) polynomial, uS");
+    field("g_converter", self.g_converter, kAnyValue, "weights -> conductances");
+    field("prog_noise_scale", self.prog_noise_scale, kNonNegative, "factor on programming noise");
+    field("drift_nu_mean", self.drift_nu_mean, kNonNegative, "mean drift exponent");
+    field("drift_nu_std", self.drift_nu_std, kNonNegative, "device-to-device spread of the exponent");
+    field("drift_scale", self.drift_scale, kNonNegative, "factor on drift exponents");
+    field("t_0", self.t_0, kPositive, "s");
+    field("read_noise_scale", self.read_noise_scale, kNonNegative, "rho: read noise std relative to g/g_max");
+    field("t_read", self.t_read, kPositive, "s");
   }
   std::optional<FieldProblem> consistency_problem() const {
     if (prog_coeff.empty()) return FieldProblem{"prog_coeff", "prog_coeff needs at least one coefficient"};
@@ -136,10 +136,10 @@ struct ReRamWan2022NoiseModel {
   static constexpr std::string_view kTypeName = "ReRamWan2022NoiseModel";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("coeff_dic", self.coeff_dic);
-    field("g_converter", self.g_converter);
-    field("noise_scale", self.noise_scale, kNonNegative);
-    field("coeff_g_max_reference", self.coeff_g_max_reference, kPositive);
+    field("coeff_dic", self.coeff_dic, kAnyValue, "time in s -> polynomial coefficients in uS, lowest order first");
+    field("g_converter", self.g_converter, kAnyValue, "weights -> conductances");
+    field("noise_scale", self.noise_scale, kNonNegative, "factor on all noise");
+    field("coeff_g_max_reference", self.coeff_g_max_reference, kPositive, "uS, g_max at which coeff_dic was fitted");
   }
   std::optional<FieldProblem> consistency_problem() const;
   bool operator==(const ReRamWan2022NoiseModel&) const = default;

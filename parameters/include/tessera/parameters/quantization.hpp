@@ -71,17 +71,17 @@ struct RangeEstimatorParameters {
   static constexpr std::string_view kTypeName = "RangeEstimatorParameters";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("momentum", self.momentum, kProbability);
-    field("averaging_constant", self.averaging_constant, between(0.0, 1.0));
-    field("percentile", self.percentile, between(50.0, 100.0));
-    field("range_opt_method", self.range_opt_method);
-    field("num_candidates", self.num_candidates, at_least(1.0));
-    field("range_margin", self.range_margin, kNonNegative);
-    field("num_bins", self.num_bins, at_least(2.0));
-    field("sqnr_gamma", self.sqnr_gamma, kNonNegative);
-    field("sqnr_symmetric_candidates", self.sqnr_symmetric_candidates, at_least(2.0));
-    field("sqnr_asymmetric_candidates", self.sqnr_asymmetric_candidates, at_least(2.0));
-    field("sqnr_offset_candidates", self.sqnr_offset_candidates, at_least(1.0));
+    field("momentum", self.momentum, kProbability, "running_minmax EMA weight of the old value (aihwkit)");
+    field("averaging_constant", self.averaging_constant, between(0.0, 1.0), "moving_average_minmax step (torch)");
+    field("percentile", self.percentile, between(50.0, 100.0), "percentile estimator, in [50, 100]");
+    field("range_opt_method", self.range_opt_method, kAnyValue, "MSE search strategy");
+    field("num_candidates", self.num_candidates, at_least(1.0), "MSE grid size");
+    field("range_margin", self.range_margin, kNonNegative, "MSE: search up to max|x| + margin (aihwkit)");
+    field("num_bins", self.num_bins, at_least(2.0), "histogram bins (percentile, sqnr, histogram_l2)");
+    field("sqnr_gamma", self.sqnr_gamma, kNonNegative, "sqnr: weight of clipping error vs rounding error (AIMET)");
+    field("sqnr_symmetric_candidates", self.sqnr_symmetric_candidates, at_least(2.0), "sqnr: scale candidates when symmetric");
+    field("sqnr_asymmetric_candidates", self.sqnr_asymmetric_candidates, at_least(2.0), "sqnr: scale candidates when asymmetric");
+    field("sqnr_offset_candidates", self.sqnr_offset_candidates, at_least(1.0), "sqnr: offset candidates when asymmetric");
   }
   bool operator==(const RangeEstimatorParameters&) const = default;
 };
@@ -94,8 +94,8 @@ struct BaseQuantConfig {
   static constexpr std::string_view kTypeName = "BaseQuantConfig";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("n_bits", self.n_bits, kBitWidth);
-    field("symmetric", self.symmetric);
+    field("n_bits", self.n_bits, kBitWidth, "bits; <= 0 means not quantized");
+    field("symmetric", self.symmetric, kAnyValue, "scale only (true) or scale and zero point (false)");
   }
   bool operator==(const BaseQuantConfig&) const = default;
 };
@@ -111,10 +111,10 @@ struct ActivationQuantConfig {
   static constexpr std::string_view kTypeName = "ActivationQuantConfig";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("n_bits", self.n_bits, kBitWidth);
-    field("symmetric", self.symmetric);
-    field("range_estimator", self.range_estimator);
-    field("range_estimator_params", self.range_estimator_params);
+    field("n_bits", self.n_bits, kBitWidth, "bits; <= 0 means off");
+    field("symmetric", self.symmetric, kAnyValue, "no zero point when true");
+    field("range_estimator", self.range_estimator, kAnyValue, "how the range is found");
+    field("range_estimator_params", self.range_estimator_params, kAnyValue, "estimator knobs");
   }
   bool operator==(const ActivationQuantConfig&) const = default;
 };
@@ -130,11 +130,11 @@ struct WeightQuantConfig {
   static constexpr std::string_view kTypeName = "WeightQuantConfig";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("n_bits", self.n_bits, kBitWidth);
-    field("symmetric", self.symmetric);
-    field("per_channel", self.per_channel);
-    field("range_estimator", self.range_estimator);
-    field("range_estimator_params", self.range_estimator_params);
+    field("n_bits", self.n_bits, kBitWidth, "bits; <= 0 means off");
+    field("symmetric", self.symmetric, kAnyValue, "no zero point when true");
+    field("per_channel", self.per_channel, kAnyValue, "one scale per output channel");
+    field("range_estimator", self.range_estimator, kAnyValue, "how the range is found");
+    field("range_estimator_params", self.range_estimator_params, kAnyValue, "estimator knobs");
   }
   bool operator==(const WeightQuantConfig&) const = default;
 };
@@ -147,8 +147,8 @@ struct QuantizationConfig {
   static constexpr std::string_view kTypeName = "QuantizationConfig";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("activation_quant", self.activation_quant);
-    field("weight_quant", self.weight_quant);
+    field("activation_quant", self.activation_quant, kAnyValue, "output activations");
+    field("weight_quant", self.weight_quant, kAnyValue, "weights");
   }
   bool operator==(const QuantizationConfig&) const = default;
 };
@@ -161,8 +161,8 @@ struct QuantizedModuleConfig {
   static constexpr std::string_view kTypeName = "QuantizedModuleConfig";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("quantized_module", self.quantized_module);
-    field("module_qconfig", self.module_qconfig);
+    field("quantized_module", self.quantized_module, kAnyValue, "e.g. \"QuantLinear\", \"QuantConv2d\"");
+    field("module_qconfig", self.module_qconfig, kAnyValue, "its quantizers");
   }
   bool operator==(const QuantizedModuleConfig&) const = default;
 };
@@ -180,11 +180,11 @@ struct QuantizationMap {
   static constexpr std::string_view kTypeName = "QuantizationMap";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("default_qconfig", self.default_qconfig);
-    field("module_qconfig_map", self.module_qconfig_map);
-    field("instance_qconfig_map", self.instance_qconfig_map);
-    field("input_activation_qconfig_map", self.input_activation_qconfig_map);
-    field("excluded_modules", self.excluded_modules);
+    field("default_qconfig", self.default_qconfig, kAnyValue, "shared default");
+    field("module_qconfig_map", self.module_qconfig_map, kAnyValue, "by type, e.g. \"Linear\"");
+    field("instance_qconfig_map", self.instance_qconfig_map, kAnyValue, "by name, e.g. \"features.0\"");
+    field("input_activation_qconfig_map", self.input_activation_qconfig_map, kAnyValue, "quantize inputs of these");
+    field("excluded_modules", self.excluded_modules, kAnyValue, "never converted");
   }
   bool operator==(const QuantizationMap&) const = default;
 };

@@ -24,14 +24,14 @@ struct InferenceRPUConfig {
   static constexpr std::string_view kTypeName = "InferenceRPUConfig";
   template <class Self, class Visitor>
   static void visit_fields(Self& self, Visitor& field) {
-    field("forward", self.forward);
-    field("noise_model", self.noise_model);
-    field("drift_compensation", self.drift_compensation);
-    field("clip", self.clip);
-    field("remap", self.remap);
-    field("modifier", self.modifier);
-    field("mapping", self.mapping);
-    field("pre_post", self.pre_post);
+    field("forward", self.forward, kAnyValue, "periphery of the forward MVM");
+    field("noise_model", self.noise_model, kAnyValue, "programming noise, drift, read noise");
+    field("drift_compensation", self.drift_compensation, kAnyValue, "drift compensation");
+    field("clip", self.clip, kAnyValue, "weight clipping (training)");
+    field("remap", self.remap, kAnyValue, "weight remapping (training)");
+    field("modifier", self.modifier, kAnyValue, "weight noise injection (training)");
+    field("mapping", self.mapping, kAnyValue, "tile sizes, bias, weight scaling");
+    field("pre_post", self.pre_post, kAnyValue, "input range");
   }
   bool operator==(const InferenceRPUConfig&) const = default;
 };

@@ -121,7 +121,7 @@ class FieldDecoder {
   FieldDecoder(const YAML::Node& map, const Location& where) : map_(map), where_(where) {}
 
   template <class Field>
-  void operator()(std::string_view name, Field& field, const Check& check = kAnyValue) {
+  void operator()(std::string_view name, Field& field, const Check& check = kAnyValue, std::string_view = {}) {
     names_.emplace_back(name);
     const YAML::Node child = map_[std::string(name)];
     if (!child.IsDefined()) return;  // absent keys keep their defaults
@@ -142,7 +142,7 @@ class FieldEncoder {
  public:
   explicit FieldEncoder(YAML::Node& map) : map_(map) {}
   template <class Field>
-  void operator()(std::string_view name, const Field& field, const Check& = kAnyValue) {
+  void operator()(std::string_view name, const Field& field, const Check& = kAnyValue, std::string_view = {}) {
     map_.force_insert(std::string(name), encode(field));
   }
 

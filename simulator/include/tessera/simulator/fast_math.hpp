@@ -19,6 +19,32 @@ TESSERA_HOST_DEVICE inline float clamp_float(float x, float low, float high) {
   return x > high ? high : x;
 }
 
+/// nearbyint(x) in the default rounding mode (to nearest, ties to even) without a libm call,
+/// which the portable build (no SSE4.1 rounding instruction) would make per element: |x| below
+/// 2^23 plus 2^23 lands where floats are whole numbers, so the add rounds it; larger |x|, NaN
+/// and Inf are already whole or themselves. The sign goes back on afterwards (-0.3 -> -0.0).
+TESSERA_HOST_DEVICE inline float round_nearest_even(float x) {
+  constexpr float kWhole = 8388608.0f;  // 2^23
+  std::uint32_t bits = 0;
+  __builtin_memcpy(&bits, &x, sizeof bits);
+  const std::uint32_t sign = bits & 0x80000000u;
+  bits ^= sign;
+  float magnitude = 0.0f;
+  __builtin_memcpy(&magnitude, &bits, sizeof magnitude);
+  const float rounded = (magnitude + kWhole) - kWhole;
+  __builtin_memcpy(&bits, &rounded, sizeof bits);
+  bits |= sign;
+  float result = 0.0f;
+  __builtin_memcpy(&result, &bits, sizeof result);
+  return magnitude < kWhole ? result : x;
+}
+
+/// floor(x) by way of round_nearest_even (the same reason).
+TESSERA_HOST_DEVICE inline float floor_float(float x) {
+  const float rounded = round_nearest_even(x);
+  return rounded > x ? rounded - 1.0f : rounded;
+}
+
 /// ln(x) for x >= 0: x = m 2^e with m in [sqrt(1/2), sqrt(2)), ln m = 2 atanh(s),
 /// s = (m - 1) / (m + 1), |s| <= 0.172, by its series to s^9 (truncation < 1e-9). Zero and
 /// subnormal inputs are raised to the smallest normal float (ln = -87.3) on the bit pattern,
@@ -45,7 +71,7 @@ TESSERA_HOST_DEVICE inline float log_positive(float x) {
 /// (truncation < 2e-9), scaled by 2^k through the exponent bits. Clamped outside that range.
 TESSERA_HOST_DEVICE inline float exp_float(float x) {
   x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
-  const float k = __builtin_nearbyintf(x * 1.44269504f);
+  const float k = round_nearest_even(x * 1.44269504f);
   const float r = (x - k * 0.693145751953125f) - k * 1.428606820309417e-6f;
   const float series =
       1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 +

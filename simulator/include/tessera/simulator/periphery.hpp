@@ -29,16 +29,19 @@ TESSERA_HOST_DEVICE inline float converter_bin(double res, double bound) {
 
 /// Rounds to the converter grid: to nearest (half to even) or, with stochastic rounding, down
 /// after adding a uniform in (0, 1) (so x rounds up with probability frac(x / bin)).
+/// These steps select rather than branch (both sides are cheap), so that loops over elements
+/// vectorise.
 TESSERA_HOST_DEVICE inline float round_to_bin(float value, float bin, bool stochastic, float uniform) {
-  if (bin <= 0.0f) return value;
   const float steps = value * (1.0f / bin);  // the reciprocal is hoisted out of loops
-  return (stochastic ? std::floor(steps + uniform) : std::nearbyint(steps)) * bin;
+  const float down = floor_float(steps + uniform), nearest = round_nearest_even(steps);
+  const float level = (stochastic ? down : nearest) * bin;
+  return bin > 0.0f ? level : value;
 }
 
 /// Clips to [-bound, bound]; bound <= 0 means no clipping.
 TESSERA_HOST_DEVICE inline float clip_to_bound(float value, float bound) {
-  if (bound <= 0.0f) return value;
-  return value > bound ? bound : (value < -bound ? -bound : value);
+  const float clipped = value > bound ? bound : (value < -bound ? -bound : value);
+  return bound > 0.0f ? clipped : value;
 }
 
 /// Scales negative values by (1 - asymmetry).
@@ -76,9 +79,8 @@ struct DacSettings {
 /// (`normal`), then the asymmetry of negative inputs. Unused draws may be anything.
 TESSERA_HOST_DEVICE inline float dac(float scaled_input, const DacSettings& s, float uniform, float normal) {
   float v = clip_to_bound(round_to_bin(scaled_input, s.bin, s.stochastic, uniform), s.bound);
-  if (s.noise > 0.0f) v += s.noise * normal;
-  if (s.asymmetry != 0.0f) v = apply_asymmetry(v, s.asymmetry);
-  return v;
+  v = s.noise > 0.0f ? v + s.noise * normal : v;
+  return apply_asymmetry(v, s.asymmetry);  // the identity for asymmetry 0 (v * 1 is v)
 }
 
 /// aihwkit's IR drop weighs input j of n by how far along the row it sits: 1 - (1 - j / n)^2.

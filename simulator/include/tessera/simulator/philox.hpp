@@ -50,8 +50,8 @@ TESSERA_HOST_DEVICE constexpr float uniform_from_bits(std::uint32_t bits) {
 /// sin and cos of 2 pi t for t in [0, 1), branch-free: reduce to r in [-pi/4, pi/4] and a
 /// quadrant, then Taylor polynomials to r^9 / r^8 (truncation < 3e-9).
 TESSERA_HOST_DEVICE inline void sincos_two_pi(float t, float& sine, float& cosine) {
-  const float x = t - std::nearbyint(t);           // [-1/2, 1/2]
-  const float quarter = std::nearbyint(4.0f * x);  // -2 .. 2
+  const float x = t - round_nearest_even(t);           // [-1/2, 1/2]
+  const float quarter = round_nearest_even(4.0f * x);  // -2 .. 2
   const float r = (x - 0.25f * quarter) * 6.28318530717958648f;
   const float r2 = r * r;
   const float s = r * (1.0f + r2 * (-1.0f / 6 + r2 * (1.0f / 120 + r2 * (-1.0f / 5040 + r2 * (1.0f / 362880)))));
