@@ -3,6 +3,11 @@
 #include "tessera/parameters/text_file.hpp"
 
 #include <fstream>
+#include <map>
+#include <span>
+#include <type_traits>
+#include <variant>
+#include <vector>
 #include <sstream>
 #include <system_error>
 
@@ -43,6 +48,85 @@ void drop_fields_of_old_alternative(YAML::Node& root, std::string_view dotted_pa
     root = fresh;
   } else {
     yaml::replace_path(root, parent_path, fresh, where);
+  }
+}
+
+template <class T>
+struct IsVariant : std::false_type {};
+template <class... A>
+struct IsVariant<std::variant<A...>> : std::true_type {};
+template <class T>
+struct IsMap : std::false_type {};
+template <class K, class V>
+struct IsMap<std::map<K, V>> : std::true_type {};
+
+// Sets the field at `segments` (names of struct fields, through the current alternative of
+// variants) from `node` in place, the way the whole-config decode would set it: the leaf (a
+// number, flag, text, enum or list) decoded and range-checked, the structs above it
+// consistency-checked. `handled` stays false where the path needs the general route instead:
+// a section or a whole variant replaced, a variant's type, a map entry, an unknown name, or a
+// value the checks refuse (that route then reports it, with its message).
+class LeafSetter {
+ public:
+  LeafSetter(std::span<const std::string> segments, const YAML::Node& node, yaml::Location where)
+      : segments_(segments), node_(node), where_(std::move(where)) {}
+
+  template <class Field>
+  void operator()(std::string_view name, Field& field, const Check& check = kAnyValue, std::string_view = {}) {
+    if (visited_ || name != segments_.front()) return;
+    visited_ = true;
+    const yaml::Location where = where_.child(name);
+    if (segments_.size() == 1) {
+      if constexpr (!ConfigStruct<Field> && !IsVariant<Field>::value && !IsMap<Field>::value) {
+        Field value = field;
+        yaml::decode(node_, value, where);
+        yaml::check_field_range(value, check, node_, where);
+        field = std::move(value);
+        handled = true;
+      }
+      return;
+    }
+    const std::span<const std::string> rest = segments_.subspan(1);
+    if constexpr (ConfigStruct<Field>) {
+      handled = set_in(field, rest, node_, where);
+    } else if constexpr (IsVariant<Field>::value) {
+      if (rest.front() != "type") {
+        handled = std::visit([&](auto& alternative) { return set_in(alternative, rest, node_, where); }, field);
+      }
+    }
+  }
+
+  /// Sets the field at `segments` of `value`; false where the general route must do it
+  /// (`value` may then be half-changed: callers work on a copy).
+  template <class T>
+  static bool set_in(T& value, std::span<const std::string> segments, const YAML::Node& node,
+                     const yaml::Location& where) {
+    LeafSetter setter(segments, node, where);
+    T::visit_fields(value, setter);
+    if (!setter.handled) return false;
+    if constexpr (requires { value.consistency_problem(); }) {
+      if (value.consistency_problem()) return false;
+    }
+    return true;
+  }
+
+  bool handled = false;
+
+ private:
+  std::span<const std::string> segments_;
+  const YAML::Node& node_;
+  yaml::Location where_;
+  bool visited_ = false;
+};
+
+std::vector<std::string> split_path(std::string_view dotted_path) {
+  std::vector<std::string> segments;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = dotted_path.find('.', start);
+    segments.emplace_back(dotted_path.substr(start, dot == std::string_view::npos ? dot : dot - start));
+    if (dot == std::string_view::npos) return segments;
+    start = dot + 1;
   }
 }
 
@@ -90,8 +174,23 @@ std::string get_parameter(const Config& config, std::string_view dotted_path) {
 template <class Config>
 void set_parameter(Config& config, std::string_view dotted_path, std::string_view yaml_value, std::string_view source) {
   const yaml::Location where{std::string(source)};
-  YAML::Node root = yaml::encode(config);
   const YAML::Node value = yaml::parse(yaml_value, std::string(source));
+  // The common write, one field of a section (forward.out_res), in place: encoding and decoding
+  // the whole config per attribute write cost more than the rest of a typical Python setup.
+  if constexpr (ConfigStruct<Config>) {
+    Config changed = config;
+    bool handled = false;
+    try {
+      handled = LeafSetter::set_in(changed, split_path(dotted_path), value, where);
+    } catch (const ConfigError&) {
+      handled = false;  // refused: the general route below reports it with its usual message
+    }
+    if (handled) {
+      config = std::move(changed);
+      return;
+    }
+  }
+  YAML::Node root = yaml::encode(config);
   drop_fields_of_old_alternative(root, dotted_path, value, where);
   yaml::replace_path(root, dotted_path, value, where);
   config = decode_document<Config>(root, where);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -13,6 +14,7 @@
 #include "parameters/config_types.hpp"
 #include "tessera/parameters/config_io.hpp"
 #include "tessera/parameters/field_docs.hpp"
+#include "tessera/parameters/yaml_codec.hpp"
 
 namespace tessera::parameters {
 namespace {
@@ -200,6 +202,53 @@ TEST(FieldDocs, PathsFollowSectionsAndTheCurrentAlternative) {
   EXPECT_NE(doc_of("noise_model.type").find("PCMLikeNoiseModel"), std::string::npos);
   EXPECT_NE(doc_of("noise_model.g_converter.g_max"), "<missing>");
   for (const FieldDoc& entry : docs) EXPECT_FALSE(entry.doc.empty()) << entry.path;
+}
+
+// set_parameter writes one field in place where it can; every write must equal the route
+// through the whole config's YAML (encode, replace the node, decode), or both must refuse.
+TEST(SetParameter, EveryFieldWriteEqualsTheWholeConfigRoute) {
+  InferenceRPUConfig changed{};
+  Perturber::perturb(changed, kAnyValue);
+  const InferenceRPUConfig start{};
+  int in_place = 0;
+  for (const FieldDoc& entry : field_docs(changed)) {
+    // A variant's type always takes the general route (which starts the new kind from its
+    // defaults, a step this test's route lacks).
+    if (entry.path.ends_with(".type")) continue;
+    const std::string value = get_parameter(changed, entry.path);
+    std::optional<InferenceRPUConfig> expected;
+    try {
+      YAML::Node root = yaml::encode(start);
+      const yaml::Location where("<test>");
+      yaml::replace_path(root, entry.path, yaml::parse(value, "<test>"), where);
+      expected = load_config_string<InferenceRPUConfig>(yaml::emit(root));
+    } catch (const ConfigError&) {
+    }
+    InferenceRPUConfig written = start;
+    if (!expected) {
+      EXPECT_THROW(set_parameter(written, entry.path, value), ConfigError) << entry.path;
+      continue;
+    }
+    set_parameter(written, entry.path, value);
+    EXPECT_EQ(written, *expected) << entry.path << " = " << value;
+    in_place += yaml::parse(value, "<test>").IsScalar() ? 1 : 0;
+  }
+  EXPECT_GT(in_place, 40);  // the leaves of the default alternatives were written, not only refused
+}
+
+TEST(SetParameter, ARefusedWriteLeavesTheConfigAndNamesThePath) {
+  InferenceRPUConfig config{};
+  const InferenceRPUConfig before = config;
+  try {
+    set_parameter(config, "forward.out_noise", "-1", "<override>");
+    FAIL() << "a negative out_noise was accepted";
+  } catch (const ConfigError& error) {
+    EXPECT_NE(std::string(error.what()).find("forward.out_noise"), std::string::npos) << error.what();
+  }
+  EXPECT_EQ(config, before);
+  // g_min above g_max: the converter's consistency check along the path refuses it.
+  EXPECT_THROW(set_parameter(config, "noise_model.g_converter.g_min", "30"), ConfigError);
+  EXPECT_EQ(config, before);
 }
 
 TYPED_TEST(ConfigRoundTrip, EmptyDocumentGivesDefaults) {

@@ -31,8 +31,11 @@ void save_config_file(const Config& config, const std::filesystem::path& path);
 template <class Config>
 std::string get_parameter(const Config& config, std::string_view dotted_path);
 
-/// Sets the value at a dotted path from YAML text and re-validates the whole config; on
-/// error `config` is left unchanged. `source` names where the override came from.
+/// Sets the value at a dotted path from YAML text, checked as a YAML file is; on error
+/// `config` is left unchanged. `source` names where the override came from. A field of a
+/// section (forward.out_res) is written in place, range- and consistency-checked along its path
+/// (6-9 us from Python); sections, a variant's type and map entries go through the whole
+/// config's YAML (about 350 us), with the same result.
 template <class Config>
 void set_parameter(Config& config, std::string_view dotted_path, std::string_view yaml_value,
                    std::string_view source = "<override>");
